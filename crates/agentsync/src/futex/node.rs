@@ -1,0 +1,99 @@
+//! Waiter records: one per pending wait, blocking or async, linked into a bucket's queue.
+//!
+//! A record's `state` moves exactly once, from `WAITING` to one of the final states, and only
+//! while the bucket lock is held. Whoever makes that move first unlinks the record and takes
+//! its wake handle; the store of the final state is that party's *last* access to the record,
+//! so a waiter that observes a final state may free the record at once.
+
+use crate::loom::atomic::{AtomicU8, Ordering::Acquire};
+use crate::loom::thread::Thread;
+use crate::loom::UnsafeCell;
+use std::ptr;
+use std::task::Waker;
+
+use super::WaitResult;
+
+/// Queued and not yet decided.
+pub(crate) const WAITING: u8 = 0;
+/// Taken from the queue by `notify`: the wait resolves to `ok`.
+pub(crate) const NOTIFIED: u8 = 1;
+/// Taken from the queue by its deadline: the wait resolves to `timed-out`.
+pub(crate) const TIMED_OUT: u8 = 2;
+/// Taken from the queue because its future was dropped or cancelled.
+pub(crate) const CANCELLED: u8 = 3;
+
+/// How to wake the waiter behind a record.
+#[derive(Debug, Default)]
+pub(crate) enum Wake {
+    /// An async record that has not been polled yet.
+    #[default]
+    Nobody,
+    /// A blocking waiter parked on its thread.
+    Thread(Thread),
+    /// An async waiter's task.
+    Task(Waker),
+}
+
+impl Wake {
+    /// Delivers the wake-up. Called only after the bucket lock is released.
+    pub(crate) fn wake(self) {
+        match self {
+            Wake::Nobody => {}
+            Wake::Thread(thread) => thread.unpark(),
+            Wake::Task(waker) => waker.wake(),
+        }
+    }
+}
+
+/// One waiter record.
+#[derive(Debug)]
+pub(crate) struct Node {
+    /// Previous record in the bucket queue. Guarded by the bucket lock.
+    pub(crate) prev: UnsafeCell<*const Node>,
+    /// Next record in the bucket queue. Guarded by the bucket lock.
+    pub(crate) next: UnsafeCell<*const Node>,
+    /// The location waited on (its address).
+    pub(crate) key: usize,
+    /// `WAITING`, then one final state. Written under the bucket lock, read anywhere.
+    pub(crate) state: AtomicU8,
+    /// The wake handle. Guarded by the bucket lock.
+    pub(crate) wake: UnsafeCell<Wake>,
+}
+
+// SAFETY:
+// - `prev`, `next` and `wake` are only touched while holding the lock of the bucket that
+//   `key` hashes to (every access site is under that lock), so they are never raced;
+// - `state` is atomic; `key` is immutable.
+unsafe impl Sync for Node {}
+// SAFETY: the raw pointers are queue links owned by the bucket (see `Sync` above); `Thread`
+// and `Waker` are `Send`.
+unsafe impl Send for Node {}
+
+impl Node {
+    pub(crate) fn new(key: usize, wake: Wake) -> Self {
+        Node {
+            prev: UnsafeCell::new(ptr::null()),
+            next: UnsafeCell::new(ptr::null()),
+            key,
+            state: AtomicU8::new(WAITING),
+            wake: UnsafeCell::new(wake),
+        }
+    }
+
+    /// The final result, if decided. Pairs with the `Release` store of the deciding party.
+    #[inline]
+    pub(crate) fn result(&self) -> Option<WaitResult> {
+        decode(self.state.load(Acquire))
+    }
+}
+
+/// Maps a state to the result a waiter reports. `CANCELLED` reports nothing: nobody is left
+/// to receive it.
+#[inline]
+pub(crate) fn decode(state: u8) -> Option<WaitResult> {
+    match state {
+        NOTIFIED => Some(WaitResult::Ok),
+        TIMED_OUT => Some(WaitResult::TimedOut),
+        _ => None,
+    }
+}

@@ -1,0 +1,270 @@
+//! `wait_async`: the waitAsync proposal's non-blocking wait, as a runtime-agnostic future.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use super::node::{decode, Node, Wake, CANCELLED, WAITING};
+use super::{table, timer, WaitResult, Waitable};
+use crate::loom::atomic::Ordering::Relaxed;
+use crate::loom::Arc;
+
+/// The result of [`wait_async`]: settled at once, or a future. Mirrors the `{ async, value }`
+/// object of `Atomics.waitAsync`.
+///
+/// `WaitAsync` is itself a future, so `wait_async(..).await` works either way.
+#[derive(Debug)]
+#[must_use = "a pending wait is cancelled when dropped"]
+pub enum WaitAsync<'a> {
+    /// Settled synchronously (`async: false`): `NotEqual`, or `TimedOut` for a zero timeout.
+    /// Nothing was queued and nothing was allocated.
+    Sync(WaitResult),
+    /// Queued (`async: true`): the future resolves to `Ok` or `TimedOut`.
+    Async(WaitFuture<'a>),
+}
+
+impl<'a> WaitAsync<'a> {
+    /// Whether the wait was queued (JavaScript's `async` field).
+    pub fn is_async(&self) -> bool {
+        matches!(self, WaitAsync::Async(_))
+    }
+
+    /// The synchronous result, if the wait settled at once.
+    pub fn sync_result(&self) -> Option<WaitResult> {
+        match self {
+            WaitAsync::Sync(result) => Some(*result),
+            WaitAsync::Async(_) => None,
+        }
+    }
+
+    /// The future, if the wait was queued.
+    pub fn into_future(self) -> Option<WaitFuture<'a>> {
+        match self {
+            WaitAsync::Sync(_) => None,
+            WaitAsync::Async(future) => Some(future),
+        }
+    }
+}
+
+impl Future for WaitAsync<'_> {
+    type Output = WaitResult;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WaitResult> {
+        match self.get_mut() {
+            WaitAsync::Sync(result) => Poll::Ready(*result),
+            WaitAsync::Async(future) => Pin::new(future).poll(cx),
+        }
+    }
+}
+
+/// A queued async wait. Resolves to [`WaitResult::Ok`] when notified, or
+/// [`WaitResult::TimedOut`] when its deadline passes first; never `NotEqual`.
+///
+/// The record was queued when [`wait_async`] returned, not at the first poll: a notify that comes
+/// before the first poll is already counted, and the poll just reports it.
+///
+/// # Cancel safety
+/// Dropping a pending future removes its record from the queue, so later notifies go to other
+/// waiters. If a notify already took it, dropping discards that notification; use
+/// [`WaitFuture::cancel`] to learn which happened and pass it on if needed.
+#[must_use = "a pending wait is cancelled when dropped"]
+pub struct WaitFuture<'a> {
+    node: Arc<Node>,
+    _location: PhantomData<&'a ()>,
+}
+
+impl std::fmt::Debug for WaitFuture<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaitFuture")
+            .field("key", &self.node.key)
+            .field("result", &self.node.result())
+            .finish()
+    }
+}
+
+/// Waits for a notify on `location` without blocking, if it holds `expected`.
+///
+/// This is `Atomics.waitAsync`. The value check and the enqueue are one step, as for
+/// [`wait`](crate::wait); blocking and async waiters share one FIFO queue per location. It never
+/// checks whether the thread may block.
+///
+/// - value differs: `Sync(NotEqual)`, checked first;
+/// - equal and `timeout` is zero: `Sync(TimedOut)`;
+/// - otherwise `Async(future)`: one allocation; a finite timeout is fired by the library's
+///   timer thread, an infinite one arms nothing. No helper threads, no polling.
+///
+/// ```
+/// use agentsync::{notify, wait_async, WaitResult};
+/// use std::sync::atomic::AtomicI32;
+/// use std::time::Duration;
+///
+/// let word = AtomicI32::new(7);
+/// assert_eq!(wait_async(&word, 0, None).sync_result(), Some(WaitResult::NotEqual));
+/// assert_eq!(wait_async(&word, 7, Some(Duration::ZERO)).sync_result(), Some(WaitResult::TimedOut));
+///
+/// let pending = wait_async(&word, 7, None);
+/// assert!(pending.is_async());
+/// assert_eq!(notify(&word, 1), 1);
+/// assert_eq!(futures_lite::future::block_on(pending), WaitResult::Ok);
+/// ```
+///
+/// # Cancel safety
+/// See [`WaitFuture`].
+pub fn wait_async<A: Waitable>(
+    location: &A,
+    expected: A::Value,
+    timeout: Option<Duration>,
+) -> WaitAsync<'_> {
+    if location.load_seqcst() != expected {
+        return WaitAsync::Sync(WaitResult::NotEqual);
+    }
+    if timeout == Some(Duration::ZERO) {
+        return WaitAsync::Sync(WaitResult::TimedOut);
+    }
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    enqueue(
+        location.key(),
+        || location.load_seqcst() == expected,
+        deadline,
+    )
+}
+
+/// [`wait_async`] on a location given by pointer. The future does not borrow the location.
+///
+/// # Safety
+/// - `location` is non-null, aligned, and valid for atomic reads for the duration of this call.
+///   The future only uses the address as a key afterwards. If the memory is freed and reused
+///   while the future is pending, a notify on the new contents' address wakes it.
+pub unsafe fn wait_async_ptr<A: Waitable>(
+    location: *const A,
+    expected: A::Value,
+    timeout: Option<Duration>,
+) -> WaitAsync<'static> {
+    // SAFETY: valid for this call (caller); the returned future keeps only the address.
+    let location = unsafe { &*location };
+    match wait_async(location, expected, timeout) {
+        WaitAsync::Sync(result) => WaitAsync::Sync(result),
+        WaitAsync::Async(future) => WaitAsync::Async(WaitFuture {
+            node: future.into_node(),
+            _location: PhantomData,
+        }),
+    }
+}
+
+/// The slow path: allocate the record, then check and enqueue under the bucket lock.
+#[cold]
+pub(crate) fn enqueue<'a>(
+    key: usize,
+    validate: impl FnOnce() -> bool,
+    deadline: Option<Instant>,
+) -> WaitAsync<'a> {
+    let node = Arc::new(Node::new(key, Wake::Nobody));
+    {
+        let mut locked = table::bucket(key).lock();
+        locked.announce();
+        if !validate() {
+            locked.withdraw();
+            return WaitAsync::Sync(WaitResult::NotEqual);
+        }
+        // SAFETY: fresh record hashing here; the future owns it and unlinks it before freeing
+        // (see `Drop`), or it is leaked along with the future.
+        unsafe { locked.push_back(Arc::as_ptr(&node)) };
+    }
+    if let Some(deadline) = deadline {
+        timer::arm(deadline, Arc::clone(&node));
+    }
+    WaitAsync::Async(WaitFuture {
+        node,
+        _location: PhantomData,
+    })
+}
+
+impl WaitFuture<'_> {
+    /// The result, if already decided; does not register a waker.
+    pub fn result(&self) -> Option<WaitResult> {
+        self.node.result()
+    }
+
+    /// Withdraws the wait. Returns `None` if it was still queued (now removed: no notify will
+    /// count it), or the result that was already decided. A `Some(Ok)` here is a notification
+    /// this waiter received; a primitive built on the futex should pass it on.
+    ///
+    /// ```
+    /// use std::sync::atomic::AtomicI32;
+    /// let word = AtomicI32::new(0);
+    /// let pending = agentsync::wait_async(&word, 0, None).into_future().unwrap();
+    /// assert_eq!(pending.cancel(), None);
+    /// assert_eq!(agentsync::notify(&word, 1), 0);
+    /// ```
+    pub fn cancel(self) -> Option<WaitResult> {
+        let outcome = self.withdraw();
+        std::mem::forget(self);
+        outcome
+    }
+
+    fn withdraw(&self) -> Option<WaitResult> {
+        let state = self.node.state.load(crate::loom::atomic::Ordering::Acquire);
+        if state != WAITING {
+            return decode(state);
+        }
+        let mut locked = table::bucket(self.node.key).lock();
+        let state = self.node.state.load(Relaxed);
+        if state != WAITING {
+            return decode(state);
+        }
+        // SAFETY: `WAITING` means linked in this bucket, whose lock we hold.
+        let wake = unsafe { locked.unlink(&*self.node, CANCELLED) };
+        drop(locked);
+        drop(wake);
+        None
+    }
+
+    fn into_node(self) -> Arc<Node> {
+        let node = Arc::clone(&self.node);
+        std::mem::forget(self);
+        node
+    }
+
+    /// Stores `waker` unless the record was decided meanwhile. Returns the displaced waker, to
+    /// be dropped after unlocking, or `Err` with the result.
+    fn register(&self, waker: &Waker) -> Result<Wake, WaitResult> {
+        let _locked = table::bucket(self.node.key).lock();
+        if let Some(result) = decode(self.node.state.load(Relaxed)) {
+            return Err(result);
+        }
+        // SAFETY: the record is linked (`WAITING`) and we hold its bucket lock, which guards
+        // `wake`.
+        let old = self.node.wake.with_mut(|wake| unsafe {
+            match &*wake {
+                Wake::Task(current) if current.will_wake(waker) => Wake::Nobody,
+                _ => std::mem::replace(&mut *wake, Wake::Task(waker.clone())),
+            }
+        });
+        Ok(old)
+    }
+}
+
+impl Future for WaitFuture<'_> {
+    type Output = WaitResult;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WaitResult> {
+        if let Some(result) = self.node.result() {
+            return Poll::Ready(result);
+        }
+        match self.register(cx.waker()) {
+            Ok(old) => {
+                drop(old);
+                Poll::Pending
+            }
+            Err(result) => Poll::Ready(result),
+        }
+    }
+}
+
+impl Drop for WaitFuture<'_> {
+    fn drop(&mut self) {
+        self.withdraw();
+    }
+}

@@ -1,0 +1,12 @@
+#![doc = include_str!("../../../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod loom;
+
+pub mod futex;
+pub mod polyfill;
+
+pub use futex::{
+    agent, notify, notify_addr, total_waiters, wait, wait_async, wait_async_ptr, wait_ptr,
+    waiter_count, waiter_count_addr, WaitAsync, WaitError, WaitFuture, WaitResult, Waitable,
+};
