@@ -4,6 +4,7 @@
 mod loom;
 
 pub mod futex;
+#[cfg(not(loom))]
 pub mod polyfill;
 
 pub use futex::{
