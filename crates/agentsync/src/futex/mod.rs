@@ -340,3 +340,10 @@ pub fn waiter_count_addr(addr: usize) -> usize {
 pub fn total_waiters() -> usize {
     table::total()
 }
+
+/// The index of the table bucket that `addr` hashes to. Lets tests build two locations that
+/// share a bucket; not part of the stable API.
+#[doc(hidden)]
+pub fn bucket_index(addr: usize) -> usize {
+    table::index(addr)
+}

@@ -236,11 +236,16 @@ loom::lazy_static! {
     static ref TABLE: Vec<Bucket> = (0..BUCKETS).map(|_| Bucket::new()).collect();
 }
 
-/// The bucket that `key` hashes to (Fibonacci hashing of the address).
+/// The index of the bucket that `key` hashes to (Fibonacci hashing of the address).
+#[inline]
+pub(crate) fn index(key: usize) -> usize {
+    ((key as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BUCKET_BITS)) as usize
+}
+
+/// The bucket that `key` hashes to.
 #[inline]
 pub(crate) fn bucket(key: usize) -> &'static Bucket {
-    let hash = (key as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BUCKET_BITS);
-    &TABLE[hash as usize]
+    &TABLE[index(key)]
 }
 
 /// The records queued in the whole table, for diagnostics.

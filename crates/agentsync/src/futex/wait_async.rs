@@ -117,6 +117,16 @@ pub fn wait_async<A: Waitable>(
     expected: A::Value,
     timeout: Option<Duration>,
 ) -> WaitAsync<'_> {
+    wait_async_unbound(location, expected, timeout)
+}
+
+/// [`wait_async`] with the future's lifetime left to the caller.
+#[inline]
+fn wait_async_unbound<'a, A: Waitable>(
+    location: &A,
+    expected: A::Value,
+    timeout: Option<Duration>,
+) -> WaitAsync<'a> {
     if location.load_seqcst() != expected {
         return WaitAsync::Sync(WaitResult::NotEqual);
     }
@@ -143,14 +153,7 @@ pub unsafe fn wait_async_ptr<A: Waitable>(
     timeout: Option<Duration>,
 ) -> WaitAsync<'static> {
     // SAFETY: valid for this call (caller); the returned future keeps only the address.
-    let location = unsafe { &*location };
-    match wait_async(location, expected, timeout) {
-        WaitAsync::Sync(result) => WaitAsync::Sync(result),
-        WaitAsync::Async(future) => WaitAsync::Async(WaitFuture {
-            node: future.into_node(),
-            _location: PhantomData,
-        }),
-    }
+    wait_async_unbound(unsafe { &*location }, expected, timeout)
 }
 
 /// The slow path: allocate the record, then check and enqueue under the bucket lock.
@@ -199,9 +202,8 @@ impl WaitFuture<'_> {
     /// assert_eq!(agentsync::notify(&word, 1), 0);
     /// ```
     pub fn cancel(self) -> Option<WaitResult> {
-        let outcome = self.withdraw();
-        std::mem::forget(self);
-        outcome
+        // Once withdrawn, the record is decided, and `Drop` only reads its state.
+        self.withdraw()
     }
 
     fn withdraw(&self) -> Option<WaitResult> {
@@ -219,12 +221,6 @@ impl WaitFuture<'_> {
         drop(locked);
         drop(wake);
         None
-    }
-
-    fn into_node(self) -> Arc<Node> {
-        let node = Arc::clone(&self.node);
-        std::mem::forget(self);
-        node
     }
 
     /// Stores `waker` unless the record was decided meanwhile. Returns the displaced waker, to

@@ -1,0 +1,51 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use agentsync::Waitable;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::task::{Wake, Waker};
+use std::time::{Duration, Instant};
+
+/// Generous bound for "this must happen": a failure, not a speed check.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Spins until `n` waiters are queued on `location`; panics after [`PATIENCE`].
+pub fn wait_until_queued<A: Waitable>(location: &A, n: usize) {
+    let start = Instant::now();
+    while agentsync::waiter_count(location) < n {
+        assert!(start.elapsed() < PATIENCE, "never saw {n} waiters queued");
+        std::thread::yield_now();
+    }
+}
+
+/// A waker that counts how often it was woken.
+#[derive(Default)]
+pub struct CountingWaker(pub AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+impl CountingWaker {
+    pub fn new() -> (Arc<Self>, Waker) {
+        let counter = Arc::new(Self::default());
+        let waker = Waker::from(Arc::clone(&counter));
+        (counter, waker)
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.load(SeqCst)
+    }
+}
+
+/// Polls `future` once with `waker`.
+pub fn poll_once<F: std::future::Future + Unpin>(
+    future: &mut F,
+    waker: &Waker,
+) -> std::task::Poll<F::Output> {
+    let mut cx = std::task::Context::from_waker(waker);
+    std::pin::Pin::new(future).poll(&mut cx)
+}

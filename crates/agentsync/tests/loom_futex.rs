@@ -1,0 +1,139 @@
+//! Loom models of the futex core. Run with
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p agentsync --release --test loom_futex --target-dir target/loom`.
+#![cfg(loom)]
+
+use agentsync::{futex::fire_armed, notify, wait, wait_async, waiter_count, WaitResult};
+use loom::sync::atomic::{AtomicI32, Ordering::SeqCst};
+use loom::sync::Arc;
+use loom::thread;
+use std::time::Duration;
+
+/// A blocking waiter and a notifier that changes the value first: the waiter must return
+/// (loom reports a deadlock if it parks forever), and the result must match the notify count.
+/// This covers the notifier's lock-free skip of an empty bucket.
+#[test]
+fn wait_vs_notify_loses_no_wake_up() {
+    loom::model(|| {
+        let word = Arc::new(AtomicI32::new(0));
+        let notifier = {
+            let word = Arc::clone(&word);
+            thread::spawn(move || {
+                word.store(1, SeqCst);
+                notify(&*word, 1)
+            })
+        };
+        let result = wait(&*word, 0, None).unwrap();
+        let woke = notifier.join().unwrap();
+        match result {
+            WaitResult::Ok => assert_eq!(woke, 1),
+            WaitResult::NotEqual => assert_eq!(woke, 0),
+            WaitResult::TimedOut => panic!("no timeout was given"),
+        }
+        assert_eq!(waiter_count(&*word), 0);
+    });
+}
+
+/// The same race with an async waiter driven by `block_on` on its own thread.
+#[test]
+fn wait_async_vs_notify_loses_no_wake_up() {
+    loom::model(|| {
+        let word = Arc::new(AtomicI32::new(0));
+        let waiter = {
+            let word = Arc::clone(&word);
+            thread::spawn(move || loom::future::block_on(wait_async(&*word, 0, None)))
+        };
+        word.store(1, SeqCst);
+        let woke = notify(&*word, 1);
+        let result = waiter.join().unwrap();
+        assert_eq!(woke == 1, result == WaitResult::Ok);
+        assert_eq!(woke == 0, result == WaitResult::NotEqual);
+    });
+}
+
+/// An async deadline firing while a notify runs: exactly one of them decides the record, and
+/// the notify count agrees with the result.
+#[test]
+fn async_timeout_races_notify_with_exactly_one_outcome() {
+    loom::model(|| {
+        let word = Arc::new(AtomicI32::new(0));
+        let future = wait_async(&*word, 0, Some(Duration::from_secs(1)))
+            .into_future()
+            .unwrap();
+        let timer = thread::spawn(fire_armed);
+        let notifier = {
+            let word = Arc::clone(&word);
+            thread::spawn(move || notify(&*word, 1))
+        };
+        let result = loom::future::block_on(future);
+        timer.join().unwrap();
+        let woke = notifier.join().unwrap();
+        match result {
+            WaitResult::Ok => assert_eq!(woke, 1),
+            WaitResult::TimedOut => assert_eq!(woke, 0),
+            WaitResult::NotEqual => panic!("an async result is never not-equal"),
+        }
+        assert_eq!(waiter_count(&*word), 0);
+    });
+}
+
+/// A blocking wait whose (model) deadline passes while a notify runs.
+#[test]
+fn blocking_timeout_races_notify_with_exactly_one_outcome() {
+    loom::model(|| {
+        let word = Arc::new(AtomicI32::new(0));
+        let notifier = {
+            let word = Arc::clone(&word);
+            thread::spawn(move || notify(&*word, 1))
+        };
+        let result = wait(&*word, 0, Some(Duration::from_secs(1))).unwrap();
+        let woke = notifier.join().unwrap();
+        assert_eq!(woke == 1, result == WaitResult::Ok);
+        assert_eq!(woke == 0, result == WaitResult::TimedOut);
+        assert_eq!(waiter_count(&*word), 0);
+    });
+}
+
+/// Cancelling a pending future while a notify runs: either the notify took it (and `cancel`
+/// reports `Ok`, to be passed on) or the cancel removed it (and the notify counted nobody).
+#[test]
+fn cancel_races_notify() {
+    loom::model(|| {
+        let word = Arc::new(AtomicI32::new(0));
+        let future = wait_async(&*word, 0, None).into_future().unwrap();
+        let notifier = {
+            let word = Arc::clone(&word);
+            thread::spawn(move || notify(&*word, 1))
+        };
+        let outcome = future.cancel();
+        let woke = notifier.join().unwrap();
+        match outcome {
+            Some(WaitResult::Ok) => assert_eq!(woke, 1),
+            None => assert_eq!(woke, 0),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(waiter_count(&*word), 0);
+    });
+}
+
+/// Two waiters, one notify(1) racing a cancel of the older: the younger is woken by one of the
+/// two notifies, and counts add up. Keys share a bucket (loom builds use two buckets, three keys here).
+#[test]
+fn notify_one_of_two_with_a_concurrent_drop() {
+    loom::model(|| {
+        let words = Arc::new([AtomicI32::new(0), AtomicI32::new(0), AtomicI32::new(0)]);
+        let dropped = wait_async(&words[0], 0, None);
+        let kept = wait_async(&words[0], 0, None).into_future().unwrap();
+        let bystander = wait_async(&words[1], 0, None).into_future().unwrap();
+        let notifier = {
+            let words = Arc::clone(&words);
+            thread::spawn(move || notify(&words[0], 1) + notify(&words[2], 1))
+        };
+        let taken_before_cancel = dropped.into_future().unwrap().cancel() == Some(WaitResult::Ok);
+        let first = notifier.join().unwrap();
+        assert_eq!(first, 1, "`kept` was queued the whole time");
+        let second = notify(&words[0], 1);
+        assert_eq!(second, usize::from(taken_before_cancel));
+        assert_eq!(loom::future::block_on(kept), WaitResult::Ok);
+        assert_eq!(bystander.cancel(), None, "another key was woken");
+    });
+}
