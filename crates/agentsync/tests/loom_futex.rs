@@ -137,3 +137,27 @@ fn notify_one_of_two_with_a_concurrent_drop() {
         assert_eq!(bystander.cancel(), None, "another key was woken");
     });
 }
+
+/// Three threads: a blocking waiter, an async waiter and a notifier that wakes everyone. Both
+/// waiters finish, and `notify` counted exactly those that report `ok`.
+#[test]
+fn blocking_and_async_waiters_with_notify_all() {
+    loom::model(|| {
+        let word = Arc::new(AtomicI32::new(0));
+        let blocking = {
+            let word = Arc::clone(&word);
+            thread::spawn(move || wait(&*word, 0, None).unwrap())
+        };
+        let asynchronous = {
+            let word = Arc::clone(&word);
+            thread::spawn(move || loom::future::block_on(wait_async(&*word, 0, None)))
+        };
+        word.store(1, SeqCst);
+        let woke = notify(&*word, usize::MAX);
+        let results = [blocking.join().unwrap(), asynchronous.join().unwrap()];
+        let ok = results.iter().filter(|r| **r == WaitResult::Ok).count();
+        assert_eq!(woke, ok);
+        assert!(results.iter().all(|r| *r != WaitResult::TimedOut));
+        assert_eq!(waiter_count(&*word), 0);
+    });
+}
