@@ -121,3 +121,64 @@ fn stress_zero_seconds_is_a_usage_error() {
     let output = agentsync(&["stress", "--seconds", "0"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// Every scenario and implementation issue 5 lists, as `(scenario, [impls])`.
+const EXPECTED: &[(&str, &[&str])] = &[
+    (
+        "uncontended_lock",
+        &["agentsync", "std", "parking_lot", "raw_futex"],
+    ),
+    (
+        "contended_counter_2t",
+        &["agentsync", "std", "parking_lot", "raw_futex"],
+    ),
+    (
+        "contended_counter_4t",
+        &["agentsync", "std", "parking_lot", "raw_futex"],
+    ),
+    ("sync_pingpong", &["agentsync", "raw_futex", "std_park"]),
+    ("thread_task_pingpong", &["agentsync", "tokio_notify"]),
+    ("wait_async_create", &["agentsync", "polyfill", "node"]),
+    ("wait_async_notify", &["agentsync", "polyfill", "node"]),
+    ("wait_async_bytes", &["agentsync", "polyfill", "node"]),
+    ("notify_no_waiters", &["agentsync", "raw_futex"]),
+    ("async_timeouts_100k", &["agentsync", "tokio_sleep"]),
+];
+
+/// The CI check of a whole quick run: every scenario and implementation has a positive median.
+/// Checks the file named by `AGENTSYNC_BENCH_JSON` if set (e.g. from a release-build
+/// `agentsync bench --quick --json out.json`), else runs the quick bench itself (slow in a debug
+/// build, hence `#[ignore]`: run with `cargo test -p agentsync-cli --test cli -- --ignored`).
+/// A `node` row may instead be skipped, but only because node is not on PATH.
+#[test]
+#[ignore = "runs the whole quick bench (tens of seconds); CI runs it with --ignored"]
+fn bench_quick_json_covers_every_scenario_and_implementation() {
+    let json = match std::env::var_os("AGENTSYNC_BENCH_JSON") {
+        Some(path) => std::path::PathBuf::from(path),
+        None => {
+            let path =
+                std::env::temp_dir().join(format!("agentsync-quick-{}.json", std::process::id()));
+            let output = agentsync(&["bench", "--quick", "--json", path.to_str().unwrap()]);
+            assert!(output.status.success(), "{}", text(&output.stderr));
+            path
+        }
+    };
+    let document: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = document["scenarios"].as_array().expect("a scenarios array");
+    for (scenario, impls) in EXPECTED {
+        for name in *impls {
+            let row = rows
+                .iter()
+                .find(|r| r["scenario"] == *scenario && r["impl"] == *name)
+                .unwrap_or_else(|| panic!("no row for {scenario} / {name}"));
+            assert!(row["unit"].is_string() && row["runs"].is_array(), "{row}");
+            let measured = row["median"].as_f64().is_some_and(|m| m > 0.0);
+            let node_absent = *name == "node" && row["skipped"] == "node: not found, skipped";
+            assert!(
+                measured || node_absent,
+                "{scenario} / {name} has no median: {row}"
+            );
+        }
+    }
+}

@@ -189,7 +189,7 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
 
     let mode = if args.quick { "quick" } else { "full" };
     println!(
-        "agentsync bench ({mode}, {rounds} rounds, median; ratio = agentsync ÷ peer, lower is better for agentsync)"
+        "agentsync bench ({mode}, {rounds} round(s), median; ratio = agentsync ÷ peer, lower is better for agentsync)"
     );
     print!("{}", report::table(&reports));
     if let (Some(file), Some(path)) = (json_file, &args.json) {

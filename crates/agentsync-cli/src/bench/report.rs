@@ -101,6 +101,10 @@ pub fn table(reports: &[ScenarioReport]) -> String {
             );
         }
     }
+    let _ = writeln!(out, "\nscenarios:");
+    for report in reports {
+        let _ = writeln!(out, "  {:<22} {}", report.scenario, report.what);
+    }
     out
 }
 
@@ -197,7 +201,9 @@ pub fn write_svg(path: &Path, reports: &[ScenarioReport]) -> Result<(), String> 
         .x_desc("ratio")
         .draw()
         .map_err(|e| e.to_string())?;
-    for (index, (label, ratio)) in bars.iter().enumerate() {
+    for (position, (label, ratio)) in bars.iter().enumerate() {
+        // The first scenario at the top, as in the table.
+        let index = bars.len() - 1 - position;
         let top = index as f64 + 0.15;
         let bottom = index as f64 + 0.85;
         let colour = if *ratio <= 1.0 {

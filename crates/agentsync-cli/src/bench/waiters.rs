@@ -204,19 +204,19 @@ pub(super) const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "wait_async_create",
         unit: "ns/waiter",
-        what: "queue one pending wait_async (100,000 on one word)",
+        what: "queue one pending wait_async (100,000 on one word; polyfill 2,000)",
         impls: waiter_impls!(Measure::Create, "wait_async_create"),
     },
     Scenario {
         name: "wait_async_notify",
         unit: "ns/waiter",
-        what: "notify(all) with 100,000 pending async waiters, per waiter",
+        what: "one notify(all) over 100,000 pending async waiters (polyfill 2,000), per waiter",
         impls: waiter_impls!(Measure::Notify, "wait_async_notify"),
     },
     Scenario {
         name: "wait_async_bytes",
         unit: "bytes/waiter",
-        what: "memory held by one pending async waiter",
+        what: "memory held by one pending async waiter (100,000; polyfill 2,000)",
         impls: waiter_impls!(Measure::Bytes, "wait_async_bytes"),
     },
 ];
