@@ -94,11 +94,11 @@ pub fn table(reports: &[ScenarioReport]) -> String {
                 ),
             };
             let note = row.skipped.as_deref().or(row.note.as_deref()).unwrap_or("");
-            let _ = writeln!(
-                out,
+            let line = format!(
                 "{:<22} {:<13} {:>12} {:<14} {:>10}  {note}",
                 report.scenario, row.name, median, report.unit, ratio
             );
+            let _ = writeln!(out, "{}", line.trim_end());
         }
     }
     let _ = writeln!(out, "\nscenarios:");
