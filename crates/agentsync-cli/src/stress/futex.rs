@@ -330,3 +330,39 @@ fn check_counts(counters: &Counters) -> Vec<String> {
     }
     failures
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_counts_reports_a_count_mismatch() {
+        let counters = Counters::default();
+        counters.woken.store(3, Relaxed);
+        counters.oks.store(2, Relaxed);
+        let failures = check_counts(&counters);
+        assert!(
+            failures.iter().any(|f| f.contains("count mismatch")
+                && f.contains("returned 3")
+                && f.contains("2 waits")),
+            "{failures:?}"
+        );
+    }
+
+    #[test]
+    fn check_counts_reports_a_leftover_waiter() {
+        let pending = wait_async(&WORDS[2], HELD, None);
+        let failures = check_counts(&Counters::default());
+        drop(pending);
+        assert!(
+            failures
+                .iter()
+                .any(|f| f.contains("leftover waiter: 1 still queued on word 2")),
+            "{failures:?}"
+        );
+        // Other tests of this process may be waiting elsewhere; word 2 is this test's alone.
+        assert!(!check_counts(&Counters::default())
+            .iter()
+            .any(|f| f.contains("word 2")));
+    }
+}

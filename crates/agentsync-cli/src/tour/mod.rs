@@ -101,3 +101,36 @@ pub fn run() -> Result<(), CliError> {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_check_is_remembered_with_its_step() {
+        let mut checks = Checks {
+            step: "step 9 (example)".into(),
+            ..Checks::default()
+        };
+        assert!(checks.equal("two plus two", 2 + 2, 4));
+        assert!(!checks.equal("wrong on purpose", 1, 2));
+        assert_eq!(checks.passed(), 1);
+        assert_eq!(checks.failed().len(), 1);
+        assert!(checks.failed()[0].starts_with("step 9 (example): wrong on purpose"));
+    }
+
+    #[test]
+    fn every_futex_step_passes_its_own_checks() {
+        for step in steps() {
+            let mut checks = Checks::default();
+            assert_eq!((step.run)(&mut checks), Ok(()), "{}", step.title);
+            assert!(
+                checks.failed().is_empty(),
+                "{}: {:?}",
+                step.title,
+                checks.failed()
+            );
+            assert!(checks.passed() > 0, "{} checks nothing", step.title);
+        }
+    }
+}
