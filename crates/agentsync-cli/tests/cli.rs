@@ -182,3 +182,49 @@ fn bench_quick_json_covers_every_scenario_and_implementation() {
         }
     }
 }
+
+#[test]
+fn bench_without_node_on_path_skips_the_node_peer_with_a_note() {
+    let dir = std::env::temp_dir().join(format!("agentsync-cli-nonode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("out.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_agentsync"))
+        .args([
+            "bench",
+            "--quick",
+            "--rounds",
+            "1",
+            "--scenario",
+            "notify_no_waiters",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .env("PATH", &dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("node: not found, skipped"));
+    let document: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let node = &document["scenarios"][2];
+    assert_eq!(node["impl"], "node");
+    assert!(node["median"].is_null());
+    assert_eq!(node["skipped"], "node: not found, skipped");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bench_list_names_every_scenario() {
+    let output = agentsync(&["bench", "--list"]);
+    assert!(output.status.success());
+    let stdout = text(&output.stdout);
+    for (scenario, impls) in EXPECTED {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(scenario))
+            .unwrap_or_else(|| panic!("{scenario} missing:\n{stdout}"));
+        for name in *impls {
+            assert!(line.contains(name), "{scenario} lacks {name}: {line}");
+        }
+    }
+}

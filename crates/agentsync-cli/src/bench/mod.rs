@@ -38,6 +38,9 @@ pub struct BenchArgs {
     /// Also draw agentsync's ratio to each peer as an SVG bar chart in this file.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+    /// List the scenarios, their units and implementations, and exit.
+    #[arg(long)]
+    pub list: bool,
     /// Rounds per scenario (default 5, or 3 with --quick).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
     pub rounds: Option<u32>,
@@ -149,6 +152,19 @@ fn open_output(path: &PathBuf, flag: &str) -> Result<File, CliError> {
 
 /// `agentsync bench`.
 pub fn run(args: &BenchArgs) -> Result<(), CliError> {
+    if args.list {
+        for scenario in scenarios() {
+            let impls: Vec<&str> = scenario.impls.iter().map(|i| i.name).collect();
+            println!(
+                "{:<22} {:<14} {}",
+                scenario.name,
+                scenario.unit,
+                impls.join(", ")
+            );
+            println!("{:<22} {}", "", scenario.what);
+        }
+        return Ok(());
+    }
     if let Some(plot) = &args.plot {
         if plot.extension().and_then(|e| e.to_str()) != Some("svg") {
             return Err(CliError::Usage(format!(

@@ -91,6 +91,7 @@ pub fn run() -> Result<(), CliError> {
     }
     if checks.failed.is_empty() {
         println!("tour: all {} checks passed", checks.passed);
+        println!("next: `agentsync bench --quick` measures these against their peers; `agentsync stress --seconds 10` hammers them");
         Ok(())
     } else {
         Err(CliError::Failed(format!(
