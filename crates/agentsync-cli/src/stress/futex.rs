@@ -199,73 +199,69 @@ fn notifier(shared: Arc<Shared>, seed: u64) {
     }
 }
 
-fn run(budget: &Budget) -> Vec<String> {
-    let shared = Arc::new(Shared {
-        counters: Arc::clone(&budget.counters),
-        stop: AtomicBool::new(false),
-        live: AtomicUsize::new(0),
-        violations: Mutex::new(Vec::new()),
-    });
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+/// Everything a run started, to be stopped and joined.
+struct Crew {
+    runtime: tokio::runtime::Runtime,
+    waiters: Vec<std::io::Result<std::thread::JoinHandle<()>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    notifiers: Vec<std::io::Result<std::thread::JoinHandle<()>>>,
+}
+
+fn spawn_thread(
+    name: &str,
+    work: impl FnOnce() + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("stress-{name}"))
+        .spawn(work)
+}
+
+/// Starts the waiting threads and tasks and the notifiers.
+fn start(shared: &Arc<Shared>, seed: u64) -> std::io::Result<Crew> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => return vec![format!("cannot start a tokio runtime: {error}")],
-    };
-    let seed = fastrand::u64(..);
+        .build()?;
     let mut waiters = Vec::new();
-    let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
-        std::thread::Builder::new()
-            .name(format!("stress-{name}"))
-            .spawn(work)
-    };
-    let mut failures = Vec::new();
-    for i in 0..BLOCKING_THREADS {
-        let shared = Arc::clone(&shared);
-        waiters.push(spawn(
-            "blocking",
-            Box::new(move || blocking_worker(shared, seed ^ i as u64)),
-        ));
+    for i in 0..BLOCKING_THREADS as u64 {
+        let shared = Arc::clone(shared);
+        waiters.push(spawn_thread("blocking", move || {
+            blocking_worker(shared, seed ^ i)
+        }));
     }
-    for i in 0..LITE_THREADS {
-        let shared = Arc::clone(&shared);
-        waiters.push(spawn(
-            "lite",
-            Box::new(move || lite_worker(shared, seed ^ (100 + i as u64))),
-        ));
+    for i in 0..LITE_THREADS as u64 {
+        let shared = Arc::clone(shared);
+        waiters.push(spawn_thread("lite", move || {
+            lite_worker(shared, seed ^ (100 + i))
+        }));
     }
-    let tasks: Vec<_> = (0..TOKIO_TASKS)
-        .map(|i| runtime.spawn(tokio_worker(Arc::clone(&shared), seed ^ (200 + i as u64))))
+    let tasks = (0..TOKIO_TASKS as u64)
+        .map(|i| runtime.spawn(tokio_worker(Arc::clone(shared), seed ^ (200 + i))))
         .collect();
-    let notifiers: Vec<_> = (0..NOTIFIERS)
+    let notifiers = (0..NOTIFIERS as u64)
         .map(|i| {
-            let shared = Arc::clone(&shared);
-            spawn(
-                "notifier",
-                Box::new(move || notifier(shared, seed ^ (300 + i as u64))),
-            )
+            let shared = Arc::clone(shared);
+            spawn_thread("notifier", move || notifier(shared, seed ^ (300 + i)))
         })
         .collect();
+    Ok(Crew {
+        runtime,
+        waiters,
+        tasks,
+        notifiers,
+    })
+}
 
-    std::thread::sleep(budget.until.saturating_duration_since(Instant::now()));
-    // Release: pairs with the workers' Acquire loads in `stopping`.
-    shared.stop.store(true, Release);
-    for handle in notifiers.into_iter().flatten() {
-        let _ = handle.join();
-    }
-    // Drain: wake whoever still sleeps until every waiting worker has left its loop.
-    let drain_started = Instant::now();
+/// Wakes whoever still sleeps until every waiting worker has left its loop. `Err` names the
+/// workers that never woke: a lost wake-up.
+fn drain(shared: &Shared) -> Result<(), String> {
+    let started = Instant::now();
     while shared.live.load(Acquire) > 0 {
-        if drain_started.elapsed() > DRAIN_PATIENCE {
-            failures.push(format!(
+        if started.elapsed() > DRAIN_PATIENCE {
+            return Err(format!(
                 "lost wake-up: {} waiting worker(s) still asleep {DRAIN_PATIENCE:?} after the words were drained",
                 shared.live.load(Acquire)
             ));
-            // They cannot be joined; the runtime is abandoned with them.
-            runtime.shutdown_background();
-            return failures;
         }
         for word in &WORDS {
             let woke = notify(word, usize::MAX);
@@ -274,7 +270,13 @@ fn run(budget: &Budget) -> Vec<String> {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    for handle in waiters {
+    Ok(())
+}
+
+/// Joins every waiting thread and task; returns what went wrong with them.
+fn join(crew: Crew) -> Vec<String> {
+    let mut failures = Vec::new();
+    for handle in crew.waiters {
         match handle {
             Ok(handle) => {
                 if handle.join().is_err() {
@@ -284,15 +286,39 @@ fn run(budget: &Budget) -> Vec<String> {
             Err(error) => failures.push(format!("cannot start a thread: {error}")),
         }
     }
-    runtime.block_on(async {
-        for task in tasks {
+    crew.runtime.block_on(async {
+        for task in crew.tasks {
             if let Err(error) = task.await {
                 failures.push(format!("a tokio task failed: {error}"));
             }
         }
     });
-    drop(runtime);
+    failures
+}
 
+fn run(budget: &Budget) -> Vec<String> {
+    let shared = Arc::new(Shared {
+        counters: Arc::clone(&budget.counters),
+        stop: AtomicBool::new(false),
+        live: AtomicUsize::new(0),
+        violations: Mutex::new(Vec::new()),
+    });
+    let mut crew = match start(&shared, fastrand::u64(..)) {
+        Ok(crew) => crew,
+        Err(error) => return vec![format!("cannot start the workers: {error}")],
+    };
+    std::thread::sleep(budget.until.saturating_duration_since(Instant::now()));
+    // Release: pairs with the workers' Acquire loads in `stopping`.
+    shared.stop.store(true, Release);
+    for handle in crew.notifiers.drain(..).flatten() {
+        let _ = handle.join();
+    }
+    if let Err(lost) = drain(&shared) {
+        // The sleepers cannot be joined; the runtime is abandoned with them.
+        crew.runtime.shutdown_background();
+        return vec![lost];
+    }
+    let mut failures = join(crew);
     failures.extend(
         shared
             .violations

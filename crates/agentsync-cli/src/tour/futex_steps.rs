@@ -411,48 +411,60 @@ struct Batch {
 
 const BATCH: usize = 200;
 
+/// The native path: `BATCH` pending waits, the two synchronous outcomes, notify(all).
+fn native_batch(word: &AtomicI32) -> (Batch, Duration) {
+    let started = Instant::now();
+    let pending: Vec<_> = (0..BATCH)
+        .filter_map(|_| wait_async(word, 0, None).into_future())
+        .collect();
+    let created = started.elapsed();
+    let batch = Batch {
+        not_equal: wait_async(word, 1, None).sync_result(),
+        zero_timeout: wait_async(word, 0, Some(Duration::ZERO)).sync_result(),
+        queued: pending.len(),
+        woken: notify(word, usize::MAX),
+        ok: pending
+            .into_iter()
+            .map(futures_lite::future::block_on)
+            .filter(|r| *r == WaitResult::Ok)
+            .count(),
+    };
+    (batch, created)
+}
+
+/// The same through the polyfill's helper threads.
+fn polyfill_batch(word: &AtomicI32) -> (Batch, Duration) {
+    use agentsync::polyfill::{wait_async, WaitAsync};
+    let started = Instant::now();
+    let pending: Vec<_> = (0..BATCH)
+        .filter_map(|_| match wait_async(word, 0, None) {
+            WaitAsync::Async(future) => Some(future),
+            WaitAsync::Sync(_) => None,
+        })
+        .collect();
+    let created = started.elapsed();
+    let batch = Batch {
+        not_equal: wait_async(word, 1, None).sync_result(),
+        zero_timeout: wait_async(word, 0, Some(Duration::ZERO)).sync_result(),
+        queued: pending.len(),
+        woken: notify(word, usize::MAX),
+        ok: pending
+            .into_iter()
+            .map(futures_lite::future::block_on)
+            .filter(|r| *r == WaitResult::Ok)
+            .count(),
+    };
+    (batch, created)
+}
+
 fn polyfill_beside_native(checks: &mut Checks) -> Result<(), String> {
     let word = AtomicI32::new(0);
     let helpers_before = agentsync::polyfill::helper_threads();
-
-    let started = Instant::now();
-    let native: Vec<_> = (0..BATCH)
-        .filter_map(|_| wait_async(&word, 0, None).into_future())
-        .collect();
-    let native_created = started.elapsed();
-    let native_helpers = agentsync::polyfill::helper_threads() - helpers_before;
-    let native_batch = Batch {
-        not_equal: wait_async(&word, 1, None).sync_result(),
-        zero_timeout: wait_async(&word, 0, Some(Duration::ZERO)).sync_result(),
-        queued: native.len(),
-        woken: notify(&word, usize::MAX),
-        ok: native
-            .into_iter()
-            .map(futures_lite::future::block_on)
-            .filter(|r| *r == WaitResult::Ok)
-            .count(),
-    };
-
-    let started = Instant::now();
-    let polyfilled: Vec<_> = (0..BATCH)
-        .filter_map(|_| match agentsync::polyfill::wait_async(&word, 0, None) {
-            agentsync::polyfill::WaitAsync::Async(future) => Some(future),
-            agentsync::polyfill::WaitAsync::Sync(_) => None,
-        })
-        .collect();
-    let polyfill_created = started.elapsed();
+    let (native_batch, native_created) = native_batch(&word);
+    let native_helpers = agentsync::polyfill::helper_threads().saturating_sub(helpers_before);
+    let (polyfill_batch, polyfill_created) = polyfill_batch(&word);
+    // Helpers outlive their waits (they idle a few seconds), so this counts the ones started.
     let polyfill_helpers = agentsync::polyfill::helper_threads().saturating_sub(helpers_before);
-    let polyfill_batch = Batch {
-        not_equal: agentsync::polyfill::wait_async(&word, 1, None).sync_result(),
-        zero_timeout: agentsync::polyfill::wait_async(&word, 0, Some(Duration::ZERO)).sync_result(),
-        queued: polyfilled.len(),
-        woken: notify(&word, usize::MAX),
-        ok: polyfilled
-            .into_iter()
-            .map(futures_lite::future::block_on)
-            .filter(|r| *r == WaitResult::Ok)
-            .count(),
-    };
 
     println!("  {BATCH} pending waits on one word, then notify(all):");
     println!("  path      queued  woken  ok   helper threads  time to queue");
