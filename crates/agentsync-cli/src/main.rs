@@ -1,1 +1,15 @@
-fn main() {}
+//! The `agentsync` binary: parses the command line and hands it to [`agentsync_cli::run`].
+
+use std::process::ExitCode;
+
+use agentsync_cli::alloc_count::CountingAlloc;
+use clap::Parser;
+
+/// Counts live heap bytes while a benchmark asks it to (`wait_async_bytes`); otherwise it only
+/// forwards to the system allocator.
+#[global_allocator]
+static ALLOCATOR: CountingAlloc = CountingAlloc;
+
+fn main() -> ExitCode {
+    agentsync_cli::run(agentsync_cli::Cli::parse())
+}

@@ -1,0 +1,341 @@
+//! `agentsync bench`: agentsync against the systems people would otherwise use, side by side.
+//!
+//! Every scenario runs each of its implementations in the same process, alternating within a
+//! round (forwards on even rounds, backwards on odd ones, so neither side always runs warm), for
+//! several rounds; the median of the rounds is reported, with agentsync's ratio to each peer.
+//! All units are "lower is better".
+
+mod locks;
+mod node;
+mod pingpong;
+mod report;
+mod timeouts;
+mod waiters;
+
+use std::fs::File;
+use std::path::PathBuf;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::CliError;
+
+pub use locks::{AgentsyncMutex, AGENTSYNC_MUTEX_NOTE};
+pub use report::{Row, ScenarioReport};
+
+/// `agentsync bench` arguments.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// A short run (under a minute): fewer rounds, fewer operations, fewer waiters.
+    #[arg(long)]
+    pub quick: bool,
+    /// Run only this scenario (repeatable). Unknown names are rejected with the list of valid ones.
+    #[arg(long = "scenario", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(scenario_names()))]
+    pub scenarios: Vec<String>,
+    /// Also write the results as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Also draw agentsync's ratio to each peer as an SVG bar chart in this file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    /// List the scenarios, their units and implementations, and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Rounds per scenario (default 5, or 3 with --quick).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: Option<u32>,
+}
+
+/// How big a run is.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// `--quick`: small counts.
+    pub quick: bool,
+}
+
+impl Config {
+    /// `full` normally, `quick` with `--quick`.
+    pub fn pick<T>(&self, full: T, quick: T) -> T {
+        if self.quick {
+            quick
+        } else {
+            full
+        }
+    }
+}
+
+/// One round's figure for one implementation.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    /// In the scenario's unit.
+    pub value: f64,
+    /// What else is worth knowing (counts, p99, what is included).
+    pub note: Option<String>,
+}
+
+impl Sample {
+    /// A figure without a note.
+    pub fn new(value: f64) -> Self {
+        Sample { value, note: None }
+    }
+
+    /// A figure with a note.
+    pub fn noted(value: f64, note: impl Into<String>) -> Self {
+        Sample {
+            value,
+            note: Some(note.into()),
+        }
+    }
+}
+
+/// What one run of an implementation gave.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// A figure.
+    Measured(Sample),
+    /// Cannot run here (no `node` on PATH, not Linux); the reason goes in the table.
+    Skipped(String),
+}
+
+/// One implementation of a scenario. `run` does one round; `Err` means it ran and went wrong
+/// (a count did not add up), which fails the whole bench.
+#[derive(Clone, Copy)]
+pub struct Impl {
+    /// `agentsync`, `std`, `parking_lot`, `raw_futex`, `node`, ….
+    pub name: &'static str,
+    /// One round.
+    pub run: fn(&Config) -> Result<Outcome, String>,
+}
+
+/// A scenario: what is measured, in which unit, and by whom. The first implementation is
+/// agentsync's; ratios are agentsync's median divided by each peer's.
+#[derive(Clone, Copy)]
+pub struct Scenario {
+    /// The name used by `--scenario` and in the JSON.
+    pub name: &'static str,
+    /// `ns/op`, `ns/round-trip`, `bytes/waiter`, `µs lateness`.
+    pub unit: &'static str,
+    /// One line: what is measured.
+    pub what: &'static str,
+    /// agentsync first, then the peers.
+    pub impls: &'static [Impl],
+}
+
+/// The name agentsync's own implementation carries in every scenario.
+pub const AGENTSYNC: &str = "agentsync";
+
+/// Every scenario, in the order they run and print.
+pub fn scenarios() -> Vec<Scenario> {
+    let mut all = Vec::new();
+    all.extend_from_slice(locks::SCENARIOS);
+    all.extend_from_slice(pingpong::SCENARIOS);
+    all.extend_from_slice(waiters::SCENARIOS);
+    all.extend_from_slice(timeouts::SCENARIOS);
+    all
+}
+
+/// The names `--scenario` accepts.
+pub fn scenario_names() -> Vec<&'static str> {
+    scenarios().iter().map(|s| s.name).collect()
+}
+
+/// Opens an output file before the run, so a bad path is a usage error found in a millisecond
+/// rather than after minutes of measuring.
+fn open_output(path: &PathBuf, flag: &str) -> Result<File, CliError> {
+    File::create(path).map_err(|error| {
+        CliError::Usage(format!(
+            "cannot write {flag} output to {}: {error}",
+            path.display()
+        ))
+    })
+}
+
+/// `agentsync bench`.
+pub fn run(args: &BenchArgs) -> Result<(), CliError> {
+    if args.list {
+        for scenario in scenarios() {
+            let impls: Vec<&str> = scenario.impls.iter().map(|i| i.name).collect();
+            println!(
+                "{:<22} {:<14} {}",
+                scenario.name,
+                scenario.unit,
+                impls.join(", ")
+            );
+            println!("{:<22} {}", "", scenario.what);
+        }
+        return Ok(());
+    }
+    if let Some(plot) = &args.plot {
+        if plot.extension().and_then(|e| e.to_str()) != Some("svg") {
+            return Err(CliError::Usage(format!(
+                "--plot writes SVG; give a file name ending in .svg, not {}",
+                plot.display()
+            )));
+        }
+    }
+    let json_file = args
+        .json
+        .as_ref()
+        .map(|p| open_output(p, "--json"))
+        .transpose()?;
+    let plot_file = args
+        .plot
+        .as_ref()
+        .map(|p| open_output(p, "--plot"))
+        .transpose()?;
+    let config = Config { quick: args.quick };
+    let rounds = args.rounds.unwrap_or(config.pick(5, 3)) as usize;
+    let selected: Vec<Scenario> = scenarios()
+        .into_iter()
+        .filter(|s| args.scenarios.is_empty() || args.scenarios.iter().any(|n| n == s.name))
+        .collect();
+
+    let total: usize = selected.iter().map(|s| s.impls.len() * rounds).sum();
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let mut reports = Vec::new();
+    for scenario in &selected {
+        reports.push(run_scenario(scenario, &config, rounds, &bar)?);
+    }
+    bar.finish_and_clear();
+
+    let mode = if args.quick { "quick" } else { "full" };
+    println!(
+        "agentsync bench ({mode}, {rounds} round(s), median; ratio = agentsync ÷ peer, lower is better for agentsync)"
+    );
+    print!("{}", report::table(&reports));
+    if let (Some(file), Some(path)) = (json_file, &args.json) {
+        report::write_json(file, &reports, &config, rounds).map_err(|error| {
+            CliError::Failed(format!("cannot write JSON to {}: {error}", path.display()))
+        })?;
+        println!("wrote {}", path.display());
+    }
+    if let (Some(file), Some(path)) = (plot_file, &args.plot) {
+        drop(file);
+        report::write_svg(path, &reports).map_err(|error| {
+            CliError::Failed(format!("cannot draw the plot {}: {error}", path.display()))
+        })?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Runs one scenario: `rounds` rounds, implementations alternating, median per implementation.
+fn run_scenario(
+    scenario: &Scenario,
+    config: &Config,
+    rounds: usize,
+    bar: &ProgressBar,
+) -> Result<ScenarioReport, CliError> {
+    let count = scenario.impls.len();
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); count];
+    let mut skipped: Vec<Option<String>> = vec![None; count];
+    for round in 0..rounds {
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..count).collect()
+        } else {
+            (0..count).rev().collect()
+        };
+        for index in order {
+            let implementation = &scenario.impls[index];
+            bar.set_message(format!(
+                "{} · {} · round {}/{rounds}",
+                scenario.name,
+                implementation.name,
+                round + 1
+            ));
+            if skipped[index].is_none() {
+                match (implementation.run)(config) {
+                    Ok(Outcome::Measured(sample)) => samples[index].push(sample),
+                    Ok(Outcome::Skipped(reason)) => skipped[index] = Some(reason),
+                    Err(error) => {
+                        bar.abandon();
+                        return Err(CliError::Failed(format!(
+                            "{} / {} failed: {error}",
+                            scenario.name, implementation.name
+                        )));
+                    }
+                }
+            }
+            bar.inc(1);
+        }
+    }
+    let rows = scenario
+        .impls
+        .iter()
+        .zip(samples)
+        .zip(skipped)
+        .map(|((implementation, samples), skipped)| Row::new(implementation.name, samples, skipped))
+        .collect();
+    Ok(ScenarioReport {
+        scenario: scenario.name,
+        unit: scenario.unit,
+        what: scenario.what,
+        rows,
+    })
+}
+
+/// Nanoseconds per operation.
+pub(crate) fn ns_per(elapsed: std::time::Duration, operations: usize) -> f64 {
+    elapsed.as_nanos() as f64 / operations.max(1) as f64
+}
+
+/// The median of a non-empty list (the mean of the middle two for an even count).
+pub fn median(values: &[f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    Some(if sorted.len() % 2 == 1 {
+        sorted[middle]
+    } else {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    })
+}
+
+/// The `p`-th percentile (0–100) of a non-empty sorted list, nearest rank.
+pub fn percentile_sorted(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn percentile_nearest_rank() {
+        let sorted: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile_sorted(&sorted, 50.0), Some(50.0));
+        assert_eq!(percentile_sorted(&sorted, 99.0), Some(99.0));
+        assert_eq!(percentile_sorted(&sorted, 0.0), Some(1.0));
+    }
+
+    #[test]
+    fn scenario_names_are_unique_and_agentsync_comes_first() {
+        let names = scenario_names();
+        let mut deduped = names.clone();
+        deduped.sort();
+        deduped.dedup();
+        assert_eq!(names.len(), deduped.len());
+        for scenario in scenarios() {
+            assert_eq!(scenario.impls[0].name, AGENTSYNC, "{}", scenario.name);
+        }
+    }
+}

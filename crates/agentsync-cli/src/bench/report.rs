@@ -1,0 +1,236 @@
+//! Bench output: the table, the JSON file and the SVG plot of ratios.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufWriter, Write as _};
+use std::path::Path;
+
+use plotters::prelude::*;
+use serde::Serialize;
+
+use super::{median, Config, Sample, AGENTSYNC};
+
+/// One implementation's results in one scenario.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// The implementation's name.
+    pub name: &'static str,
+    /// One value per round, in round order.
+    pub runs: Vec<f64>,
+    /// The median of `runs`; `None` when skipped.
+    pub median: Option<f64>,
+    /// The note of the last round, if any.
+    pub note: Option<String>,
+    /// Why it did not run.
+    pub skipped: Option<String>,
+}
+
+impl Row {
+    /// Summarises the rounds of one implementation.
+    pub fn new(name: &'static str, samples: Vec<Sample>, skipped: Option<String>) -> Self {
+        let runs: Vec<f64> = samples.iter().map(|s| s.value).collect();
+        Row {
+            name,
+            median: median(&runs),
+            note: samples.iter().rev().find_map(|s| s.note.clone()),
+            runs,
+            skipped,
+        }
+    }
+}
+
+/// The results of one scenario.
+#[derive(Clone, Debug)]
+pub struct ScenarioReport {
+    /// Its name.
+    pub scenario: &'static str,
+    /// Its unit.
+    pub unit: &'static str,
+    /// What it measures.
+    pub what: &'static str,
+    /// agentsync first, then the peers.
+    pub rows: Vec<Row>,
+}
+
+impl ScenarioReport {
+    /// agentsync's median divided by `row`'s: below 1 agentsync is better (all units are "lower
+    /// is better").
+    pub fn ratio(&self, row: &Row) -> Option<f64> {
+        let ours = self.rows.iter().find(|r| r.name == AGENTSYNC)?.median?;
+        let theirs = row.median?;
+        (theirs > 0.0).then(|| ours / theirs)
+    }
+}
+
+fn format_value(value: f64) -> String {
+    if value >= 100.0 {
+        format!("{value:.0}")
+    } else if value >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+/// The text table printed at the end of a run.
+pub fn table(reports: &[ScenarioReport]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<22} {:<13} {:>12} {:<14} {:>10}  note",
+        "scenario", "impl", "median", "unit", "agentsync÷"
+    );
+    let _ = writeln!(out, "{}", "-".repeat(100));
+    for report in reports {
+        for row in &report.rows {
+            let (median, ratio) = match (&row.skipped, row.median) {
+                (Some(_), _) | (None, None) => ("skipped".to_string(), "-".to_string()),
+                (None, Some(median)) => (
+                    format_value(median),
+                    match report.ratio(row) {
+                        Some(ratio) if row.name != AGENTSYNC => format!("{ratio:.3}"),
+                        _ => "-".to_string(),
+                    },
+                ),
+            };
+            let note = row.skipped.as_deref().or(row.note.as_deref()).unwrap_or("");
+            let line = format!(
+                "{:<22} {:<13} {:>12} {:<14} {:>10}  {note}",
+                report.scenario, row.name, median, report.unit, ratio
+            );
+            let _ = writeln!(out, "{}", line.trim_end());
+        }
+    }
+    let _ = writeln!(out, "\nscenarios:");
+    for report in reports {
+        let _ = writeln!(out, "  {:<22} {}", report.scenario, report.what);
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct JsonFile<'a> {
+    mode: &'static str,
+    rounds: usize,
+    ratio: &'static str,
+    scenarios: Vec<JsonRow<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonRow<'a> {
+    scenario: &'a str,
+    #[serde(rename = "impl")]
+    implementation: &'a str,
+    median: Option<f64>,
+    unit: &'a str,
+    runs: &'a [f64],
+    ratio: Option<f64>,
+    note: Option<&'a str>,
+    skipped: Option<&'a str>,
+}
+
+/// Writes `{"scenarios": [{"scenario", "impl", "median", "unit", "runs", …}]}`.
+pub fn write_json(
+    file: File,
+    reports: &[ScenarioReport],
+    config: &Config,
+    rounds: usize,
+) -> std::io::Result<()> {
+    let scenarios = reports
+        .iter()
+        .flat_map(|report| {
+            report.rows.iter().map(move |row| JsonRow {
+                scenario: report.scenario,
+                implementation: row.name,
+                median: row.median,
+                unit: report.unit,
+                runs: &row.runs,
+                ratio: report.ratio(row),
+                note: row.note.as_deref(),
+                skipped: row.skipped.as_deref(),
+            })
+        })
+        .collect();
+    let document = JsonFile {
+        mode: if config.quick { "quick" } else { "full" },
+        rounds,
+        ratio: "agentsync median / impl median; below 1 agentsync is better",
+        scenarios,
+    };
+    let mut writer = BufWriter::new(file);
+    serde_json::to_writer_pretty(&mut writer, &document)?;
+    writer.write_all(b"\n")?;
+    writer.flush()
+}
+
+/// Draws one horizontal bar per (scenario, peer): agentsync's ratio on a log scale, 1 marked.
+pub fn write_svg(path: &Path, reports: &[ScenarioReport]) -> Result<(), String> {
+    let bars: Vec<(String, f64)> = reports
+        .iter()
+        .flat_map(|report| {
+            report
+                .rows
+                .iter()
+                .filter(|row| row.name != AGENTSYNC)
+                .filter_map(move |row| {
+                    report
+                        .ratio(row)
+                        .map(|ratio| (format!("{} vs {}", report.scenario, row.name), ratio))
+                })
+        })
+        .collect();
+    let height = 120 + 28 * bars.len().max(1) as u32;
+    let root = SVGBackend::new(path, (960, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let (labels, plot) = root.split_horizontally(300);
+    let low = bars.iter().map(|b| b.1).fold(0.5f64, f64::min) / 1.5;
+    let high = bars.iter().map(|b| b.1).fold(2.0f64, f64::max) * 1.5;
+    let mut chart = ChartBuilder::on(&plot)
+        .caption(
+            "agentsync ÷ peer (log scale; < 1: agentsync better)",
+            ("sans-serif", 18),
+        )
+        .margin(10)
+        .x_label_area_size(36)
+        .build_cartesian_2d((low..high).log_scale(), 0f64..bars.len().max(1) as f64)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .disable_y_axis()
+        .x_desc("ratio")
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (position, (label, ratio)) in bars.iter().enumerate() {
+        // The first scenario at the top, as in the table.
+        let index = bars.len() - 1 - position;
+        let top = index as f64 + 0.15;
+        let bottom = index as f64 + 0.85;
+        let colour = if *ratio <= 1.0 {
+            RGBColor(46, 139, 87)
+        } else {
+            RGBColor(200, 60, 50)
+        };
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(1.0, top), (*ratio, bottom)],
+                colour.filled(),
+            )))
+            .map_err(|e| e.to_string())?;
+        let (_, y) = chart.backend_coord(&(1.0, index as f64 + 0.5));
+        labels
+            .draw(&Text::new(
+                format!("{label}  {ratio:.3}"),
+                (8, y - 7),
+                ("sans-serif", 13),
+            ))
+            .map_err(|e| e.to_string())?;
+    }
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(1.0, 0.0), (1.0, bars.len().max(1) as f64)],
+            BLACK.stroke_width(1),
+        )))
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}

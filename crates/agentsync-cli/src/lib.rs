@@ -1,0 +1,84 @@
+//! The `agentsync` command line: the guided tour, benchmarks against peers, and stress runs.
+//!
+//! Layer 6 of `DESIGN.md`. It uses only the public API of the `agentsync` library. The binary
+//! (`src/main.rs`) installs [`alloc_count::CountingAlloc`] and calls [`run`].
+//!
+//! Exit codes: [`EXIT_OK`] on success, [`EXIT_FAILED`] when a tour check fails, a stress
+//! invariant is broken or a run fails, [`EXIT_USAGE`] for bad arguments (clap uses the same code
+//! for the errors it finds itself).
+
+pub mod alloc_count;
+pub mod bench;
+pub mod raw_futex;
+pub mod stress;
+pub mod tour;
+
+use std::fmt;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Everything went as checked.
+pub const EXIT_OK: u8 = 0;
+/// A check failed, an invariant was broken, or a run could not complete.
+pub const EXIT_FAILED: u8 = 1;
+/// The arguments were wrong: unknown scenario, an output path that cannot be written, ….
+pub const EXIT_USAGE: u8 = 2;
+
+/// `agentsync`: the ECMAScript / WebAssembly shared-memory synchronization model for Rust.
+#[derive(Debug, Parser)]
+#[command(name = "agentsync", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Walk through the model step by step; each step runs live and checks its own result.
+    Tour,
+    /// Measure agentsync against its peers (std, parking_lot, raw futex, tokio, Node.js).
+    Bench(bench::BenchArgs),
+    /// Hammer every layer with threads and tasks and check the invariants at the end.
+    Stress(stress::StressArgs),
+}
+
+/// Why a command did not succeed.
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad arguments; exits with [`EXIT_USAGE`].
+    Usage(String),
+    /// The command ran and something failed; exits with [`EXIT_FAILED`].
+    Failed(String),
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Usage(message) | CliError::Failed(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for CliError {}
+
+/// Runs a parsed command line and returns the process exit code. Errors are printed to stderr.
+pub fn run(cli: Cli) -> ExitCode {
+    let outcome = match cli.command {
+        Command::Tour => tour::run(),
+        Command::Bench(args) => bench::run(&args),
+        Command::Stress(args) => stress::run(&args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(match error {
+                CliError::Usage(_) => EXIT_USAGE,
+                CliError::Failed(_) => EXIT_FAILED,
+            })
+        }
+    }
+}

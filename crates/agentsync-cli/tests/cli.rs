@@ -1,0 +1,230 @@
+//! The `agentsync` binary run as a user would: tour, bench and stress, and bad arguments.
+
+use std::process::{Command, Output};
+
+fn agentsync(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agentsync"))
+        .args(args)
+        .output()
+        .expect("the agentsync binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn tour_passes_and_shows_the_handoff_in_order() {
+    let output = agentsync(&["tour"]);
+    let stdout = text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "tour failed:\n{stdout}\n{}",
+        text(&output.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    let woke = lines.iter().position(|l| *l == "consumer woke: ok");
+    let payload = lines.iter().position(|l| *l == "payload: beef");
+    assert!(woke.is_some() && payload == woke.map(|i| i + 1), "{stdout}");
+    assert!(stdout.contains("Atomics.wait cannot be called in this context"));
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+}
+
+#[test]
+fn bench_quick_writes_json_of_the_right_shape() {
+    let dir = std::env::temp_dir().join(format!("agentsync-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("out.json");
+    let svg = dir.join("out.svg");
+    let output = agentsync(&[
+        "bench",
+        "--quick",
+        "--rounds",
+        "1",
+        "--scenario",
+        "notify_no_waiters",
+        "--json",
+        json.to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let document: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = document["scenarios"].as_array().expect("a scenarios array");
+    let impls: Vec<&str> = rows.iter().map(|r| r["impl"].as_str().unwrap()).collect();
+    assert_eq!(impls, ["agentsync", "raw_futex", "node"]);
+    for row in rows {
+        assert_eq!(row["scenario"], "notify_no_waiters");
+        assert_eq!(row["unit"], "ns/op");
+        assert!(row["runs"].is_array());
+        // A skipped peer (no node on PATH) has a reason instead of a median.
+        assert!(
+            row["median"].as_f64().is_some_and(|m| m > 0.0) || row["skipped"].is_string(),
+            "{row}"
+        );
+    }
+    assert!(rows[0]["median"].as_f64().is_some());
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    assert!(plot.starts_with("<svg") && plot.contains("notify_no_waiters vs raw_futex"));
+    let table = text(&output.stdout);
+    assert!(
+        table.contains("notify_no_waiters") && table.contains("agentsync÷"),
+        "{table}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bench_unknown_scenario_is_a_usage_error_naming_it() {
+    let output = agentsync(&["bench", "--scenario", "warp_drive"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("warp_drive"), "{stderr}");
+    assert!(
+        stderr.contains("sync_pingpong"),
+        "lists the valid names: {stderr}"
+    );
+}
+
+#[test]
+fn bench_unwritable_json_path_is_a_clear_error_not_a_panic() {
+    let output = agentsync(&["bench", "--quick", "--json", "/nonexistent/dir/x.json"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("/nonexistent/dir/x.json"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn bench_plot_must_be_svg() {
+    let output = agentsync(&["bench", "--quick", "--plot", "/tmp/ratios.png"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains(".svg"));
+}
+
+#[test]
+fn stress_one_second_holds_its_invariants() {
+    let output = agentsync(&["stress", "--seconds", "1"]);
+    let stdout = text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
+    assert!(stdout.contains("invariants held"), "{stdout}");
+    assert!(stdout.contains("cancellations"), "{stdout}");
+}
+
+#[test]
+fn stress_zero_seconds_is_a_usage_error() {
+    let output = agentsync(&["stress", "--seconds", "0"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+/// Every scenario and implementation issue 5 lists, as `(scenario, [impls])`.
+const EXPECTED: &[(&str, &[&str])] = &[
+    (
+        "uncontended_lock",
+        &["agentsync", "std", "parking_lot", "raw_futex"],
+    ),
+    (
+        "contended_counter_2t",
+        &["agentsync", "std", "parking_lot", "raw_futex"],
+    ),
+    (
+        "contended_counter_4t",
+        &["agentsync", "std", "parking_lot", "raw_futex"],
+    ),
+    ("sync_pingpong", &["agentsync", "raw_futex", "std_park"]),
+    ("thread_task_pingpong", &["agentsync", "tokio_notify"]),
+    ("wait_async_create", &["agentsync", "polyfill", "node"]),
+    ("wait_async_notify", &["agentsync", "polyfill", "node"]),
+    ("wait_async_bytes", &["agentsync", "polyfill", "node"]),
+    ("notify_no_waiters", &["agentsync", "raw_futex"]),
+    ("async_timeouts_100k", &["agentsync", "tokio_sleep"]),
+];
+
+/// The CI check of a whole quick run: every scenario and implementation has a positive median.
+/// Checks the file named by `AGENTSYNC_BENCH_JSON` if set (e.g. from a release-build
+/// `agentsync bench --quick --json out.json`), else runs the quick bench itself (slow in a debug
+/// build, hence `#[ignore]`: run with `cargo test -p agentsync-cli --test cli -- --ignored`).
+/// A `node` row may instead be skipped, but only because node is not on PATH.
+#[test]
+#[ignore = "runs the whole quick bench (tens of seconds); CI runs it with --ignored"]
+fn bench_quick_json_covers_every_scenario_and_implementation() {
+    let json = match std::env::var_os("AGENTSYNC_BENCH_JSON") {
+        Some(path) => std::path::PathBuf::from(path),
+        None => {
+            let path =
+                std::env::temp_dir().join(format!("agentsync-quick-{}.json", std::process::id()));
+            let output = agentsync(&["bench", "--quick", "--json", path.to_str().unwrap()]);
+            assert!(output.status.success(), "{}", text(&output.stderr));
+            path
+        }
+    };
+    let document: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = document["scenarios"].as_array().expect("a scenarios array");
+    for (scenario, impls) in EXPECTED {
+        for name in *impls {
+            let row = rows
+                .iter()
+                .find(|r| r["scenario"] == *scenario && r["impl"] == *name)
+                .unwrap_or_else(|| panic!("no row for {scenario} / {name}"));
+            assert!(row["unit"].is_string() && row["runs"].is_array(), "{row}");
+            let measured = row["median"].as_f64().is_some_and(|m| m > 0.0);
+            let node_absent = *name == "node" && row["skipped"] == "node: not found, skipped";
+            assert!(
+                measured || node_absent,
+                "{scenario} / {name} has no median: {row}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bench_without_node_on_path_skips_the_node_peer_with_a_note() {
+    let dir = std::env::temp_dir().join(format!("agentsync-cli-nonode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("out.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_agentsync"))
+        .args([
+            "bench",
+            "--quick",
+            "--rounds",
+            "1",
+            "--scenario",
+            "notify_no_waiters",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .env("PATH", &dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("node: not found, skipped"));
+    let document: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let node = &document["scenarios"][2];
+    assert_eq!(node["impl"], "node");
+    assert!(node["median"].is_null());
+    assert_eq!(node["skipped"], "node: not found, skipped");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bench_list_names_every_scenario() {
+    let output = agentsync(&["bench", "--list"]);
+    assert!(output.status.success());
+    let stdout = text(&output.stdout);
+    for (scenario, impls) in EXPECTED {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(scenario))
+            .unwrap_or_else(|| panic!("{scenario} missing:\n{stdout}"));
+        for name in *impls {
+            assert!(line.contains(name), "{scenario} lacks {name}: {line}");
+        }
+    }
+}
