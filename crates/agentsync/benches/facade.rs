@@ -1,0 +1,2 @@
+//! Placeholder until the facade benches land.
+fn main() {}
