@@ -1,6 +1,7 @@
 //! Property test: random sequences of facade, Wasm-view, grow and byte operations, with random
 //! and often invalid offsets, lengths, indices, widths and alignments, never panic and agree
 //! with a simple sequential model of the bytes.
+#![cfg(not(loom))] // layer 2 is std-only: loom atomics cannot live in raw memory
 
 mod memory_common;
 

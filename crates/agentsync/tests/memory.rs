@@ -1,4 +1,5 @@
 //! `SharedMemory` and typed views: sizes, growth, bounds, alignment, external memory.
+#![cfg(not(loom))] // layer 2 is std-only: loom atomics cannot live in raw memory
 
 mod memory_common;
 
