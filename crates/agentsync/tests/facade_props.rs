@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentsync::memory::{
-    Atomics, AtomicsError, Element, SharedMemory, Trap, TypedArray, WasmView, PAGE_SIZE,
+    wrap_number, Atomics, AtomicsError, Element, SharedMemory, Trap, TypedArray, WasmView,
+    PAGE_SIZE,
 };
 use agentsync::{WaitAsync, WaitResult};
 use proptest::prelude::*;
@@ -294,7 +295,7 @@ fn wasm_target(model: &Model, size: usize, address: u64, offset: u64) -> Result<
         return Err(Trap::OutOfBounds {
             address: u64::MAX,
             size: size as u32,
-            byte_length: 0,
+            byte_length: model.length as u64,
         });
     };
     if effective % size as u64 != 0 {
@@ -508,6 +509,13 @@ fn run(ops: Vec<Op>) {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn wrap_number_is_the_integer_part_modulo_2_64(x in -1e37f64..1e37) {
+        let reference = x.trunc() as i128; // exact: |x| < 2^127
+        prop_assert_eq!(wrap_number(x), reference as i64);
+        prop_assert_eq!(wrap_number(x) as u32, reference as u32); // ToUint32
+    }
 
     #[test]
     fn facade_and_wasm_view_agree_with_a_sequential_model(ops in prop::collection::vec(op(), 1..64)) {

@@ -1,6 +1,9 @@
 //! The `Atomics` facade: JavaScript's `Atomics` object over typed views, with its argument
 //! rules, each operation naming the Wasm opcode it mirrors.
 
+// SeqCst throughout: every `Atomics` operation is sequentially consistent with every other,
+// in JavaScript as in Wasm (W2), so each pairs with all the others.
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
 use super::element::{sealed::Rmw, Element};
@@ -111,7 +114,7 @@ impl Atomics {
     pub fn load<T: Element>(view: &TypedArray<T>, index: usize) -> Result<T, AtomicsError> {
         let ptr = locate(view, index)?;
         // SAFETY: as in `add`.
-        Ok(unsafe { T::load(ptr, std::sync::atomic::Ordering::SeqCst) })
+        Ok(unsafe { T::load(ptr, SeqCst) })
     }
 
     /// `Atomics.store(view, index, value)`: a sequentially consistent write of `value` modulo
@@ -137,13 +140,7 @@ impl Atomics {
     ) -> Result<V, AtomicsError> {
         let ptr = locate(view, index)?;
         // SAFETY: as in `add`.
-        unsafe {
-            T::store(
-                ptr,
-                T::wrap(value.into()),
-                std::sync::atomic::Ordering::SeqCst,
-            )
-        };
+        unsafe { T::store(ptr, T::wrap(value.into()), SeqCst) };
         Ok(value)
     }
 

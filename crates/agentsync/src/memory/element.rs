@@ -5,6 +5,9 @@
 //! on a pointer; users reach them through [`Atomics`](super::Atomics) and the views.
 
 use std::fmt;
+// SeqCst: the read-modify-writes serve `Atomics` and Wasm, where every atomic operation is
+// sequentially consistent and pairs with every other (W2); loads and stores take theirs from
+// the caller (SeqCst for `Atomics`, Relaxed for JavaScript's unordered accesses).
 use std::sync::atomic::{
     AtomicI16, AtomicI32, AtomicI64, AtomicI8, AtomicU16, AtomicU32, AtomicU64, AtomicU8,
     Ordering::{self, SeqCst},

@@ -206,14 +206,14 @@ impl WasmView {
     }
 
     /// The effective address `address + offset`, if it is a multiple of `size` (W4, checked
-    /// first).
+    /// first). A sum past `u64::MAX` is out of bounds, never wrapped.
     #[inline]
-    fn aligned(address: u64, offset: u64, size: usize) -> Result<u64, Trap> {
+    fn aligned(&self, address: u64, offset: u64, size: usize) -> Result<u64, Trap> {
         let Some(effective) = address.checked_add(offset) else {
             return Err(Trap::OutOfBounds {
                 address: u64::MAX,
                 size: size as u32,
-                byte_length: 0,
+                byte_length: self.memory.byte_length() as u64,
             });
         };
         if effective % size as u64 != 0 {
@@ -246,7 +246,7 @@ impl WasmView {
     /// all accesses to it are atomic. That is what every `SAFETY: see access` relies on.
     #[inline]
     fn access(&self, address: u64, offset: u64, size: usize) -> Result<*mut u8, Trap> {
-        let effective = Self::aligned(address, offset, size)?;
+        let effective = self.aligned(address, offset, size)?;
         self.in_bounds(effective, size)
     }
 
@@ -296,7 +296,7 @@ impl WasmView {
 
     /// The checks of `wait32` / `wait64` in the order of W7: alignment, shared, bounds.
     fn wait_target<T: Element>(&self, address: u64, offset: u64) -> Result<*mut u8, Trap> {
-        let effective = Self::aligned(address, offset, T::SIZE)?;
+        let effective = self.aligned(address, offset, T::SIZE)?;
         if !self.memory.is_shared() {
             return Err(Trap::ExpectedSharedMemory);
         }
