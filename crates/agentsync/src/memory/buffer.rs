@@ -210,6 +210,12 @@ impl SharedMemory {
     }
 
     /// The current size in 64 KiB pages (Wasm's `memory.size`).
+    ///
+    /// ```
+    /// let memory = agentsync::memory::SharedMemory::new(2, 8).unwrap();
+    /// assert_eq!((memory.size_pages(), memory.maximum_pages()), (2, 8));
+    /// assert_eq!(memory.maximum_byte_length(), 8 * 65536);
+    /// ```
     pub fn size_pages(&self) -> u64 {
         (self.byte_length() / PAGE_SIZE) as u64
     }
@@ -328,6 +334,14 @@ impl SharedMemory {
 
     /// The 64-bit word at `byte_offset` (a multiple of 8).
     ///
+    /// ```
+    /// use std::sync::atomic::Ordering::SeqCst;
+    /// let memory = agentsync::memory::SharedMemory::new(1, 1).unwrap();
+    /// memory.atomic_i64(8).unwrap().store(-2, SeqCst);
+    /// assert_eq!(memory.atomic_u64(8).unwrap().load(SeqCst), u64::MAX - 1);
+    /// assert!(memory.atomic_i64(4).is_err()); // 4 is not a multiple of 8
+    /// ```
+    ///
     /// # Errors
     /// [`MemoryError::Misaligned`] unless `byte_offset` is a multiple of 8;
     /// [`MemoryError::OutOfBounds`] past the current length.
@@ -361,6 +375,15 @@ impl SharedMemory {
     }
 
     /// Copies bytes in, one relaxed atomic byte store each (JavaScript's unordered writes).
+    ///
+    /// ```
+    /// let memory = agentsync::memory::SharedMemory::new(1, 1).unwrap();
+    /// memory.write_bytes(65534, &[1, 2]).unwrap();
+    /// assert!(memory.write_bytes(65535, &[1, 2]).is_err()); // one byte too far: nothing written
+    /// let mut out = [0; 3];
+    /// memory.read_bytes(65533, &mut out).unwrap();
+    /// assert_eq!(out, [0, 1, 2]);
+    /// ```
     ///
     /// # Errors
     /// [`MemoryError::OutOfBounds`] if the range is past the current length; nothing is written.

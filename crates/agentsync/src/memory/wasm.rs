@@ -290,6 +290,11 @@ impl WasmView {
         i64_atomic_rmw32_cmpxchg_u, "i64.atomic.rmw32", "_u");
 
     /// `atomic.fence`: a sequentially consistent fence.
+    ///
+    /// ```
+    /// let wasm = agentsync::memory::WasmView::new(&agentsync::memory::SharedMemory::new(1, 1).unwrap());
+    /// wasm.atomic_fence();
+    /// ```
     pub fn atomic_fence(&self) {
         fence(SeqCst);
     }
