@@ -11,7 +11,7 @@ use agentsync::memory::{
     JsErrorKind, MemoryError, SharedMemory, Uint16Array, Uint32Array, Uint8Array, WasmView,
     MAX_PAGES, PAGE_SIZE,
 };
-use memory_common::shared;
+use memory_common::{shared, wait_until};
 
 #[test]
 fn memory_is_send_sync_and_views_too() {
@@ -223,7 +223,9 @@ fn stress_concurrent_growth_publishes_committed_pages() {
             let old = memory.grow(1).unwrap();
             let end = (old + 1) * PAGE_SIZE as u64;
             wasm.i64_atomic_store(end - 8, 0, (old + 1) as i64).unwrap();
-            std::thread::yield_now();
+            // Let the readers run between growths.
+            let seen = checked.load(SeqCst);
+            wait_until("a reader", || checked.load(SeqCst) > seen);
         }
         done.store(true, SeqCst);
     });
