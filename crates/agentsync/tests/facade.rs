@@ -631,3 +631,48 @@ fn stress_mixed_views_notify_sum_equals_ok_results() {
     assert_eq!(notified, oks.load(SeqCst));
     assert_eq!(waiter_count_addr(addr(&memory, 8)), 0);
 }
+
+/// Async (`wait_async`, awaited on its own thread) and blocking waiters on the same bytes
+/// through different views, notified through the facade. Invariant: the sum of what notify
+/// returned equals the number of `Ok` results, and nothing is left queued.
+#[test]
+fn stress_async_and_blocking_waiters_notify_sum_equals_ok_results() {
+    let rounds: usize = if cfg!(debug_assertions) { 300 } else { 3000 };
+    let memory = shared(1);
+    let ia = Int32Array::new(&memory);
+    let big = BigInt64Array::new(&memory);
+    let oks = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let mut notified = 0;
+    let timeout = Some(Duration::from_micros(300));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for _ in 0..rounds {
+                if Atomics::wait(&big, 0, 0, timeout) == Ok(WaitResult::Ok) {
+                    oks.fetch_add(1, SeqCst);
+                }
+            }
+            done.fetch_add(1, SeqCst);
+        });
+        s.spawn(|| {
+            agent::non_blocking(|| {
+                for _ in 0..rounds {
+                    let wait = Atomics::wait_async(&ia, 1, 0, timeout).unwrap();
+                    if block_on(wait) == WaitResult::Ok {
+                        oks.fetch_add(1, SeqCst);
+                    }
+                }
+            });
+            done.fetch_add(1, SeqCst);
+        });
+        while done.load(SeqCst) < 2 {
+            notified += Atomics::notify(&ia, 0, 1).unwrap();
+            notified += Atomics::notify(&ia, 1, 1).unwrap();
+            std::thread::yield_now();
+        }
+    });
+    // Index 0 of the BigInt64 view is Int32 indices 0 and 1: only index 0 is its location.
+    assert_eq!(notified, oks.load(SeqCst));
+    assert_eq!(waiter_count_addr(addr(&memory, 0)), 0);
+    assert_eq!(waiter_count_addr(addr(&memory, 4)), 0);
+}
