@@ -7,6 +7,7 @@
 //! `STEPS` slice.
 
 mod futex_steps;
+mod memory_steps;
 
 use std::fmt::Debug;
 
@@ -27,6 +28,7 @@ pub struct Step {
 /// Every step, in order. Later layers append their slices here.
 pub fn steps() -> Vec<Step> {
     let mut all = Vec::new();
+    all.extend_from_slice(memory_steps::STEPS);
     all.extend_from_slice(futex_steps::STEPS);
     all
 }
@@ -121,7 +123,7 @@ mod tests {
     }
 
     #[test]
-    fn every_futex_step_passes_its_own_checks() {
+    fn every_step_passes_its_own_checks() {
         for step in steps() {
             let mut checks = Checks::default();
             assert_eq!((step.run)(&mut checks), Ok(()), "{}", step.title);
