@@ -1,6 +1,10 @@
 //! The futex section: blocking threads, tokio tasks and `futures-lite` threads wait on a few
 //! words with random timeouts and random cancellations while notifier threads wake them.
 //!
+//! The workers reach their words through [`Location`], so the facade section (and any later
+//! layer with wait / notify) runs the same workers and checks the same invariants through its
+//! own API.
+//!
 //! Invariants checked at the end (DESIGN.md, layer 1):
 //! - the sum of what `notify` returned equals the number of `ok` results delivered (a
 //!   `Some(Ok)` from `WaitFuture::cancel` is a delivered `ok`): no lost or doubled wake-up;
@@ -26,8 +30,52 @@ pub(super) const SECTION: Section = Section {
     run,
 };
 
-/// The words everyone waits on. They always hold 0; a wait expecting 1 is a not-equal.
+/// A word the workers wait on and notify, reached through one layer's API. The word always
+/// holds [`HELD`]; a wait expecting [`OTHER`] is a not-equal.
+pub(super) trait Location: Send + Sync + 'static {
+    /// A blocking wait.
+    fn wait(&self, expected: i32, timeout: Option<Duration>) -> Result<WaitResult, String>;
+    /// An async wait.
+    fn wait_async(
+        &self,
+        expected: i32,
+        timeout: Option<Duration>,
+    ) -> Result<WaitAsync<'static>, String>;
+    /// Wakes up to `count` waiters; returns how many.
+    fn notify(&self, count: usize) -> Result<usize, String>;
+    /// Waiters queued on the word now.
+    fn queued(&self) -> usize;
+    /// How the report names it.
+    fn name(&self) -> String;
+}
+
+/// The futex section's words: plain `AtomicI32`s.
 static WORDS: [AtomicI32; 4] = [const { AtomicI32::new(0) }; 4];
+
+/// One of [`WORDS`], through the futex API itself.
+struct Word(usize);
+
+impl Location for Word {
+    fn wait(&self, expected: i32, timeout: Option<Duration>) -> Result<WaitResult, String> {
+        wait(&WORDS[self.0], expected, timeout).map_err(|e| e.to_string())
+    }
+    fn wait_async(
+        &self,
+        expected: i32,
+        timeout: Option<Duration>,
+    ) -> Result<WaitAsync<'static>, String> {
+        Ok(wait_async(&WORDS[self.0], expected, timeout))
+    }
+    fn notify(&self, count: usize) -> Result<usize, String> {
+        Ok(notify(&WORDS[self.0], count))
+    }
+    fn queued(&self) -> usize {
+        waiter_count(&WORDS[self.0])
+    }
+    fn name(&self) -> String {
+        format!("word {}", self.0)
+    }
+}
 const HELD: i32 = 0; // what the words hold
 const OTHER: i32 = 1; // a value they never hold
 
@@ -41,6 +89,7 @@ const DRAIN_PATIENCE: Duration = Duration::from_secs(5);
 
 /// What the workers share.
 struct Shared {
+    locations: Vec<Box<dyn Location>>,
     counters: Arc<Counters>,
     stop: AtomicBool,
     /// Waiting workers still running.
@@ -80,6 +129,14 @@ impl Shared {
         }
     }
 
+    /// Notifies through `word`, recording a failure as a violation.
+    fn notify(&self, word: &dyn Location, count: usize) -> usize {
+        word.notify(count).unwrap_or_else(|error| {
+            self.violate(format!("notify on {} failed: {error}", word.name()));
+            0
+        })
+    }
+
     fn violate(&self, violation: String) {
         if let Ok(mut violations) = self.violations.lock() {
             violations.push(violation);
@@ -108,8 +165,11 @@ impl Drop for Live<'_> {
     }
 }
 
-fn pick(rng: &mut fastrand::Rng) -> (&'static AtomicI32, i32, Option<Duration>) {
-    let word = &WORDS[rng.usize(..WORDS.len())];
+fn pick<'a>(
+    shared: &'a Shared,
+    rng: &mut fastrand::Rng,
+) -> (&'a dyn Location, i32, Option<Duration>) {
+    let word = &*shared.locations[rng.usize(..shared.locations.len())];
     let expected = if rng.u8(..20) == 0 { OTHER } else { HELD };
     let timeout = match rng.u8(..10) {
         0..=2 => None,
@@ -123,8 +183,8 @@ fn blocking_worker(shared: Arc<Shared>, seed: u64) {
     let _live = Live::enter(&shared.live);
     let mut rng = fastrand::Rng::with_seed(seed);
     while !shared.stopping() {
-        let (word, expected, timeout) = pick(&mut rng);
-        match wait(word, expected, timeout) {
+        let (word, expected, timeout) = pick(&shared, &mut rng);
+        match word.wait(expected, timeout) {
             Ok(result) => shared.record(result),
             Err(error) => {
                 shared.violate(format!(
@@ -141,8 +201,15 @@ fn lite_worker(shared: Arc<Shared>, seed: u64) {
     let _live = Live::enter(&shared.live);
     let mut rng = fastrand::Rng::with_seed(seed);
     while !shared.stopping() {
-        let (word, expected, timeout) = pick(&mut rng);
-        match wait_async(word, expected, timeout) {
+        let (word, expected, timeout) = pick(&shared, &mut rng);
+        let outcome = match word.wait_async(expected, timeout) {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                shared.violate(format!("wait_async on {} failed: {error}", word.name()));
+                return;
+            }
+        };
+        match outcome {
             WaitAsync::Sync(result) => shared.record(result),
             WaitAsync::Async(mut future) if rng.bool() => {
                 match futures_lite::future::block_on(futures_lite::future::poll_once(&mut future)) {
@@ -164,8 +231,15 @@ async fn tokio_worker(shared: Arc<Shared>, seed: u64) {
     let _live = Live::enter(&shared.live);
     let mut rng = fastrand::Rng::with_seed(seed);
     while !shared.stopping() {
-        let (word, expected, timeout) = pick(&mut rng);
-        match wait_async(word, expected, timeout) {
+        let (word, expected, timeout) = pick(&shared, &mut rng);
+        let outcome = match word.wait_async(expected, timeout) {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                shared.violate(format!("wait_async on {} failed: {error}", word.name()));
+                return;
+            }
+        };
+        match outcome {
             WaitAsync::Sync(result) => {
                 shared.record(result);
                 tokio::task::yield_now().await;
@@ -185,9 +259,9 @@ async fn tokio_worker(shared: Arc<Shared>, seed: u64) {
 fn notifier(shared: Arc<Shared>, seed: u64) {
     let mut rng = fastrand::Rng::with_seed(seed);
     while !shared.stopping() {
-        let word = &WORDS[rng.usize(..WORDS.len())];
+        let word = &shared.locations[rng.usize(..shared.locations.len())];
         let count = [1, 1, 2, usize::MAX][rng.usize(..4)];
-        let woke = notify(word, count);
+        let woke = shared.notify(&**word, count);
         shared.counters.woken.fetch_add(woke as u64, Relaxed);
         shared.counters.notifies.fetch_add(1, Relaxed);
         shared.counters.ops.fetch_add(1, Relaxed);
@@ -263,8 +337,8 @@ fn drain(shared: &Shared) -> Result<(), String> {
                 shared.live.load(Acquire)
             ));
         }
-        for word in &WORDS {
-            let woke = notify(word, usize::MAX);
+        for word in &shared.locations {
+            let woke = shared.notify(&**word, usize::MAX);
             shared.counters.woken.fetch_add(woke as u64, Relaxed);
             shared.counters.notifies.fetch_add(1, Relaxed);
         }
@@ -297,7 +371,18 @@ fn join(crew: Crew) -> Vec<String> {
 }
 
 fn run(budget: &Budget) -> Vec<String> {
+    run_on(
+        budget,
+        (0..WORDS.len())
+            .map(|i| Box::new(Word(i)) as Box<dyn Location>)
+            .collect(),
+    )
+}
+
+/// Runs the workers on `locations` until the budget is spent, drains, and checks.
+pub(super) fn run_on(budget: &Budget, locations: Vec<Box<dyn Location>>) -> Vec<String> {
     let shared = Arc::new(Shared {
+        locations,
         counters: Arc::clone(&budget.counters),
         stop: AtomicBool::new(false),
         live: AtomicUsize::new(0),
@@ -326,12 +411,12 @@ fn run(budget: &Budget) -> Vec<String> {
             .map(|v| v.clone())
             .unwrap_or_default(),
     );
-    failures.extend(check_counts(&budget.counters));
+    failures.extend(check_counts(&budget.counters, &shared.locations));
     failures
 }
 
 /// The end-of-run invariants: counts add up, nothing left queued.
-fn check_counts(counters: &Counters) -> Vec<String> {
+fn check_counts(counters: &Counters, locations: &[Box<dyn Location>]) -> Vec<String> {
     let mut failures = Vec::new();
     let get = |counter: &AtomicU64| counter.load(Relaxed);
     let (woken, oks) = (get(&counters.woken), get(&counters.oks));
@@ -340,11 +425,12 @@ fn check_counts(counters: &Counters) -> Vec<String> {
             "count mismatch: notify returned {woken} in total but {oks} waits received ok"
         ));
     }
-    for (index, word) in WORDS.iter().enumerate() {
-        let left = waiter_count(word);
+    for word in locations {
+        let left = word.queued();
         if left != 0 {
             failures.push(format!(
-                "leftover waiter: {left} still queued on word {index}"
+                "leftover waiter: {left} still queued on {}",
+                word.name()
             ));
         }
     }
@@ -366,7 +452,7 @@ mod tests {
         let counters = Counters::default();
         counters.woken.store(3, Relaxed);
         counters.oks.store(2, Relaxed);
-        let failures = check_counts(&counters);
+        let failures = check_counts(&counters, &[]);
         assert!(
             failures.iter().any(|f| f.contains("count mismatch")
                 && f.contains("returned 3")
@@ -377,8 +463,9 @@ mod tests {
 
     #[test]
     fn check_counts_reports_a_leftover_waiter() {
+        let words: Vec<Box<dyn Location>> = vec![Box::new(Word(2))];
         let pending = wait_async(&WORDS[2], HELD, None);
-        let failures = check_counts(&Counters::default());
+        let failures = check_counts(&Counters::default(), &words);
         drop(pending);
         assert!(
             failures
@@ -387,7 +474,7 @@ mod tests {
             "{failures:?}"
         );
         // Other tests of this process may be waiting elsewhere; word 2 is this test's alone.
-        assert!(!check_counts(&Counters::default())
+        assert!(!check_counts(&Counters::default(), &words)
             .iter()
             .any(|f| f.contains("word 2")));
     }

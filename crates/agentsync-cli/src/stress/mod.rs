@@ -6,6 +6,7 @@
 //! invariants. Add a layer by writing a `fn(&Budget) -> Vec<String>` and listing it in
 //! [`sections`].
 
+mod facade;
 mod futex;
 
 use std::fmt;
@@ -87,7 +88,7 @@ pub struct Section {
 
 /// Every section, in order. Later layers append theirs.
 pub fn sections() -> Vec<Section> {
-    vec![futex::SECTION]
+    vec![futex::SECTION, facade::SECTION]
 }
 
 /// `agentsync stress`.
