@@ -11,7 +11,8 @@ pub mod polyfill;
 
 pub use futex::{
     agent, notify, notify_addr, total_waiters, wait, wait_async, wait_async_ptr, wait_ptr,
-    waiter_count, waiter_count_addr, WaitAsync, WaitError, WaitFuture, WaitResult, Waitable,
+    waiter_count, waiter_count_addr, Settled, WaitAsync, WaitError, WaitFuture, WaitResult,
+    Waitable,
 };
 #[cfg(not(loom))]
 pub use memory::{

@@ -29,7 +29,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use crate::futex::{self, WaitResult, Waitable};
+use crate::futex::{self, Settled, WaitResult, Waitable};
 use crate::loom::lock;
 
 /// How long an idle helper waits for work before it exits.
@@ -38,40 +38,7 @@ pub const IDLE_EXIT: Duration = Duration::from_secs(5);
 pub const HELPER_STACK: usize = 64 * 1024;
 
 /// The result of the polyfill's [`wait_async`]: the same shape as [`crate::WaitAsync`].
-#[derive(Debug)]
-#[must_use = "dropping a pending polyfill wait leaves its helper waiting"]
-pub enum WaitAsync<'a> {
-    /// Settled synchronously: `NotEqual`, or `TimedOut` for a zero timeout.
-    Sync(WaitResult),
-    /// Handed to a helper thread: resolves to `Ok` or `TimedOut`.
-    Async(PolyfillFuture<'a>),
-}
-
-impl<'a> WaitAsync<'a> {
-    /// Whether the wait was handed to a helper.
-    pub fn is_async(&self) -> bool {
-        matches!(self, WaitAsync::Async(_))
-    }
-
-    /// The synchronous result, if the wait settled at once.
-    pub fn sync_result(&self) -> Option<WaitResult> {
-        match self {
-            WaitAsync::Sync(result) => Some(*result),
-            WaitAsync::Async(_) => None,
-        }
-    }
-}
-
-impl Future for WaitAsync<'_> {
-    type Output = WaitResult;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WaitResult> {
-        match self.get_mut() {
-            WaitAsync::Sync(result) => Poll::Ready(*result),
-            WaitAsync::Async(future) => Pin::new(future).poll(cx),
-        }
-    }
-}
+pub type WaitAsync<'a> = Settled<PolyfillFuture<'a>>;
 
 /// A wait that a helper thread performs. Resolves to `Ok` or `TimedOut`.
 ///

@@ -11,50 +11,54 @@ use super::{table, timer, WaitResult, Waitable};
 use crate::loom::atomic::Ordering::Relaxed;
 use crate::loom::Arc;
 
-/// The result of [`wait_async`]: settled at once, or a future. Mirrors the `{ async, value }`
-/// object of `Atomics.waitAsync`.
+/// The result of an async wait: settled at once, or a future of type `F`. Mirrors the
+/// `{ async, value }` object of `Atomics.waitAsync`.
 ///
-/// `WaitAsync` is itself a future, so `wait_async(..).await` works either way.
+/// It is itself a future, so `wait_async(..).await` works either way. [`WaitAsync`] is the
+/// native form; the polyfill returns the same shape with its own future.
 #[derive(Debug)]
 #[must_use = "a pending wait is cancelled when dropped"]
-pub enum WaitAsync<'a> {
+pub enum Settled<F> {
     /// Settled synchronously (`async: false`): `NotEqual`, or `TimedOut` for a zero timeout.
     /// Nothing was queued and nothing was allocated.
     Sync(WaitResult),
     /// Queued (`async: true`): the future resolves to `Ok` or `TimedOut`.
-    Async(WaitFuture<'a>),
+    Async(F),
 }
 
-impl<'a> WaitAsync<'a> {
+/// What [`wait_async`] returns.
+pub type WaitAsync<'a> = Settled<WaitFuture<'a>>;
+
+impl<F> Settled<F> {
     /// Whether the wait was queued (JavaScript's `async` field).
     pub fn is_async(&self) -> bool {
-        matches!(self, WaitAsync::Async(_))
+        matches!(self, Settled::Async(_))
     }
 
     /// The synchronous result, if the wait settled at once.
     pub fn sync_result(&self) -> Option<WaitResult> {
         match self {
-            WaitAsync::Sync(result) => Some(*result),
-            WaitAsync::Async(_) => None,
+            Settled::Sync(result) => Some(*result),
+            Settled::Async(_) => None,
         }
     }
 
     /// The future, if the wait was queued.
-    pub fn into_future(self) -> Option<WaitFuture<'a>> {
+    pub fn into_future(self) -> Option<F> {
         match self {
-            WaitAsync::Sync(_) => None,
-            WaitAsync::Async(future) => Some(future),
+            Settled::Sync(_) => None,
+            Settled::Async(future) => Some(future),
         }
     }
 }
 
-impl Future for WaitAsync<'_> {
+impl<F: Future<Output = WaitResult> + Unpin> Future for Settled<F> {
     type Output = WaitResult;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WaitResult> {
         match self.get_mut() {
-            WaitAsync::Sync(result) => Poll::Ready(*result),
-            WaitAsync::Async(future) => Pin::new(future).poll(cx),
+            Settled::Sync(result) => Poll::Ready(*result),
+            Settled::Async(future) => Pin::new(future).poll(cx),
         }
     }
 }
