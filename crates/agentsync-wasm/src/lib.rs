@@ -27,6 +27,7 @@
 //! });
 //! ```
 
+mod demo;
 mod error;
 mod host;
 mod memory;
@@ -35,6 +36,9 @@ mod runtime;
 mod script;
 mod threads;
 
+pub use demo::{
+    async_notify_demo, block_on, lock_demo, AsyncNotifyDemo, LockDemo, LOCK_WAT, NOTIFY_WAT,
+};
 pub use error::{Trap, WasmError};
 pub use memory::{wasm_timeout, GuestMemory, PAGE_SIZE};
 pub use rewrite::{memory_export_name, rewrite, AtomicOp, HostImport, Rewritten, HOST_MODULE};

@@ -132,6 +132,15 @@ pub struct Program {
     rewritten: Vec<HostImport>,
 }
 
+impl std::fmt::Debug for Program {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Program")
+            .field("name", &self.module.name())
+            .field("rewritten", &self.rewritten)
+            .finish()
+    }
+}
+
 /// The data every store of ours carries: how a guest may start threads.
 #[derive(Default)]
 pub struct GuestState {
