@@ -152,9 +152,13 @@ impl fmt::Display for WasmError {
 
 impl std::error::Error for WasmError {}
 
-/// Renders a wasmtime error with its causes on one line.
+/// Renders a wasmtime error on one line: our [`Trap`]'s text, wasmtime's trap message, or
+/// the error with its causes.
 pub(crate) fn describe(error: &wasmtime::Error) -> String {
     if let Some(trap) = error.downcast_ref::<Trap>() {
+        return trap.to_string();
+    }
+    if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
         return trap.to_string();
     }
     let mut text = error.to_string();
@@ -162,5 +166,5 @@ pub(crate) fn describe(error: &wasmtime::Error) -> String {
         text.push_str(": ");
         text.push_str(&cause.to_string());
     }
-    text
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -405,6 +405,9 @@ impl<'scope, 'env: 'scope> Context<'scope, 'env> {
 
     fn expect_no_module(&mut self, module: QuoteWat<'_>, message: &str, kind: &str) -> Outcome {
         match self.compile(module) {
+            Err(WasmError::Malformed(e)) if kind == "invalid" => {
+                Err(format!("expected invalid ({message}), got malformed: {e}"))
+            }
             Err(_) => Ok(()),
             Ok((_, program)) if kind == "unlinkable" => {
                 match program.instantiate(&mut self.store, None, Some(&self.linker)) {
