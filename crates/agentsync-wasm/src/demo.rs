@@ -26,6 +26,7 @@ mod layout {
     pub const PARK_COUNTER: u64 = 12;
     pub const GUEST_OK_WAITS: u64 = 16;
     pub const GUEST_WOKEN: u64 = 20;
+    pub const START_LINE: u64 = 24;
 }
 
 /// Parking lock word states (same protocol as the guest's `$park_lock`).
@@ -91,17 +92,22 @@ pub fn lock_demo(
     let memory = program.new_memory(runtime)?;
     let run = Threads::new(program, memory.clone());
     let n = Val::I32(iterations as i32);
+    let parties = Val::I32((guest_threads + host_threads) as i32);
     let host_stats: Vec<Result<(u64, u64), WasmError>> = std::thread::scope(|s| {
         let mut guests = Vec::new();
         for _ in 0..guest_threads {
             let run = &run;
             guests.push(s.spawn(move || {
-                run.run("increment", std::slice::from_ref(&n))?;
-                run.run("increment_parking", &[n]).map(drop)
+                run.run_sequence(&[
+                    ("increment", &[n]),
+                    ("start_line", &[parties]),
+                    ("increment_parking", &[n]),
+                ])
+                .map(drop)
             }));
         }
         let hosts: Vec<_> = (0..host_threads)
-            .map(|_| s.spawn(|| host_increments(&memory, iterations)))
+            .map(|_| s.spawn(|| host_increments(&memory, iterations, guest_threads + host_threads)))
             .collect();
         let mut out = Vec::new();
         for g in guests {
@@ -141,7 +147,11 @@ fn join<T>(h: std::thread::ScopedJoinHandle<'_, Result<T, WasmError>>) -> Result
 
 /// The host's half of `lock_demo`: the same two protocols, in Rust, on the guest's words.
 /// Returns (ok waits, sum of notify results) on the parking word.
-fn host_increments(memory: &GuestMemory, iterations: u32) -> Result<(u64, u64), WasmError> {
+fn host_increments(
+    memory: &GuestMemory,
+    iterations: u32,
+    parties: usize,
+) -> Result<(u64, u64), WasmError> {
     let trap = |t: crate::Trap| WasmError::Trap(t.to_string());
     let spin = memory.atomic_i32(layout::SPIN_LOCK).map_err(trap)?;
     let spin_counter = memory.atomic_i32(layout::SPIN_COUNTER).map_err(trap)?;
@@ -155,6 +165,11 @@ fn host_increments(memory: &GuestMemory, iterations: u32) -> Result<(u64, u64), 
         }
         spin_counter.store(spin_counter.load(Relaxed) + 1, Relaxed);
         spin.store(FREE, SeqCst);
+    }
+    let start_line = memory.atomic_i32(layout::START_LINE).map_err(trap)?;
+    start_line.fetch_add(1, SeqCst);
+    while (start_line.load(SeqCst) as usize) < parties {
+        std::hint::spin_loop();
     }
     let park = memory.atomic_i32(layout::PARK_LOCK).map_err(trap)?;
     let park_counter = memory.atomic_i32(layout::PARK_COUNTER).map_err(trap)?;
@@ -173,6 +188,9 @@ fn host_increments(memory: &GuestMemory, iterations: u32) -> Result<(u64, u64), 
             }
         }
         park_counter.store(park_counter.load(Relaxed) + 1, Relaxed);
+        for _ in 0..200 {
+            std::hint::spin_loop();
+        }
         if park.swap(FREE, SeqCst) == CONTENDED {
             woken += u64::from(memory.host_notify(layout::PARK_LOCK, 1).map_err(trap)?);
         }
@@ -276,4 +294,45 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         }
         std::thread::park();
     }
+}
+
+/// The Wasm steps of `agentsync tour`, one narrated line each, from real runs.
+///
+/// # Blocking
+///
+/// While the demos run (well under a second).
+///
+/// # Errors
+///
+/// Any load error or trap of the demos.
+pub fn tour_lines() -> Result<Vec<String>, WasmError> {
+    let lock = lock_demo(4, 1, 10_000)?;
+    let hand_off = async_notify_demo()?;
+    Ok(vec![
+        format!(
+            "wasm lock.wat: {} Wasm threads + {} host thread took the guide's compare-exchange \
+             spin lock {} times each: counter = {} (expected {})",
+            lock.guest_threads, lock.host_threads, lock.iterations, lock.spin_total, lock.expected
+        ),
+        format!(
+            "wasm parking lock on the same memory: counter = {} (expected {}); ok waits: {} \
+             guest + {} host = notify wake-ups: {} guest + {} host; waiters left: {}",
+            lock.parking_total,
+            lock.expected,
+            lock.guest_ok_waits,
+            lock.host_ok_waits,
+            lock.guest_woken,
+            lock.host_woken,
+            lock.waiters_left
+        ),
+        format!(
+            "wasm host async task awaited a guest thread's memory.atomic.notify: queued = {}, \
+             result = {}, the guest's notify woke {} (no helper thread)",
+            hand_off.was_async, hand_off.host_result, hand_off.guest_notify_returned
+        ),
+        format!(
+            "wasm host notify woke a guest memory.atomic.wait32: notify woke {}, wait returned {}",
+            hand_off.host_notify_returned, hand_off.guest_wait_code
+        ),
+    ])
 }

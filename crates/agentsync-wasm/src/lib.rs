@@ -31,16 +31,19 @@ mod demo;
 mod error;
 mod host;
 mod memory;
+mod pingpong;
 mod rewrite;
 mod runtime;
 mod script;
 mod threads;
 
 pub use demo::{
-    async_notify_demo, block_on, lock_demo, AsyncNotifyDemo, LockDemo, LOCK_WAT, NOTIFY_WAT,
+    async_notify_demo, block_on, lock_demo, tour_lines, AsyncNotifyDemo, LockDemo, LOCK_WAT,
+    NOTIFY_WAT,
 };
 pub use error::{Trap, WasmError};
 pub use memory::{wasm_timeout, GuestMemory, PAGE_SIZE};
+pub use pingpong::{pingpong, PingPong, PINGPONG_WAT};
 pub use rewrite::{memory_export_name, rewrite, AtomicOp, HostImport, Rewritten, HOST_MODULE};
 pub use runtime::{call, GuestState, Program, Runtime, Value};
 pub use script::{run_wast, run_wast_dir, run_wast_text, FileReport, WastReport};

@@ -77,6 +77,28 @@ impl Threads {
         call(&mut store, &instance, name, args)
     }
 
+    /// Runs several calls in sequence in one new instance on the calling thread; returns the
+    /// last call's results.
+    ///
+    /// # Blocking
+    ///
+    /// While the guest runs.
+    ///
+    /// # Errors
+    ///
+    /// Any [`WasmError`] from instantiation or a call.
+    pub fn run_sequence(self: &Arc<Self>, calls: &[(&str, &[Val])]) -> Result<Vec<Val>, WasmError> {
+        let mut store = self.store();
+        let instance = self
+            .program
+            .instantiate(&mut store, Some(&self.memory), None)?;
+        let mut last = Vec::new();
+        for (name, args) in calls {
+            last = call(&mut store, &instance, name, args)?;
+        }
+        Ok(last)
+    }
+
     fn spawn(self: &Arc<Self>, arg: i32) -> i32 {
         let id = self.next_id.fetch_add(1, Relaxed);
         let threads = self.clone();

@@ -193,3 +193,37 @@ fn host_wait_rejects_unaligned_and_out_of_bounds_addresses() {
         WaitResult::NotEqual
     );
 }
+
+#[test]
+fn pingpong_workloads_complete_their_round_trips() {
+    use agentsync_wasm::{pingpong, PingPong};
+    for kind in [
+        PingPong::GuestGuestAgentsync,
+        PingPong::GuestGuestWasmtime,
+        PingPong::HostGuest,
+    ] {
+        // Completing at all proves every wake-up arrived; the loops re-check the word.
+        pingpong(kind, 200).unwrap();
+    }
+}
+
+#[test]
+fn tour_lines_report_exact_totals() {
+    let lines = agentsync_wasm::tour_lines().unwrap();
+    assert_eq!(lines.len(), 4);
+    assert!(
+        lines[0].contains("counter = 50000 (expected 50000)"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains("counter = 50000 (expected 50000)"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[2].contains("result = ok"), "{}", lines[2]);
+    assert!(lines[3].ends_with("wait returned 0"), "{}", lines[3]);
+    for l in &lines {
+        println!("{l}");
+    }
+}

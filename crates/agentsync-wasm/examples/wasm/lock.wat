@@ -7,6 +7,7 @@
 ;;  12  counter guarded by the parking lock
 ;;  16  waits that returned 0 ("ok")     (statistics for the notify invariant)
 ;;  20  sum of what notify returned       (statistics for the notify invariant)
+;;  24  start line: parties that reached the parking phase
 ;;
 ;; The host runs the very same protocols on the same words (see `demo.rs`), so a guest's
 ;; memory.atomic.notify can wake a host thread sleeping on word 8 and the other way round.
@@ -57,13 +58,26 @@
           (local.set $n (i32.sub (local.get $n) (i32.const 1)))
           (br $again)))))
 
-  ;; $n times: take the parking lock, bump the counter at 12 with plain accesses.
+  ;; Arrive at the start line and spin until $total parties have, so the parking phase
+  ;; really is contended.
+  (func (export "start_line") (param $total i32)
+    (drop (i32.atomic.rmw.add (i32.const 24) (i32.const 1)))
+    (loop $spin
+      (br_if $spin (i32.lt_u (i32.atomic.load (i32.const 24)) (local.get $total)))))
+
+  ;; $n times: take the parking lock, bump the counter at 12 with plain accesses, and stay a
+  ;; little while in the critical section so that others find the lock held.
   (func (export "increment_parking") (param $n i32)
+    (local $work i32)
     (loop $again
       (if (local.get $n)
         (then
           (call $park_lock (i32.const 8))
           (i32.store (i32.const 12) (i32.add (i32.load (i32.const 12)) (i32.const 1)))
+          (local.set $work (i32.const 200))
+          (loop $busy
+            (local.set $work (i32.sub (local.get $work) (i32.const 1)))
+            (br_if $busy (local.get $work)))
           (call $park_unlock (i32.const 8))
           (local.set $n (i32.sub (local.get $n) (i32.const 1)))
           (br $again)))))
