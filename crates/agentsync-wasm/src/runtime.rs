@@ -43,6 +43,27 @@ impl Runtime {
         SHARED.get_or_init(|| Runtime::new().expect("wasmtime engine with threads enabled"))
     }
 
+    /// A process-wide runtime with the feature set the threads proposal's own spec scripts
+    /// assume (the MVP plus threads: one memory, one table, no reference types), so those
+    /// scripts' `assert_invalid` cases about multiple memories and tables hold.
+    ///
+    /// # Panics
+    ///
+    /// If wasmtime cannot create an engine on this host (not a user-input condition).
+    pub fn threads_proposal() -> &'static Runtime {
+        static PROPOSAL: OnceLock<Runtime> = OnceLock::new();
+        PROPOSAL.get_or_init(|| {
+            let mut config = Config::new();
+            config
+                .wasm_threads(true)
+                .shared_memory(true)
+                .wasm_multi_memory(false)
+                .wasm_features(wasmtime::WasmFeatures::REFERENCE_TYPES, false);
+            let engine = Engine::new(&config).expect("wasmtime engine for the threads proposal");
+            Runtime { engine }
+        })
+    }
+
     /// The wasmtime engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
@@ -218,7 +239,11 @@ impl Program {
                     ExternType::Memory(m) if m.is_shared() => {
                         memory.map(|g| Extern::SharedMemory(g.shared_memory().clone()))
                     }
-                    ExternType::Memory(m) => Memory::new(&mut *store, m).ok().map(Extern::Memory),
+                    // Only a stand-alone run invents an unshared memory; a script's
+                    // imports must all be provided.
+                    ExternType::Memory(m) if linker.is_none() => {
+                        Memory::new(&mut *store, m).ok().map(Extern::Memory)
+                    }
                     ExternType::Func(_) if (module, name) == (SPAWN_MODULE, SPAWN_FIELD) => store
                         .data()
                         .threads

@@ -81,10 +81,20 @@ impl WastReport {
 ///
 /// While the scripts run (their threads may wait).
 pub fn run_wast(paths: &[PathBuf]) -> WastReport {
+    run_wast_on(Runtime::shared(), paths)
+}
+
+/// [`run_wast`] on a chosen runtime, e.g. [`Runtime::threads_proposal`] for the threads
+/// proposal's own scripts, which assume one memory and one table per module.
+///
+/// # Blocking
+///
+/// While the scripts run.
+pub fn run_wast_on(runtime: &'static Runtime, paths: &[PathBuf]) -> WastReport {
     let mut report = WastReport::default();
     for path in paths {
         let file = match std::fs::read_to_string(path) {
-            Ok(text) => run_wast_text(&path.display().to_string(), &text),
+            Ok(text) => run_wast_text_on(runtime, &path.display().to_string(), &text),
             Err(e) => FileReport {
                 path: path.display().to_string(),
                 passed: 0,
@@ -108,6 +118,16 @@ pub fn run_wast(paths: &[PathBuf]) -> WastReport {
 ///
 /// While the script runs.
 pub fn run_wast_text(name: &str, text: &str) -> FileReport {
+    run_wast_text_on(Runtime::shared(), name, text)
+}
+
+/// Runs one script on `runtime` (e.g. [`Runtime::threads_proposal`] for the threads
+/// proposal's own scripts).
+///
+/// # Blocking
+///
+/// While the script runs.
+pub fn run_wast_text_on(runtime: &'static Runtime, name: &str, text: &str) -> FileReport {
     let mut report = FileReport {
         path: name.to_string(),
         ..FileReport::default()
@@ -131,7 +151,7 @@ pub fn run_wast_text(name: &str, text: &str) -> FileReport {
         }
     };
     std::thread::scope(|scope| {
-        let mut cx = Context::new(scope, text, HashMap::new());
+        let mut cx = Context::new(runtime, scope, text, HashMap::new());
         for directive in wast.directives {
             cx.directive(directive);
         }
@@ -171,11 +191,11 @@ type Outcome = Result<(), String>;
 
 impl<'scope, 'env: 'scope> Context<'scope, 'env> {
     fn new(
+        runtime: &'static Runtime,
         scope: &'scope Scope<'scope, 'env>,
         text: &'env str,
         shared: HashMap<String, Named>,
     ) -> Self {
-        let runtime = Runtime::shared();
         let mut store = Store::new(runtime.engine(), GuestState::default());
         let mut linker = Linker::new(runtime.engine());
         linker.allow_shadowing(true);
@@ -430,10 +450,10 @@ impl<'scope, 'env: 'scope> Context<'scope, 'env> {
                 .collect();
             shared.insert(id.name().to_string(), Named::Shared(memories));
         }
-        let (scope, text) = (self.scope, self.text);
+        let (runtime, scope, text) = (self.runtime, self.scope, self.text);
         let directives = thread.directives;
         let handle = scope.spawn(move || {
-            let mut child = Context::new(scope, text, shared);
+            let mut child = Context::new(runtime, scope, text, shared);
             for directive in directives {
                 child.directive(directive);
             }
@@ -547,6 +567,9 @@ fn define_spectest(store: &mut Store<GuestState>, linker: &mut Linker<GuestState
     }
     if let Ok(m) = Memory::new(&mut *store, MemoryType::new(1, Some(2))) {
         let _ = linker.define(&*store, "spectest", "memory", m);
+    }
+    if let Ok(m) = wasmtime::SharedMemory::new(store.engine(), MemoryType::shared(1, 2)) {
+        let _ = linker.define(&*store, "spectest", "shared_memory", m);
     }
 }
 
