@@ -129,3 +129,8 @@ fn mutated_trap_messages_fail_the_scripts() {
         );
     }
 }
+
+#[test]
+fn rewrite_keeps_function_indices_memories_offsets_and_memory64() {
+    run("rewrite_preserves_modules.wast");
+}
