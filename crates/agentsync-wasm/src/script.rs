@@ -114,6 +114,19 @@ pub fn run_wast_on(runtime: &'static Runtime, paths: &[PathBuf]) -> WastReport {
 
 /// Runs one script given as text; `name` labels the report.
 ///
+/// ```
+/// let report = agentsync_wasm::run_wast_text(
+///     "demo.wast",
+///     r#"(module (memory 1 1 shared)
+///          (func (export "wait") (result i32)
+///            (memory.atomic.wait32 (i32.const 0) (i32.const 0) (i64.const 0))))
+///        (assert_return (invoke "wait") (i32.const 2))
+///        (assert_trap (invoke "missing") "unknown")"#,
+/// );
+/// assert_eq!((report.passed, report.failed), (2, 1));
+/// assert!(report.line().starts_with("FAIL demo.wast"));
+/// ```
+///
 /// # Blocking
 ///
 /// While the script runs.
