@@ -1,6 +1,7 @@
 //! Runs every script in tests/wast/ through our runner: W1–W14 in spec-script form.
 //!
-//! The litmus scripts (W14) run `LITMUS_RUNS` times each (default 4, 16384 trials a run).
+//! The litmus scripts (W14) run `LITMUS_RUNS` times each (default 8, 4096 barrier-synchronised
+//! trials a run).
 
 use std::path::PathBuf;
 
@@ -21,7 +22,7 @@ fn litmus(name: &str) {
     let runs: usize = std::env::var("LITMUS_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(4);
+        .unwrap_or(8);
     for _ in 0..runs {
         run(name);
     }
