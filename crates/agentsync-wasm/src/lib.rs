@@ -26,6 +26,37 @@
 //!     assert_eq!(waiter.join().unwrap(), agentsync::WaitResult::Ok);
 //! });
 //! ```
+//!
+//! # How the rewrite works
+//!
+//! [`rewrite`] adds one imported host function per distinct (opcode, memory index, static
+//! offset) and replaces each wait/notify instruction by a `call` of it, so the operands on the
+//! stack are unchanged and the offset is baked into the host function. The imports go at the
+//! end of the import section; every defined function index shifts by their number and is
+//! remapped everywhere (calls, `ref.func`, element segments, exports, start, names). Each
+//! memory that a wait/notify names is exported as [`memory_export_name`] so the host function
+//! can find it. The original module is validated first, so an invalid one (e.g. a wrong
+//! alignment immediate, W3) is rejected before the rewrite could hide it.
+//!
+//! # Guaranteed
+//!
+//! - W4–W12 in the order SEMANTICS.md gives, with trap messages that start with the spec
+//!   tests' texts (`unaligned atomic`, `expected shared memory`, `out of bounds memory
+//!   access`).
+//! - Guest waits, host blocking waits and host `wait_async` futures on the same bytes share
+//!   one FIFO queue: a notify from either side wakes the oldest waiters of any kind.
+//! - The guest's shared memory never moves ([`GuestMemory::base`] is stable across `grow`).
+//!
+//! # Not guaranteed
+//!
+//! - Plain (non-atomic) guest accesses that race with host atomics on the same bytes are data
+//!   races in Rust's model, as in every Wasm embedding; use atomics on both sides.
+//! - `agentsync.thread_spawn` is this crate's own import, not wasi-threads.
+//! - The script runner matches `assert_trap` / `assert_exhaustion` messages by substring, but
+//!   not the messages of `assert_invalid` (any validation error), `assert_malformed` (any
+//!   parse or validation error) and `assert_unlinkable` (any link or instantiation error):
+//!   validators word their errors differently. `assert_exception`, `assert_suspension`,
+//!   components, `v128` and `externref` values are reported as unsupported failures.
 
 mod demo;
 mod error;
