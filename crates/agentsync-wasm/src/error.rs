@@ -1,0 +1,170 @@
+//! Error types: the traps our wait/notify host functions raise, and what loading or running a
+//! module can fail with.
+
+use std::fmt;
+
+/// A trap raised by the rewritten `memory.atomic.wait32/64` / `memory.atomic.notify`, or by the
+/// host helpers on a [`GuestMemory`](crate::GuestMemory).
+///
+/// Each message starts with the text the WebAssembly spec tests expect (`unaligned atomic`,
+/// `expected shared memory`, `out of bounds memory access`) and then names the bad value and
+/// the rule of SEMANTICS.md.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trap {
+    /// W4: the effective address is not a multiple of the access size.
+    UnalignedAtomic {
+        /// The effective address (address + static offset).
+        address: u64,
+        /// The access size in bytes.
+        size: u32,
+    },
+    /// W7: a wait on a memory that is not shared.
+    ExpectedSharedMemory {
+        /// The opcode that trapped.
+        opcode: &'static str,
+    },
+    /// W4: the access does not fit in the memory's current length.
+    OutOfBounds {
+        /// The effective address (address + static offset), `None` if it overflowed 64 bits.
+        address: Option<u64>,
+        /// The access size in bytes.
+        size: u32,
+        /// The memory's current length in bytes.
+        length: usize,
+    },
+    /// A wait on a thread whose agent cannot block.
+    CannotBlock,
+    /// The memory the host function should use is not reachable (the call did not come from
+    /// the rewritten instance).
+    NoMemory {
+        /// The memory index the opcode named.
+        memory: u32,
+    },
+}
+
+impl fmt::Display for Trap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trap::UnalignedAtomic { address, size } => write!(
+                f,
+                "unaligned atomic: effective address {address} is not a multiple of {size} (W4)"
+            ),
+            Trap::ExpectedSharedMemory { opcode } => {
+                write!(
+                    f,
+                    "expected shared memory: {opcode} on an unshared memory (W7)"
+                )
+            }
+            Trap::OutOfBounds {
+                address: Some(address),
+                size,
+                length,
+            } => write!(
+                f,
+                "out of bounds memory access: {size} bytes at effective address {address} \
+                 past the memory's {length} bytes (W4)"
+            ),
+            Trap::OutOfBounds {
+                address: None,
+                size,
+                length,
+            } => write!(
+                f,
+                "out of bounds memory access: address + offset of a {size}-byte access \
+                 overflows (memory has {length} bytes) (W4)"
+            ),
+            Trap::CannotBlock => f.write_str("Atomics.wait cannot be called in this context"),
+            Trap::NoMemory { memory } => write!(
+                f,
+                "memory {memory} of the calling instance is not reachable by the host function"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Trap {}
+
+/// Why loading, linking or running a module failed.
+#[derive(Debug)]
+pub enum WasmError {
+    /// The file could not be read.
+    Io {
+        /// The path given.
+        path: String,
+        /// The underlying error.
+        error: std::io::Error,
+    },
+    /// The text or binary could not be parsed.
+    Malformed(String),
+    /// The module parsed but does not validate.
+    Invalid(String),
+    /// The module's imports could not be satisfied.
+    Link(String),
+    /// The module has no export of that name, or it is not a function.
+    NoSuchFunction(String),
+    /// An argument could not be converted to the function's parameter type.
+    BadArgument {
+        /// The text given.
+        given: String,
+        /// The parameter type.
+        expected: String,
+    },
+    /// Wrong number of arguments.
+    ArgumentCount {
+        /// Parameters the function takes.
+        expected: usize,
+        /// Arguments given.
+        given: usize,
+    },
+    /// Several threads were requested but the module does not import a shared memory.
+    NeedsSharedMemoryImport {
+        /// Threads requested.
+        threads: usize,
+    },
+    /// Execution trapped or a host function failed; the message is wasmtime's (or our
+    /// [`Trap`]'s) text.
+    Trap(String),
+}
+
+impl fmt::Display for WasmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WasmError::Io { path, error } => write!(f, "cannot read {path}: {error}"),
+            WasmError::Malformed(m) => write!(f, "malformed module: {m}"),
+            WasmError::Invalid(m) => write!(f, "invalid module: {m}"),
+            WasmError::Link(m) => write!(f, "cannot link module: {m}"),
+            WasmError::NoSuchFunction(n) => write!(f, "no exported function named {n:?}"),
+            WasmError::BadArgument { given, expected } => {
+                write!(f, "argument {given:?} is not a valid {expected}")
+            }
+            WasmError::ArgumentCount { expected, given } => {
+                write!(f, "the function takes {expected} arguments, {given} given")
+            }
+            WasmError::NeedsSharedMemoryImport { threads } => write!(
+                f,
+                "{threads} threads need a module that imports its shared memory, e.g. \
+                 (import \"env\" \"memory\" (memory 1 1 shared))"
+            ),
+            WasmError::Trap(m) => write!(f, "trap: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for WasmError {}
+
+/// Renders a wasmtime error on one line: our [`Trap`]'s text, wasmtime's trap message, or
+/// the error with its causes.
+pub(crate) fn describe(error: &wasmtime::Error) -> String {
+    if let Some(trap) = error.downcast_ref::<Trap>() {
+        return trap.to_string();
+    }
+    if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
+        return trap.to_string();
+    }
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

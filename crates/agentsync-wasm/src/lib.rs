@@ -1,0 +1,84 @@
+//! Layer 5 of agentsync: WebAssembly threads over one shared memory whose
+//! `memory.atomic.wait32/64` and `memory.atomic.notify` go through agentsync's futex.
+//!
+//! Before compiling, [`Runtime::compile`] rewrites each wait/notify opcode into a call of a host
+//! function implementing W4–W12 of SEMANTICS.md on agentsync's waiter table, so guest threads,
+//! host threads and host async tasks wait in the same FIFO queue per address. All other atomic
+//! opcodes run natively in wasmtime. The guest's shared memory is a [`GuestMemory`] on the
+//! host: its bytes never move, so host code can wait, notify and `wait_async` on guest words.
+//!
+//! ```
+//! use agentsync_wasm::{Runtime, Threads};
+//! let runtime = Runtime::shared();
+//! let program = runtime
+//!     .compile(br#"(module (import "env" "memory" (memory 1 1 shared))
+//!         (func (export "wake") (result i32)
+//!           (memory.atomic.notify (i32.const 0) (i32.const 1))))"#)
+//!     .unwrap();
+//! let memory = program.new_memory(runtime).unwrap();
+//! let threads = Threads::new(program, memory.clone());
+//! // A host thread waits on word 0; the guest's notify wakes it.
+//! std::thread::scope(|s| {
+//!     let waiter = s.spawn(|| memory.host_wait32(0, 0, None).unwrap());
+//!     while memory.waiter_count(0) == 0 { std::thread::yield_now(); }
+//!     let woke = threads.run("wake", &[]).unwrap();
+//!     assert_eq!(woke[0].unwrap_i32(), 1);
+//!     assert_eq!(waiter.join().unwrap(), agentsync::WaitResult::Ok);
+//! });
+//! ```
+//!
+//! # How the rewrite works
+//!
+//! [`rewrite`] adds one imported host function per distinct (opcode, memory index, static
+//! offset) and replaces each wait/notify instruction by a `call` of it, so the operands on the
+//! stack are unchanged and the offset is baked into the host function. The imports go at the
+//! end of the import section; every defined function index shifts by their number and is
+//! remapped everywhere (calls, `ref.func`, element segments, exports, start, names). Each
+//! memory that a wait/notify names is exported as [`memory_export_name`] so the host function
+//! can find it. The original module is validated first, so an invalid one (e.g. a wrong
+//! alignment immediate, W3) is rejected before the rewrite could hide it.
+//!
+//! # Guaranteed
+//!
+//! - W4–W12 in the order SEMANTICS.md gives, with trap messages that start with the spec
+//!   tests' texts (`unaligned atomic`, `expected shared memory`, `out of bounds memory
+//!   access`).
+//! - Guest waits, host blocking waits and host `wait_async` futures on the same bytes share
+//!   one FIFO queue: a notify from either side wakes the oldest waiters of any kind.
+//! - The guest's shared memory never moves ([`GuestMemory::base`] is stable across `grow`).
+//!
+//! # Not guaranteed
+//!
+//! - Plain (non-atomic) guest accesses that race with host atomics on the same bytes are data
+//!   races in Rust's model, as in every Wasm embedding; use atomics on both sides.
+//! - `agentsync.thread_spawn` is this crate's own import, not wasi-threads.
+//! - The script runner matches `assert_trap` / `assert_exhaustion` messages by substring, but
+//!   not the messages of `assert_invalid` (any validation error), `assert_malformed` (any
+//!   parse or validation error) and `assert_unlinkable` (any link or instantiation error):
+//!   validators word their errors differently. `assert_exception`, `assert_suspension`,
+//!   components, `v128` and `externref` values are reported as unsupported failures.
+
+mod demo;
+mod error;
+mod host;
+mod memory;
+mod pingpong;
+mod rewrite;
+mod runtime;
+mod script;
+mod threads;
+
+pub use demo::{
+    async_notify_demo, block_on, lock_demo, tour_lines, AsyncNotifyDemo, LockDemo, LOCK_WAT,
+    NOTIFY_WAT,
+};
+pub use error::{Trap, WasmError};
+pub use memory::{wasm_timeout, GuestMemory, PAGE_SIZE};
+pub use pingpong::{pingpong, PingPong, PINGPONG_WAT};
+pub use rewrite::{memory_export_name, rewrite, AtomicOp, HostImport, Rewritten, HOST_MODULE};
+pub use runtime::{call, GuestState, Program, Runtime, Value};
+pub use script::{
+    run_wast, run_wast_dir, run_wast_on, run_wast_text, run_wast_text_on, FileReport, WastReport,
+};
+pub use threads::{run_module, RunOutput, Threads, SPAWN_FIELD, SPAWN_MODULE, THREAD_START};
+pub use wasmtime;

@@ -1,0 +1,280 @@
+//! The guest's shared memory seen from the host, and the W4–W12 checks every wait and notify
+//! goes through (guest opcodes and host helpers alike).
+
+use std::sync::atomic::{AtomicI32, AtomicI64};
+use std::time::Duration;
+
+use agentsync::{WaitAsync, WaitResult, Waitable};
+use wasmtime::{MemoryType, SharedMemory};
+
+use crate::error::{Trap, WasmError};
+use crate::runtime::Runtime;
+
+/// Bytes in one WebAssembly page.
+pub const PAGE_SIZE: u64 = 65_536;
+
+/// W4, first half: the effective address, checked for natural alignment before anything else.
+///
+/// The sum is computed in 128 bits so it never wraps around.
+pub(crate) fn aligned_address(address: u64, offset: u64, size: u32) -> Result<u128, Trap> {
+    let effective = u128::from(address) + u128::from(offset);
+    if effective % u128::from(size) != 0 {
+        return Err(Trap::UnalignedAtomic {
+            address: u64::try_from(effective).unwrap_or(u64::MAX),
+            size,
+        });
+    }
+    Ok(effective)
+}
+
+/// W4, second half: the access must lie inside the memory's current `length`.
+pub(crate) fn in_bounds(effective: u128, size: u32, length: usize) -> Result<usize, Trap> {
+    let end = effective + u128::from(size);
+    if end > length as u128 {
+        return Err(Trap::OutOfBounds {
+            address: u64::try_from(effective).ok(),
+            size,
+            length,
+        });
+    }
+    Ok(effective as usize)
+}
+
+/// Converts a Wasm timeout (i64 nanoseconds, negative = never expires, W8) to ours.
+pub fn wasm_timeout(nanos: i64) -> Option<Duration> {
+    u64::try_from(nanos).ok().map(Duration::from_nanos)
+}
+
+/// A guest's shared linear memory, reachable from host code.
+///
+/// wasmtime reserves a shared memory's maximum up front, so its bytes never move (W13): the
+/// base pointer stays valid for as long as any handle to the memory exists, and host code can
+/// use agentsync's futex, primitives and `wait_async` on guest words. Cloning is cheap (the
+/// memory is reference counted).
+///
+/// ```
+/// use agentsync_wasm::{GuestMemory, Runtime};
+/// let memory = GuestMemory::new(Runtime::shared(), 1, 1).unwrap();
+/// let word = memory.atomic_i32(8).unwrap();
+/// word.store(7, std::sync::atomic::Ordering::SeqCst);
+/// assert_eq!(memory.host_wait32(8, 6, None).unwrap(), agentsync::WaitResult::NotEqual);
+/// assert_eq!(memory.host_notify(8, 1).unwrap(), 0);
+/// ```
+#[derive(Clone, Debug)]
+pub struct GuestMemory {
+    memory: SharedMemory,
+}
+
+impl GuestMemory {
+    /// Creates a shared memory of `minimum` pages that may grow to `maximum` pages.
+    ///
+    /// # Errors
+    ///
+    /// [`WasmError::Invalid`] if the limits are refused (maximum below minimum, too large).
+    pub fn new(runtime: &Runtime, minimum: u32, maximum: u32) -> Result<Self, WasmError> {
+        let ty = MemoryType::shared(minimum, maximum);
+        SharedMemory::new(runtime.engine(), ty)
+            .map(Self::from_shared)
+            .map_err(|e| WasmError::Invalid(crate::error::describe(&e)))
+    }
+
+    /// Wraps a wasmtime shared memory (e.g. one a guest exported).
+    pub fn from_shared(memory: SharedMemory) -> Self {
+        Self { memory }
+    }
+
+    /// The wasmtime handle, to import the memory into an instance.
+    pub fn shared_memory(&self) -> &SharedMemory {
+        &self.memory
+    }
+
+    /// The address of byte 0. It never changes, even when the memory grows.
+    pub fn base(&self) -> *mut u8 {
+        self.memory.data().as_ptr() as *mut u8
+    }
+
+    /// The current length in bytes (a multiple of [`PAGE_SIZE`]).
+    pub fn len(&self) -> usize {
+        self.memory.data_size()
+    }
+
+    /// Whether the memory currently has zero bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Grows the memory by `pages`, returning the previous size in pages.
+    ///
+    /// # Errors
+    ///
+    /// [`WasmError::Trap`] if the maximum would be exceeded.
+    pub fn grow(&self, pages: u64) -> Result<u64, WasmError> {
+        self.memory
+            .grow(pages)
+            .map_err(|e| WasmError::Trap(crate::error::describe(&e)))
+    }
+
+    /// Checks `address` for a `size`-byte atomic access (alignment first, then bounds) and
+    /// returns a pointer to it.
+    fn checked<A>(&self, address: u64, offset: u64) -> Result<*const A, Trap> {
+        let size = std::mem::size_of::<A>() as u32;
+        let effective = aligned_address(address, offset, size)?;
+        let index = in_bounds(effective, size, self.len())?;
+        // SAFETY:
+        // - `index + size <= len`, so the offset stays inside the memory's allocation.
+        Ok(unsafe { self.base().add(index) }.cast::<A>())
+    }
+
+    /// The 32-bit word at byte `address`, as a host atomic.
+    ///
+    /// Guest and host accesses to it are the same memory operations: `SeqCst` here pairs with
+    /// the guest's (sequentially consistent, W2) atomic instructions.
+    ///
+    /// # Errors
+    ///
+    /// [`Trap::UnalignedAtomic`] or [`Trap::OutOfBounds`].
+    pub fn atomic_i32(&self, address: u64) -> Result<&AtomicI32, Trap> {
+        let ptr = self.checked::<AtomicI32>(address, 0)?;
+        // SAFETY:
+        // - aligned to 4 and inside the memory (checked above);
+        // - the memory never moves or shrinks and lives as long as `self` holds its handle;
+        // - every access to these bytes from the host is atomic; the guest's are Wasm
+        //   accesses, which wasmtime performs as machine loads/stores like any racy Wasm host.
+        Ok(unsafe { &*ptr })
+    }
+
+    /// The 64-bit word at byte `address`, as a host atomic.
+    ///
+    /// # Errors
+    ///
+    /// [`Trap::UnalignedAtomic`] or [`Trap::OutOfBounds`].
+    pub fn atomic_i64(&self, address: u64) -> Result<&AtomicI64, Trap> {
+        let ptr = self.checked::<AtomicI64>(address, 0)?;
+        // SAFETY: as in `atomic_i32`, with 8-byte alignment checked.
+        Ok(unsafe { &*ptr })
+    }
+
+    /// The W7/W8 wait at an already known shared memory, shared by guest and host callers.
+    pub(crate) fn wait_at<A: Waitable>(
+        &self,
+        address: u64,
+        offset: u64,
+        expected: A::Value,
+        timeout: Option<Duration>,
+    ) -> Result<WaitResult, Trap> {
+        let ptr = self.checked::<A>(address, offset)?;
+        // SAFETY:
+        // - `ptr` is non-null, aligned and in bounds (checked), and the memory outlives the
+        //   call because `self` holds a handle to it.
+        unsafe { agentsync::wait_ptr(ptr, expected, timeout) }.map_err(|_| Trap::CannotBlock)
+    }
+
+    /// The W10/W11 notify at an already known shared memory.
+    pub(crate) fn notify_at(&self, address: u64, offset: u64, count: u32) -> Result<u32, Trap> {
+        let ptr = self.checked::<AtomicI32>(address, offset)?;
+        let count = if count == u32::MAX {
+            usize::MAX
+        } else {
+            count as usize
+        };
+        let woken = agentsync::notify_addr(ptr as usize, count);
+        // `woken <= count <= u32::MAX` except for the "all" case, where it is the queue length.
+        Ok(u32::try_from(woken).unwrap_or(u32::MAX))
+    }
+
+    /// Blocks the calling host thread on the i32 at `address`, in the same FIFO queue as guest
+    /// `memory.atomic.wait32` on those bytes (W12).
+    ///
+    /// # Blocking
+    ///
+    /// Until a notify (guest or host) or the timeout; `None` waits forever.
+    ///
+    /// # Errors
+    ///
+    /// [`Trap::UnalignedAtomic`], [`Trap::OutOfBounds`], or [`Trap::CannotBlock`] if this
+    /// thread's agent may not block.
+    pub fn host_wait32(
+        &self,
+        address: u64,
+        expected: i32,
+        timeout: Option<Duration>,
+    ) -> Result<WaitResult, Trap> {
+        self.wait_at::<AtomicI32>(address, 0, expected, timeout)
+    }
+
+    /// As [`host_wait32`](Self::host_wait32) for the i64 at `address` (`memory.atomic.wait64`).
+    ///
+    /// # Blocking
+    ///
+    /// Until a notify or the timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`host_wait32`](Self::host_wait32), with 8-byte alignment.
+    pub fn host_wait64(
+        &self,
+        address: u64,
+        expected: i64,
+        timeout: Option<Duration>,
+    ) -> Result<WaitResult, Trap> {
+        self.wait_at::<AtomicI64>(address, 0, expected, timeout)
+    }
+
+    /// Wakes up to `count` waiters (guest or host, oldest first) on `address`, like
+    /// `memory.atomic.notify`; `u32::MAX` wakes all. Returns how many were woken.
+    ///
+    /// # Errors
+    ///
+    /// [`Trap::UnalignedAtomic`] (4-byte alignment) or [`Trap::OutOfBounds`].
+    pub fn host_notify(&self, address: u64, count: u32) -> Result<u32, Trap> {
+        self.notify_at(address, 0, count)
+    }
+
+    /// An async wait on the i32 at `address`, queued at call time in the same FIFO list as
+    /// guest waiters: no helper thread is involved.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the pending future removes its record; see [`agentsync::WaitFuture`].
+    ///
+    /// # Errors
+    ///
+    /// [`Trap::UnalignedAtomic`] or [`Trap::OutOfBounds`].
+    pub fn host_wait_async32(
+        &self,
+        address: u64,
+        expected: i32,
+        timeout: Option<Duration>,
+    ) -> Result<WaitAsync<'static>, Trap> {
+        let ptr = self.checked::<AtomicI32>(address, 0)?;
+        // SAFETY:
+        // - `ptr` is aligned and in bounds (checked) and valid for the call (`self` holds the
+        //   memory); after the call the futex only uses the address as a key.
+        Ok(unsafe { agentsync::wait_async_ptr(ptr, expected, timeout) })
+    }
+
+    /// As [`host_wait_async32`](Self::host_wait_async32) for the i64 at `address`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`host_wait_async32`](Self::host_wait_async32).
+    ///
+    /// # Errors
+    ///
+    /// As [`host_wait_async32`](Self::host_wait_async32), with 8-byte alignment.
+    pub fn host_wait_async64(
+        &self,
+        address: u64,
+        expected: i64,
+        timeout: Option<Duration>,
+    ) -> Result<WaitAsync<'static>, Trap> {
+        let ptr = self.checked::<AtomicI64>(address, 0)?;
+        // SAFETY: as in `host_wait_async32`.
+        Ok(unsafe { agentsync::wait_async_ptr(ptr, expected, timeout) })
+    }
+
+    /// How many waiters (guest and host) are queued on the word at `address`.
+    pub fn waiter_count(&self, address: u64) -> usize {
+        agentsync::waiter_count_addr(self.base() as usize + address as usize)
+    }
+}

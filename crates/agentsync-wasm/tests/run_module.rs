@@ -1,0 +1,145 @@
+//! `run_module` (what `agentsync wasm run` calls) and the errors bad modules give.
+
+use std::path::{Path, PathBuf};
+
+use agentsync_wasm::{run_module, Runtime, Value, WasmError};
+
+fn example(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/wasm")
+        .join(name)
+}
+
+fn scratch(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("agentsync-wasm-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn four_threads_add_to_one_counter() {
+    let out = run_module(&example("counter.wat"), 4, "add", &["1000".to_string()]).unwrap();
+    assert_eq!(out.results.len(), 4);
+    let last_seen: Vec<i32> = out
+        .results
+        .iter()
+        .map(|r| match r[..] {
+            [Value::I32(v)] => v,
+            _ => panic!("unexpected results {r:?}"),
+        })
+        .collect();
+    assert!(last_seen.iter().all(|&v| (1000..=4000).contains(&v)));
+    // The thread that made the last add loads after it, so it sees every add.
+    assert_eq!(last_seen.iter().max(), Some(&4000), "{last_seen:?}");
+}
+
+#[test]
+fn guest_spawns_threads_and_joins_them_with_wait_notify() {
+    let out = run_module(&example("spawn.wat"), 1, "main", &["5".to_string()]).unwrap();
+    assert_eq!(out.results, [vec![Value::I32(1 + 2 + 3 + 4 + 5)]]);
+}
+
+#[test]
+fn lock_wat_runs_from_the_cli_entry_point() {
+    let out = run_module(&example("lock.wat"), 3, "increment", &["100".to_string()]).unwrap();
+    assert_eq!(out.results, [vec![], vec![], vec![]]);
+}
+
+#[test]
+fn bad_module_malformed_text_names_line_and_column() {
+    let path = scratch(
+        "malformed.wat",
+        "(module\n  (func (result i32) (i32.const))\n)",
+    );
+    let err = run_module(&path, 1, "f", &[]).unwrap_err();
+    assert!(matches!(err, WasmError::Malformed(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(text.starts_with("malformed module:"), "{text}");
+    assert!(text.contains(":2:"), "names line 2: {text}");
+}
+
+#[test]
+fn bad_module_without_shared_memory_cannot_run_on_several_threads() {
+    let path = scratch(
+        "unshared.wat",
+        "(module (memory 1) (func (export \"f\") (result i32) (i32.const 1)))",
+    );
+    let err = run_module(&path, 2, "f", &[]).unwrap_err();
+    assert!(matches!(
+        err,
+        WasmError::NeedsSharedMemoryImport { threads: 2 }
+    ));
+    assert!(err.to_string().contains("(memory 1 1 shared)"), "{err}");
+    // One thread is fine.
+    assert_eq!(
+        run_module(&path, 1, "f", &[]).unwrap().results,
+        [vec![Value::I32(1)]]
+    );
+}
+
+#[test]
+fn bad_module_wait_on_unshared_memory_traps_naming_the_rule() {
+    let path = scratch(
+        "wait_unshared.wat",
+        r#"(module (memory 1 1)
+             (func (export "f") (result i32)
+               (memory.atomic.wait32 (i32.const 0) (i32.const 0) (i64.const 0))))"#,
+    );
+    let err = run_module(&path, 1, "f", &[]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "trap: expected shared memory: memory.atomic.wait32 on an unshared memory (W7)"
+    );
+}
+
+#[test]
+fn bad_module_unaligned_atomics_trap() {
+    let path = scratch(
+        "unaligned.wat",
+        r#"(module (import "env" "memory" (memory 1 1 shared))
+             (func (export "wait") (param i32) (result i32)
+               (memory.atomic.wait64 (local.get 0) (i64.const 0) (i64.const 0)))
+             (func (export "load") (param i32) (result i32)
+               (i32.atomic.load (local.get 0))))"#,
+    );
+    let err = run_module(&path, 1, "wait", &["12".to_string()]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "trap: unaligned atomic: effective address 12 is not a multiple of 8 (W4)"
+    );
+    let err = run_module(&path, 1, "load", &["6".to_string()]).unwrap_err();
+    assert!(err.to_string().contains("unaligned atomic"), "{err}");
+}
+
+#[test]
+fn bad_module_invalid_alignment_immediate_is_invalid_not_a_trap() {
+    let err = Runtime::shared()
+        .compile(
+            b"(module (memory 1 1 shared) (func (drop (i32.atomic.load align=2 (i32.const 0)))))",
+        )
+        .unwrap_err();
+    assert!(matches!(err, WasmError::Invalid(_)), "{err:?}");
+    assert!(err.to_string().contains("alignment"), "{err}");
+}
+
+#[test]
+fn bad_invocations_name_what_was_wrong() {
+    let counter = example("counter.wat");
+    let err = run_module(&counter, 1, "nope", &[]).unwrap_err();
+    assert_eq!(err.to_string(), "no exported function named \"nope\"");
+    let err = run_module(&counter, 1, "add", &[]).unwrap_err();
+    assert_eq!(err.to_string(), "the function takes 1 arguments, 0 given");
+    let err = run_module(&counter, 1, "add", &["ten".to_string()]).unwrap_err();
+    assert_eq!(err.to_string(), "argument \"ten\" is not a valid i32");
+    let err = run_module(Path::new("/nonexistent/x.wat"), 1, "add", &[]).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("cannot read /nonexistent/x.wat"),
+        "{err}"
+    );
+    let bin = scratch("bad.wasm", "\0asm\x02\0\0\0");
+    let err = run_module(&bin, 1, "f", &[]).unwrap_err();
+    assert!(matches!(err, WasmError::Malformed(_)), "{err:?}");
+}

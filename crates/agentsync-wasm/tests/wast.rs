@@ -1,0 +1,137 @@
+//! Runs every script in tests/wast/ through our runner: W1–W14 in spec-script form.
+//!
+//! The litmus scripts (W14) run `LITMUS_RUNS` times each (default 8, 4096 barrier-synchronised
+//! trials a run).
+
+use std::path::PathBuf;
+
+fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/wast")
+        .join(name)
+}
+
+fn run(name: &str) {
+    let report = agentsync_wasm::run_wast(&[script(name)]);
+    let file = &report.files[0];
+    assert!(file.ok(), "{}\n{}", file.line(), file.failures.join("\n"));
+    assert_eq!(report.summary(), "1 passed, 0 failed");
+}
+
+fn litmus(name: &str) {
+    let runs: usize = std::env::var("LITMUS_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    for _ in 0..runs {
+        run(name);
+    }
+}
+
+#[test]
+fn w01_w05_w06_every_threads_opcode_with_narrow_widths() {
+    run("w01_w05_w06_opcodes.wast");
+}
+
+#[test]
+fn w02_w03_atomics_validate_on_unshared_memory_and_need_natural_alignment() {
+    run("w02_w03_validation.wast");
+}
+
+#[test]
+fn w04_unaligned_then_out_of_bounds_without_wrap_around() {
+    run("w04_effective_address.wast");
+}
+
+#[test]
+fn w07_w08_wait_check_order_and_result_codes() {
+    run("w07_w08_wait.wast");
+}
+
+#[test]
+fn w10_w11_notify_counts_and_check_order() {
+    run("w10_w11_notify.wast");
+}
+
+#[test]
+fn w13_shared_memory_needs_a_maximum_and_grows_in_place() {
+    run("w13_shared_memory.wast");
+}
+
+#[test]
+fn w14_litmus_message_passing_never_shows_the_forbidden_outcome() {
+    litmus("w14_litmus_message_passing.wast");
+}
+
+#[test]
+fn w14_litmus_store_buffering_never_shows_the_forbidden_outcome() {
+    litmus("w14_litmus_store_buffering.wast");
+}
+
+#[test]
+fn w14_litmus_load_buffering_never_shows_the_forbidden_outcome() {
+    litmus("w14_litmus_load_buffering.wast");
+}
+
+#[test]
+fn runner_supports_register_get_exhaustion_unlinkable_malformed_and_definitions() {
+    run("runner_commands.wast");
+}
+
+#[test]
+fn runner_reports_failures_with_line_numbers_and_counts_files() {
+    let text = "(module (func (export \"f\") (result i32) (i32.const 1)))\n\
+                (assert_return (invoke \"f\") (i32.const 2))\n\
+                (assert_trap (invoke \"f\") \"unreachable\")\n";
+    let file = agentsync_wasm::run_wast_text("bad.wast", text);
+    assert_eq!((file.passed, file.failed), (1, 2), "{:?}", file.failures);
+    assert!(file.failures[0].starts_with("2:"), "{:?}", file.failures);
+    assert!(file.line().starts_with("FAIL bad.wast"));
+    let report =
+        agentsync_wasm::run_wast(&[script("w13_shared_memory.wast"), script("missing.wast")]);
+    assert_eq!(report.summary(), "1 passed, 1 failed");
+}
+
+/// The scripts can fail: swapping the expected trap messages makes exactly those assertions
+/// fail, so the check order of W4, W7 and W11 is really what passes them.
+#[test]
+fn mutated_trap_messages_fail_the_scripts() {
+    let swap =
+        |text: &str, a: &str, b: &str| text.replace(a, "\u{1}").replace(b, a).replace('\u{1}', b);
+    let count = |text: &str, needle: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("(assert_trap") && l.contains(needle))
+            .count()
+    };
+    for (name, a, b) in [
+        (
+            "w04_effective_address.wast",
+            "\"unaligned atomic\"",
+            "\"out of bounds memory access\"",
+        ),
+        (
+            "w07_w08_wait.wast",
+            "\"expected shared memory\"",
+            "\"unaligned atomic\"",
+        ),
+        (
+            "w10_w11_notify.wast",
+            "\"unaligned atomic\"",
+            "\"out of bounds memory access\"",
+        ),
+    ] {
+        let text = std::fs::read_to_string(script(name)).unwrap();
+        let expected_failures = count(&text, a) + count(&text, b);
+        let file = agentsync_wasm::run_wast_text(name, &swap(&text, a, b));
+        assert_eq!(
+            file.failed, expected_failures,
+            "{name}: {:?}",
+            file.failures
+        );
+    }
+}
+
+#[test]
+fn rewrite_keeps_function_indices_memories_offsets_and_memory64() {
+    run("rewrite_preserves_modules.wast");
+}

@@ -1,0 +1,55 @@
+;; The rewrite adds host imports, shifting every defined function index: calls, call_indirect
+;; through element segments, ref.func, exports and the start function must still reach the
+;; same functions. Also: several memories (the opcode's memory index is kept), static
+;; offsets, and 64-bit memories (the address operand is an i64).
+(module $Env
+  (func (export "seven") (result i32) (i32.const 7))
+  (memory (export "shared") 1 1 shared))
+(register "env" $Env)
+
+(module $M
+  (import "env" "seven" (func $seven (result i32)))
+  (memory $sh (import "env" "shared") 1 1 shared)
+  (memory $plain 1 1)
+  (table 3 funcref)
+  (elem (i32.const 0) $a $b $seven)
+  (global $started (mut i32) (i32.const 0))
+  (type $t (func (result i32)))
+  (func $a (result i32) (i32.const 100))
+  (func $b (result i32) (memory.atomic.wait32 $sh offset=8 (i32.const 0) (i32.const 1) (i64.const 0)))
+  (func $init (global.set $started (i32.add (call $a) (call $seven))))
+  (start $init)
+  (func (export "started") (result i32) (global.get $started))
+  (func (export "indirect") (param i32) (result i32) (call_indirect (type $t) (local.get 0)))
+  (func (export "ref") (result i32) (call_ref $t (ref.func $a)))
+  (func (export "wait_shared") (param i32) (result i32)
+    (memory.atomic.wait32 $sh (local.get 0) (i32.const 0) (i64.const 0)))
+  (func (export "wait_plain") (result i32)
+    (memory.atomic.wait32 $plain (i32.const 0) (i32.const 0) (i64.const 0)))
+  (func (export "notify_plain") (result i32)
+    (memory.atomic.notify $plain (i32.const 0) (i32.const 1)))
+  (func (export "notify_shared_offset") (param i32) (result i32)
+    (memory.atomic.notify $sh offset=65532 (local.get 0) (i32.const 1))))
+
+(assert_return (invoke "started") (i32.const 107))
+(assert_return (invoke "indirect" (i32.const 0)) (i32.const 100))
+(assert_return (invoke "indirect" (i32.const 1)) (i32.const 1))
+(assert_return (invoke "indirect" (i32.const 2)) (i32.const 7))
+(assert_return (invoke "ref") (i32.const 100))
+(assert_return (invoke "wait_shared" (i32.const 0)) (i32.const 2))
+(assert_trap (invoke "wait_plain") "expected shared memory")
+(assert_return (invoke "notify_plain") (i32.const 0))
+(assert_return (invoke "notify_shared_offset" (i32.const 0)) (i32.const 0))
+(assert_trap (invoke "notify_shared_offset" (i32.const 4)) "out of bounds memory access")
+
+(module $Wide
+  (memory i64 1 1 shared)
+  (func (export "wait32") (param i64 i32 i64) (result i32) (memory.atomic.wait32 (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "wait64") (param i64 i64 i64) (result i32) (memory.atomic.wait64 (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "notify") (param i64 i32) (result i32) (memory.atomic.notify (local.get 0) (local.get 1))))
+(assert_return (invoke $Wide "wait32" (i64.const 65532) (i32.const 0) (i64.const 0)) (i32.const 2))
+(assert_return (invoke $Wide "wait64" (i64.const 8) (i64.const 1) (i64.const 0)) (i32.const 1))
+(assert_return (invoke $Wide "notify" (i64.const 0) (i32.const 1)) (i32.const 0))
+(assert_trap (invoke $Wide "wait32" (i64.const 0x1_0000_0000) (i32.const 0) (i64.const 0)) "out of bounds memory access")
+(assert_trap (invoke $Wide "notify" (i64.const -4) (i32.const 1)) "out of bounds memory access")
+(assert_trap (invoke $Wide "wait64" (i64.const -4) (i64.const 0) (i64.const 0)) "unaligned atomic")
