@@ -12,6 +12,7 @@ pub mod bench;
 pub mod raw_futex;
 pub mod stress;
 pub mod tour;
+pub mod wasm;
 
 use std::fmt;
 use std::process::ExitCode;
@@ -43,6 +44,10 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Hammer every layer with threads and tasks and check the invariants at the end.
     Stress(stress::StressArgs),
+    /// Run WebAssembly modules on threads whose waits share agentsync's queues.
+    Wasm(wasm::WasmArgs),
+    /// Run WebAssembly spec scripts (`.wast`), threads proposal included.
+    Wast(wasm::WastArgs),
 }
 
 /// Why a command did not succeed.
@@ -70,6 +75,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Tour => tour::run(),
         Command::Bench(args) => bench::run(&args),
         Command::Stress(args) => stress::run(&args),
+        Command::Wasm(args) => wasm::run(&args),
+        Command::Wast(args) => wasm::wast(&args),
     };
     match outcome {
         Ok(()) => ExitCode::from(EXIT_OK),

@@ -11,6 +11,7 @@ mod pingpong;
 mod report;
 mod timeouts;
 mod waiters;
+mod wasm;
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -131,6 +132,7 @@ pub fn scenarios() -> Vec<Scenario> {
     all.extend_from_slice(pingpong::SCENARIOS);
     all.extend_from_slice(waiters::SCENARIOS);
     all.extend_from_slice(timeouts::SCENARIOS);
+    all.extend_from_slice(wasm::SCENARIOS);
     all
 }
 

@@ -1,0 +1,100 @@
+//! `agentsync wasm run` and `agentsync wast`, run as a user would.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn agentsync(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agentsync"))
+        .args(args)
+        .output()
+        .expect("the agentsync binary runs")
+}
+
+fn wasm_crate(path: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../agentsync-wasm")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn wasm_run_calls_the_export_on_every_thread_over_one_memory() {
+    let module = wasm_crate("examples/wasm/counter.wat");
+    let output = agentsync(&[
+        "wasm",
+        "run",
+        &module,
+        "--threads",
+        "4",
+        "--invoke",
+        "add",
+        "1000",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let totals: Vec<i64> = stdout
+        .lines()
+        .map(|line| {
+            line.rsplit(' ')
+                .next()
+                .unwrap()
+                .trim_end_matches(":i32")
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(totals.len(), 4);
+    // Each thread saw the counter after its own adds; the last one to finish saw all of them.
+    assert_eq!(totals.iter().max(), Some(&4000), "{stdout}");
+}
+
+#[test]
+fn wasm_run_reports_a_missing_file_and_a_bad_export_clearly() {
+    let missing = agentsync(&["wasm", "run", "/nonexistent/x.wat", "--invoke", "f"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/x.wat"));
+
+    let module = wasm_crate("examples/wasm/counter.wat");
+    let unknown = agentsync(&["wasm", "run", &module, "--invoke", "no_such_export"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no_such_export"));
+}
+
+#[test]
+fn wast_prints_a_line_per_file_and_the_closing_count() {
+    let scripts = [
+        wasm_crate("tests/wast/w13_shared_memory.wast"),
+        wasm_crate("tests/wast/w07_w08_wait.wast"),
+    ];
+    let output = agentsync(&["wast", &scripts[0], &scripts[1]]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(
+        lines[0].starts_with("ok ") && lines[1].starts_with("ok "),
+        "{stdout}"
+    );
+    assert_eq!(lines[2], "2 passed, 0 failed");
+}
+
+#[test]
+fn wast_counts_a_failing_script_and_exits_non_zero() {
+    let dir = std::env::temp_dir().join(format!("agentsync-wast-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.wast");
+    std::fs::write(&bad, "(module (func (export \"f\") (result i32) (i32.const 1)))\n(assert_return (invoke \"f\") (i32.const 2))\n").unwrap();
+    let output = agentsync(&["wast", bad.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.lines().next().unwrap().starts_with("FAIL"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().last(), Some("0 passed, 1 failed"));
+}
