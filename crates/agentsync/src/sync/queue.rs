@@ -1,0 +1,679 @@
+//! A bounded multi-producer multi-consumer queue of `i32` values made of plain words: Dmitry
+//! Vyukov's bounded MPMC ring (a sequence word per slot), with futex waiting added.
+//!
+//! Each slot has a sequence word saying whose turn it is: the sender at position `p` may write
+//! slot `p % capacity` when its sequence is `p`, and the receiver at `p` may read it when it is
+//! `p + 1`. Senders and receivers claim positions with a compare-exchange on `head` / `tail`.
+//! A sequence word is stored minus its slot index, so an all-zero ring is a valid empty queue.
+//!
+//! Waiting: every completed send bumps the `sent` word and notifies one sleeping receiver;
+//! every receive bumps `received` and notifies one sleeping sender. A sleeper reads that word
+//! before it tries, and sleeps only while it is unchanged, so a send or receive between its
+//! try and its sleep is never missed. Closing sets a bit in `head` (no new sends can claim a
+//! position after it) and bumps both words, waking everyone. Receivers drain what was sent
+//! before the close.
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use super::core::{self, Attempt, Step, Unfinished};
+use crate::futex;
+use crate::loom::atomic::{
+    AtomicI32,
+    Ordering::{Acquire, Relaxed, Release},
+};
+
+/// Positions and sequences count modulo 2³¹ (the low 31 bits).
+const POSITION: u32 = 0x7FFF_FFFF;
+/// Bit 31 of `head`: the queue is closed.
+const CLOSED: i32 = i32::MIN;
+/// Header size in words (five used, three reserved).
+const HEADER_WORDS: usize = 8;
+/// The largest capacity: positions must wrap at a multiple of it.
+pub const MAX_CAPACITY: u32 = 1 << 30;
+
+/// `a - b` modulo 2³¹, as a signed distance.
+#[inline]
+fn distance(a: u32, b: u32) -> i32 {
+    ((a.wrapping_sub(b) << 1) as i32) >> 1
+}
+
+/// The queue's words before the ring.
+#[repr(C)]
+struct Header {
+    /// Next send position (bits 0–30) and the closed bit (31).
+    head: AtomicI32,
+    /// Next receive position.
+    tail: AtomicI32,
+    /// Slots in the ring: a power of two, at most 2³⁰. Constant after initialisation.
+    capacity: AtomicI32,
+    /// Bumped after every send and on close; sleeping receivers wait on it.
+    sent: AtomicI32,
+    /// Bumped after every receive and on close; sleeping senders wait on it.
+    received: AtomicI32,
+    _reserved: [AtomicI32; HEADER_WORDS - 5],
+}
+
+/// One ring slot.
+#[repr(C)]
+struct Slot {
+    /// The slot's turn (see the module docs), minus the slot's index, modulo 2³¹.
+    sequence: AtomicI32,
+    /// The value, valid while the slot is full.
+    value: AtomicI32,
+}
+
+/// `try_send` failed; the value is handed back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrySendError {
+    /// No free slot.
+    Full(i32),
+    /// The queue was closed.
+    Closed(i32),
+}
+
+/// A waiting send failed; the value is handed back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// The queue was closed.
+    Closed(i32),
+    /// The timeout passed with the queue full.
+    TimedOut(i32),
+    /// The queue was full and this thread may not block.
+    CannotBlock(i32),
+}
+
+/// `try_recv` found nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TryRecvError {
+    /// Nothing queued right now.
+    Empty,
+    /// Closed and drained: nothing will ever come.
+    Closed,
+}
+
+/// A waiting receive failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecvError {
+    /// Closed and drained.
+    Closed,
+    /// The timeout passed with the queue empty.
+    TimedOut,
+    /// The queue was empty and this thread may not block.
+    CannotBlock,
+}
+
+/// A capacity that is not a power of two between 1 and [`MAX_CAPACITY`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CapacityError(pub i64);
+
+impl fmt::Display for TrySendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(value) => write!(f, "queue full; value {value} not sent"),
+            TrySendError::Closed(value) => write!(f, "queue closed; value {value} not sent"),
+        }
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Closed(value) => write!(f, "queue closed; value {value} not sent"),
+            SendError::TimedOut(value) => write!(f, "queue stayed full; value {value} not sent"),
+            SendError::CannotBlock(value) => write!(
+                f,
+                "queue full and Atomics.wait cannot be called in this context; value {value} not sent"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for TryRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TryRecvError::Empty => "queue empty",
+            TryRecvError::Closed => "queue closed and empty",
+        })
+    }
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RecvError::Closed => "queue closed and empty",
+            RecvError::TimedOut => "queue stayed empty until the timeout",
+            RecvError::CannotBlock => {
+                "queue empty and Atomics.wait cannot be called in this context"
+            }
+        })
+    }
+}
+
+impl fmt::Display for CapacityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "queue capacity {} is not a power of two between 1 and {MAX_CAPACITY}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for TrySendError {}
+impl std::error::Error for SendError {}
+impl std::error::Error for TryRecvError {}
+impl std::error::Error for RecvError {}
+impl std::error::Error for CapacityError {}
+
+/// A bounded queue of `N` `i32` slots owned as a Rust value; use it through [`as_ref`](Self::as_ref).
+///
+/// # Layout
+/// `#[repr(C)]`, alignment 4, size `32 + 8 × N` bytes: the header words, then the ring. See
+/// [`QueueRef`] for the words.
+///
+/// ```
+/// use agentsync::sync::{Queue, TryRecvError, TrySendError};
+/// let storage = Queue::<2>::new();
+/// let queue = storage.as_ref();
+/// queue.try_send(1).unwrap();
+/// queue.send(2).unwrap();
+/// assert_eq!(queue.try_send(3), Err(TrySendError::Full(3)));
+/// assert_eq!(queue.recv(), Ok(1));
+/// queue.close();
+/// assert_eq!(queue.try_recv(), Ok(2));
+/// assert_eq!(queue.try_recv(), Err(TryRecvError::Closed));
+/// ```
+#[repr(C)]
+pub struct Queue<const N: usize> {
+    header: Header,
+    slots: [Slot; N],
+}
+
+/// A bounded MPMC queue of `i32` living in words: in a [`Queue`] or in shared memory.
+///
+/// # Layout
+/// `capacity` a power of two; all words `i32`, little-endian in shared memory, alignment 4:
+///
+/// | byte offset | word | meaning |
+/// |---|---|---|
+/// | 0 | head | next send position (bits 0–30); bit 31 set once closed |
+/// | 4 | tail | next receive position |
+/// | 8 | capacity | slots in the ring (power of two, ≤ 2³⁰) |
+/// | 12 | sent | bumped after each send and on close (receivers sleep on it) |
+/// | 16 | received | bumped after each receive and on close (senders sleep on it) |
+/// | 20–31 | reserved | zero |
+/// | 32 + 8i | sequence of slot i | the slot's turn minus i, modulo 2³¹ |
+/// | 36 + 8i | value of slot i | the queued value |
+///
+/// All words zero except `capacity` is an empty open queue.
+///
+/// Order: values from one producer are received in the order it sent them.
+#[derive(Clone, Copy)]
+pub struct QueueRef<'a> {
+    header: &'a Header,
+    slots: &'a [Slot],
+}
+
+impl Slot {
+    core::loom_const_fn! {
+        fn new() -> Self {
+            Slot {
+                sequence: AtomicI32::new(0),
+                value: AtomicI32::new(0),
+            }
+        }
+    }
+}
+
+impl Header {
+    core::loom_const_fn! {
+        fn new(capacity: i32) -> Self {
+            Header {
+                head: AtomicI32::new(0),
+                tail: AtomicI32::new(0),
+                capacity: AtomicI32::new(capacity),
+                sent: AtomicI32::new(0),
+                received: AtomicI32::new(0),
+                _reserved: [AtomicI32::new(0), AtomicI32::new(0), AtomicI32::new(0)],
+            }
+        }
+    }
+}
+
+impl<const N: usize> Queue<N> {
+    const VALID: () = assert!(
+        N.is_power_of_two() && N <= MAX_CAPACITY as usize,
+        "Queue capacity must be a power of two no larger than 2^30"
+    );
+
+    /// An empty queue with `N` slots. `N` must be a power of two (checked at compile time).
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::VALID;
+        Queue {
+            header: Header::new(N as i32),
+            slots: [const { Slot::new() }; N],
+        }
+    }
+
+    /// An empty queue with `N` slots.
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::VALID;
+        Queue {
+            header: Header::new(N as i32),
+            slots: std::array::from_fn(|_| Slot::new()),
+        }
+    }
+
+    /// The queue's operations.
+    pub fn as_ref(&self) -> QueueRef<'_> {
+        QueueRef {
+            header: &self.header,
+            slots: &self.slots,
+        }
+    }
+}
+
+impl<const N: usize> Default for Queue<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> fmt::Debug for Queue<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.as_ref().fmt(f)
+    }
+}
+
+impl<'a> QueueRef<'a> {
+    /// Bytes needed by a queue of `capacity` slots placed in memory.
+    pub const fn size_for(capacity: u32) -> usize {
+        (HEADER_WORDS + 2 * capacity as usize) * 4
+    }
+
+    /// Writes an empty queue of `capacity` slots at `ptr` and returns it.
+    ///
+    /// # Safety
+    /// - `ptr` is non-null and aligned to 4 bytes;
+    /// - [`size_for(capacity)`](Self::size_for) bytes from `ptr` are valid for atomic reads and
+    ///   writes for `'a`, only accessed atomically during `'a`, and nobody uses them as a queue
+    ///   while this call initialises them.
+    ///
+    /// # Errors
+    /// [`CapacityError`] if `capacity` is not a power of two up to [`MAX_CAPACITY`].
+    pub unsafe fn init(ptr: *const AtomicI32, capacity: u32) -> Result<Self, CapacityError> {
+        if !capacity.is_power_of_two() || capacity > MAX_CAPACITY {
+            return Err(CapacityError(capacity.into()));
+        }
+        let words = HEADER_WORDS + 2 * capacity as usize;
+        for index in 0..words {
+            // SAFETY:
+            // - in bounds: `index < words`, covered by the caller's `size_for(capacity)` bytes;
+            // - aligned and valid for atomic access for 'a: the caller's contract.
+            let word = unsafe { &*ptr.add(index) };
+            word.store(if index == 2 { capacity as i32 } else { 0 }, Relaxed);
+        }
+        // SAFETY: the words were just written per the layout, under the caller's contract.
+        unsafe { Self::from_ptr(ptr) }
+    }
+
+    /// Views an initialised queue at `ptr`, reading its capacity word.
+    ///
+    /// # Safety
+    /// - `ptr` is non-null and aligned to 4 bytes;
+    /// - the words follow the documented layout (for example written by [`init`](Self::init))
+    ///   and `size_for(capacity)` bytes are valid for atomic reads and writes for `'a` and only
+    ///   accessed atomically during `'a`.
+    ///
+    /// # Errors
+    /// [`CapacityError`] if the capacity word is not a power of two up to [`MAX_CAPACITY`].
+    pub unsafe fn from_ptr(ptr: *const AtomicI32) -> Result<Self, CapacityError> {
+        // SAFETY: the header is valid, aligned and live for 'a (caller).
+        let header = unsafe { &*ptr.cast::<Header>() };
+        let capacity = header.capacity.load(Relaxed);
+        if capacity <= 0 || !(capacity as u32).is_power_of_two() || capacity as u32 > MAX_CAPACITY {
+            return Err(CapacityError(capacity.into()));
+        }
+        // SAFETY:
+        // - the ring starts right after the header and holds `capacity` slots, all within the
+        //   caller's `size_for(capacity)` bytes, aligned (4) and live for 'a;
+        // - `Slot` is `repr(C)` of two `AtomicI32`, for which every bit pattern is valid.
+        let slots = unsafe {
+            std::slice::from_raw_parts(ptr.add(HEADER_WORDS).cast::<Slot>(), capacity as usize)
+        };
+        Ok(QueueRef { header, slots })
+    }
+
+    /// Slots in the ring.
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.header.head.load(Relaxed) & CLOSED != 0
+    }
+
+    /// Closes the queue: sends fail from now on, receivers drain what is queued and then see
+    /// `Closed`. Wakes every sleeper. Returns `false` if it was already closed.
+    pub fn close(&self) -> bool {
+        // Acquire/Release: sequenced with every claim of `head` (same word).
+        if self.header.head.fetch_or(CLOSED, Release) & CLOSED != 0 {
+            return false;
+        }
+        self.header.sent.fetch_add(1, Release);
+        self.header.received.fetch_add(1, Release);
+        futex::notify(&self.header.sent, usize::MAX);
+        futex::notify(&self.header.received, usize::MAX);
+        true
+    }
+
+    /// Sends `value` if a slot is free.
+    ///
+    /// # Errors
+    /// [`TrySendError::Full`] or [`TrySendError::Closed`], handing `value` back.
+    pub fn try_send(&self, value: i32) -> Result<(), TrySendError> {
+        let mask = self.slots.len() as u32 - 1;
+        let mut head = self.header.head.load(Relaxed);
+        loop {
+            if head & CLOSED != 0 {
+                return Err(TrySendError::Closed(value));
+            }
+            let position = head as u32;
+            let index = position & mask;
+            let slot = &self.slots[index as usize];
+            // Acquire: pairs with the Release store of the receiver that freed the slot.
+            let turn = (slot.sequence.load(Acquire) as u32).wrapping_add(index) & POSITION;
+            let lag = distance(turn, position);
+            if lag == 0 {
+                let next = (position.wrapping_add(1) & POSITION) as i32;
+                match self
+                    .header
+                    .head
+                    .compare_exchange_weak(head, next, Relaxed, Relaxed)
+                {
+                    Ok(_) => {
+                        slot.value.store(value, Relaxed);
+                        let full = position.wrapping_add(1).wrapping_sub(index) & POSITION;
+                        // Release: pairs with the receiver's Acquire load of the sequence.
+                        slot.sequence.store(full as i32, Release);
+                        // Release: a receiver that sees the bump sees the slot.
+                        self.header.sent.fetch_add(1, Release);
+                        futex::notify(&self.header.sent, 1);
+                        return Ok(());
+                    }
+                    Err(now) => head = now,
+                }
+            } else if lag < 0 {
+                return Err(TrySendError::Full(value));
+            } else {
+                head = self.header.head.load(Relaxed);
+            }
+        }
+    }
+
+    /// Receives the oldest value, if any.
+    ///
+    /// # Errors
+    /// [`TryRecvError::Empty`], or [`TryRecvError::Closed`] once closed and drained.
+    pub fn try_recv(&self) -> Result<i32, TryRecvError> {
+        let mask = self.slots.len() as u32 - 1;
+        let capacity = self.slots.len() as u32;
+        let mut tail = self.header.tail.load(Relaxed);
+        loop {
+            let position = tail as u32;
+            let index = position & mask;
+            let slot = &self.slots[index as usize];
+            // Acquire: pairs with the sender's Release store of the sequence.
+            let turn = (slot.sequence.load(Acquire) as u32).wrapping_add(index) & POSITION;
+            let lag = distance(turn, position.wrapping_add(1) & POSITION);
+            if lag == 0 {
+                let next = (position.wrapping_add(1) & POSITION) as i32;
+                match self
+                    .header
+                    .tail
+                    .compare_exchange_weak(tail, next, Relaxed, Relaxed)
+                {
+                    Ok(_) => {
+                        let value = slot.value.load(Relaxed);
+                        let free = position.wrapping_add(capacity).wrapping_sub(index) & POSITION;
+                        // Release: pairs with the next sender's Acquire load of the sequence.
+                        slot.sequence.store(free as i32, Release);
+                        // Release: a sender that sees the bump sees the free slot.
+                        self.header.received.fetch_add(1, Release);
+                        futex::notify(&self.header.received, 1);
+                        return Ok(value);
+                    }
+                    Err(now) => tail = now,
+                }
+            } else if lag < 0 {
+                // Acquire: pairs with `close`; every claim before it is visible in `head`.
+                let head = self.header.head.load(Acquire);
+                let drained = (head as u32 & POSITION) == position;
+                if head & CLOSED != 0 && drained {
+                    return Err(TryRecvError::Closed);
+                }
+                return Err(TryRecvError::Empty);
+            } else {
+                tail = self.header.tail.load(Relaxed);
+            }
+        }
+    }
+
+    /// Sends `value`, blocking while the queue is full.
+    ///
+    /// # Blocking
+    /// Sleeps until a receive frees a slot or the queue closes.
+    ///
+    /// # Errors
+    /// [`SendError::Closed`] or [`SendError::CannotBlock`], handing `value` back.
+    pub fn send(&self, value: i32) -> Result<(), SendError> {
+        self.send_until(value, None)
+    }
+
+    /// [`send`](Self::send) waiting at most `timeout`.
+    ///
+    /// # Blocking
+    /// As [`send`](Self::send), up to `timeout`.
+    ///
+    /// # Errors
+    /// [`SendError::Closed`], [`SendError::TimedOut`] or [`SendError::CannotBlock`], handing
+    /// `value` back.
+    pub fn send_timeout(&self, value: i32, timeout: Duration) -> Result<(), SendError> {
+        self.send_until(value, core::deadline_after(timeout))
+    }
+
+    fn send_until(
+        &self,
+        value: i32,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<(), SendError> {
+        match core::block(
+            SendOp {
+                queue: *self,
+                value,
+            },
+            deadline,
+        ) {
+            Ok(sent) => sent,
+            Err(Unfinished::TimedOut(op)) => Err(SendError::TimedOut(op.value)),
+            Err(Unfinished::CannotBlock(op)) => Err(SendError::CannotBlock(op.value)),
+        }
+    }
+
+    /// Sends from an async task, sleeping while the queue is full.
+    ///
+    /// # Errors
+    /// [`SendError::Closed`] with the value.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: a send is one atomic step, so a dropped future either sent the value
+    /// (and resolved) or did not; a wake-up it had received is passed on.
+    pub fn send_async(
+        &self,
+        value: i32,
+    ) -> impl Future<Output = Result<(), SendError>> + Send + 'a {
+        self.send_async_until(value, None)
+    }
+
+    /// [`send_async`](Self::send_async) giving up after `timeout`.
+    ///
+    /// # Errors
+    /// [`SendError::Closed`] or [`SendError::TimedOut`] with the value.
+    ///
+    /// # Cancel safety
+    /// As [`send_async`](Self::send_async).
+    pub fn send_async_timeout(
+        &self,
+        value: i32,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), SendError>> + Send + 'a {
+        self.send_async_until(value, core::deadline_after(timeout))
+    }
+
+    fn send_async_until(
+        &self,
+        value: i32,
+        deadline: Option<std::time::Instant>,
+    ) -> impl Future<Output = Result<(), SendError>> + Send + 'a {
+        let op = SendOp {
+            queue: *self,
+            value,
+        };
+        async move {
+            match core::Acquire::new(op, deadline).await {
+                Ok(sent) => sent,
+                Err(op) => Err(SendError::TimedOut(op.value)),
+            }
+        }
+    }
+
+    /// Receives, blocking while the queue is empty.
+    ///
+    /// # Blocking
+    /// Sleeps until a send or the close.
+    ///
+    /// # Errors
+    /// [`RecvError::Closed`] once closed and drained, or [`RecvError::CannotBlock`].
+    pub fn recv(&self) -> Result<i32, RecvError> {
+        self.recv_until(None)
+    }
+
+    /// [`recv`](Self::recv) waiting at most `timeout`.
+    ///
+    /// # Blocking
+    /// As [`recv`](Self::recv), up to `timeout`.
+    ///
+    /// # Errors
+    /// [`RecvError::Closed`], [`RecvError::TimedOut`] or [`RecvError::CannotBlock`].
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<i32, RecvError> {
+        self.recv_until(core::deadline_after(timeout))
+    }
+
+    fn recv_until(&self, deadline: Option<std::time::Instant>) -> Result<i32, RecvError> {
+        match core::block(RecvOp(*self), deadline) {
+            Ok(received) => received,
+            Err(Unfinished::TimedOut(_)) => Err(RecvError::TimedOut),
+            Err(Unfinished::CannotBlock(_)) => Err(RecvError::CannotBlock),
+        }
+    }
+
+    /// Receives from an async task, sleeping while the queue is empty.
+    ///
+    /// # Errors
+    /// [`RecvError::Closed`] once closed and drained.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: a receive is one atomic step, so a dropped future took no value; a wake-up
+    /// it had received is passed on.
+    pub fn recv_async(&self) -> impl Future<Output = Result<i32, RecvError>> + Send + 'a {
+        self.recv_async_until(None)
+    }
+
+    /// [`recv_async`](Self::recv_async) giving up after `timeout`.
+    ///
+    /// # Errors
+    /// [`RecvError::Closed`] or [`RecvError::TimedOut`].
+    ///
+    /// # Cancel safety
+    /// As [`recv_async`](Self::recv_async).
+    pub fn recv_async_timeout(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<i32, RecvError>> + Send + 'a {
+        self.recv_async_until(core::deadline_after(timeout))
+    }
+
+    fn recv_async_until(
+        &self,
+        deadline: Option<std::time::Instant>,
+    ) -> impl Future<Output = Result<i32, RecvError>> + Send + 'a {
+        let op = RecvOp(*self);
+        async move {
+            match core::Acquire::new(op, deadline).await {
+                Ok(received) => received,
+                Err(_) => Err(RecvError::TimedOut),
+            }
+        }
+    }
+}
+
+impl fmt::Debug for QueueRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueueRef")
+            .field("capacity", &self.capacity())
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One send, holding the value until it is in the ring or handed back.
+struct SendOp<'a> {
+    queue: QueueRef<'a>,
+    value: i32,
+}
+
+impl Attempt for SendOp<'_> {
+    type Output = Result<(), SendError>;
+
+    fn attempt(&mut self) -> Step<'_, Self::Output> {
+        let received = &self.queue.header.received;
+        // Acquire: read before the try, so a receive after the try changes it.
+        let seen = received.load(Acquire);
+        match self.queue.try_send(self.value) {
+            Ok(()) => Step::Done(Ok(())),
+            Err(TrySendError::Closed(value)) => Step::Done(Err(SendError::Closed(value))),
+            Err(TrySendError::Full(_)) => Step::Sleep {
+                word: received,
+                expected: seen,
+            },
+        }
+    }
+}
+
+/// One receive.
+struct RecvOp<'a>(QueueRef<'a>);
+
+impl Attempt for RecvOp<'_> {
+    type Output = Result<i32, RecvError>;
+
+    fn attempt(&mut self) -> Step<'_, Self::Output> {
+        let sent = &self.0.header.sent;
+        // Acquire: read before the try, so a send after the try changes it.
+        let seen = sent.load(Acquire);
+        match self.0.try_recv() {
+            Ok(value) => Step::Done(Ok(value)),
+            Err(TryRecvError::Closed) => Step::Done(Err(RecvError::Closed)),
+            Err(TryRecvError::Empty) => Step::Sleep {
+                word: sent,
+                expected: seen,
+            },
+        }
+    }
+}
