@@ -43,7 +43,10 @@ pub use event::Event;
 pub use handoff::{Handoff, PublishError};
 pub use latch::{Latch, WaitGroup};
 pub use mutex::{Mutex, MutexGuard};
-pub use queue::{CapacityError, Queue, QueueRef, RecvError, SendError, TryRecvError, TrySendError};
+pub use queue::{
+    CapacityError, Queue, QueueRef, RecvError, SendError, TryRecvError, TrySendError, MAX_CAPACITY,
+    MIN_CAPACITY,
+};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{PermitOverflow, Semaphore};
 pub use spin::{SpinLock, SpinLockGuard};

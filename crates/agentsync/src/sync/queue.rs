@@ -32,6 +32,14 @@ const CLOSED: i32 = i32::MIN;
 const HEADER_WORDS: usize = 8;
 /// The largest capacity: positions must wrap at a multiple of it.
 pub const MAX_CAPACITY: u32 = 1 << 30;
+/// The smallest capacity: with one slot, "full for this lap" and "empty for the next" would be
+/// the same sequence value.
+pub const MIN_CAPACITY: u32 = 2;
+
+#[inline]
+const fn valid_capacity(capacity: u32) -> bool {
+    capacity.is_power_of_two() && capacity >= MIN_CAPACITY && capacity <= MAX_CAPACITY
+}
 
 /// `a - b` modulo 2³¹, as a signed distance.
 #[inline]
@@ -46,7 +54,7 @@ struct Header {
     head: AtomicI32,
     /// Next receive position.
     tail: AtomicI32,
-    /// Slots in the ring: a power of two, at most 2³⁰. Constant after initialisation.
+    /// Slots in the ring: a power of two from 2 to 2³⁰. Constant after initialisation.
     capacity: AtomicI32,
     /// Bumped after every send and on close; sleeping receivers wait on it.
     sent: AtomicI32,
@@ -104,7 +112,7 @@ pub enum RecvError {
     CannotBlock,
 }
 
-/// A capacity that is not a power of two between 1 and [`MAX_CAPACITY`].
+/// A capacity that is not a power of two from [`MIN_CAPACITY`] to [`MAX_CAPACITY`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CapacityError(pub i64);
 
@@ -155,7 +163,7 @@ impl fmt::Display for CapacityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "queue capacity {} is not a power of two between 1 and {MAX_CAPACITY}",
+            "queue capacity {} is not a power of two from {MIN_CAPACITY} to {MAX_CAPACITY}",
             self.0
         )
     }
@@ -167,7 +175,7 @@ impl std::error::Error for TryRecvError {}
 impl std::error::Error for RecvError {}
 impl std::error::Error for CapacityError {}
 
-/// A bounded queue of `N` `i32` slots owned as a Rust value; use it through [`as_ref`](Self::as_ref).
+/// A bounded queue of `N` `i32` slots owned as a Rust value; use it through [`handle`](Self::handle).
 ///
 /// # Layout
 /// `#[repr(C)]`, alignment 4, size `32 + 8 × N` bytes: the header words, then the ring. See
@@ -176,7 +184,7 @@ impl std::error::Error for CapacityError {}
 /// ```
 /// use agentsync::sync::{Queue, TryRecvError, TrySendError};
 /// let storage = Queue::<2>::new();
-/// let queue = storage.as_ref();
+/// let queue = storage.handle();
 /// queue.try_send(1).unwrap();
 /// queue.send(2).unwrap();
 /// assert_eq!(queue.try_send(3), Err(TrySendError::Full(3)));
@@ -200,7 +208,7 @@ pub struct Queue<const N: usize> {
 /// |---|---|---|
 /// | 0 | head | next send position (bits 0–30); bit 31 set once closed |
 /// | 4 | tail | next receive position |
-/// | 8 | capacity | slots in the ring (power of two, ≤ 2³⁰) |
+/// | 8 | capacity | slots in the ring (power of two, 2 to 2³⁰) |
 /// | 12 | sent | bumped after each send and on close (receivers sleep on it) |
 /// | 16 | received | bumped after each receive and on close (senders sleep on it) |
 /// | 20–31 | reserved | zero |
@@ -244,11 +252,12 @@ impl Header {
 
 impl<const N: usize> Queue<N> {
     const VALID: () = assert!(
-        N.is_power_of_two() && N <= MAX_CAPACITY as usize,
-        "Queue capacity must be a power of two no larger than 2^30"
+        N <= MAX_CAPACITY as usize && valid_capacity(N as u32),
+        "Queue capacity must be a power of two from 2 to 2^30"
     );
 
-    /// An empty queue with `N` slots. `N` must be a power of two (checked at compile time).
+    /// An empty queue with `N` slots. `N` must be a power of two from 2 to 2³⁰ (checked at
+    /// compile time).
     #[cfg(not(loom))]
     pub const fn new() -> Self {
         #[allow(clippy::let_unit_value)]
@@ -271,7 +280,7 @@ impl<const N: usize> Queue<N> {
     }
 
     /// The queue's operations.
-    pub fn as_ref(&self) -> QueueRef<'_> {
+    pub fn handle(&self) -> QueueRef<'_> {
         QueueRef {
             header: &self.header,
             slots: &self.slots,
@@ -287,7 +296,7 @@ impl<const N: usize> Default for Queue<N> {
 
 impl<const N: usize> fmt::Debug for Queue<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.as_ref().fmt(f)
+        self.handle().fmt(f)
     }
 }
 
@@ -306,9 +315,9 @@ impl<'a> QueueRef<'a> {
     ///   while this call initialises them.
     ///
     /// # Errors
-    /// [`CapacityError`] if `capacity` is not a power of two up to [`MAX_CAPACITY`].
+    /// [`CapacityError`] if `capacity` is not a power of two from 2 to [`MAX_CAPACITY`].
     pub unsafe fn init(ptr: *const AtomicI32, capacity: u32) -> Result<Self, CapacityError> {
-        if !capacity.is_power_of_two() || capacity > MAX_CAPACITY {
+        if !valid_capacity(capacity) {
             return Err(CapacityError(capacity.into()));
         }
         let words = HEADER_WORDS + 2 * capacity as usize;
@@ -332,12 +341,12 @@ impl<'a> QueueRef<'a> {
     ///   accessed atomically during `'a`.
     ///
     /// # Errors
-    /// [`CapacityError`] if the capacity word is not a power of two up to [`MAX_CAPACITY`].
+    /// [`CapacityError`] if the capacity word is not a power of two from 2 to [`MAX_CAPACITY`].
     pub unsafe fn from_ptr(ptr: *const AtomicI32) -> Result<Self, CapacityError> {
         // SAFETY: the header is valid, aligned and live for 'a (caller).
         let header = unsafe { &*ptr.cast::<Header>() };
         let capacity = header.capacity.load(Relaxed);
-        if capacity <= 0 || !(capacity as u32).is_power_of_two() || capacity as u32 > MAX_CAPACITY {
+        if capacity <= 0 || !valid_capacity(capacity as u32) {
             return Err(CapacityError(capacity.into()));
         }
         // SAFETY:
