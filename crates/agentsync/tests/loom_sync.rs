@@ -4,6 +4,12 @@
 //! no waiter is still queued). Async forms run in loom threads through `loom::future::block_on`,
 //! so threads and tasks mix on one word.
 //!
+//! Shape of the models: a thread that did a blocking futex wait does not block on anything else
+//! afterwards except by exiting. Under loom the futex core's late `unpark` (sent after the
+//! bucket lock is released, possibly after the waiter already saw its record decided and moved
+//! on) wakes whatever loom object that thread blocks on next, which loom rejects; with std it
+//! is a harmless stray park token. Reported to the futex core.
+//!
 //! ```text
 //! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 \
 //!     cargo test -p agentsync --release --test loom_sync --target-dir target/loom
@@ -25,6 +31,34 @@ use loom::sync::atomic::{
 };
 use loom::sync::Arc;
 use loom::thread;
+
+/// Storage at a fixed address. The futex table picks buckets by address, so a model whose
+/// words move between executions (fresh `Arc`s) can take different paths and loom reports
+/// it as nondeterministic; models with two waited words live here instead.
+struct Fixed<T>(std::cell::UnsafeCell<std::mem::MaybeUninit<T>>);
+
+// SAFETY: `place` writes only while no thread of the model uses the value (see there); all
+// other access is shared, through `&T` of a `Sync` type.
+unsafe impl<T: Sync> Sync for Fixed<T> {}
+
+impl<T> Fixed<T> {
+    const fn new() -> Self {
+        Fixed(std::cell::UnsafeCell::new(std::mem::MaybeUninit::uninit()))
+    }
+
+    /// Puts a fresh `value` in place for this execution (the previous one is forgotten).
+    ///
+    /// Only call at the start of an execution of the one model that owns this storage: loom
+    /// runs a model's executions one after another, and every thread of the previous one was
+    /// joined before it ended.
+    fn place(&'static self, value: T) -> &'static T {
+        // SAFETY:
+        // - no reference into the storage is in use (the previous execution is over, its
+        //   threads joined), so this exclusive write races with nothing;
+        // - the storage is a static: valid and aligned for `T` forever.
+        unsafe { (*self.0.get()).write(value) }
+    }
+}
 
 /// A non-atomic-looking increment: load then store. Two holders at once lose an update.
 fn bump(counter: &AtomicUsize) {
@@ -131,13 +165,15 @@ fn semaphore_never_exceeds_permits() {
 
 #[test]
 fn condvar_notify_is_not_lost() {
+    static SHARED: Fixed<(Mutex, Condvar, AtomicBool)> = Fixed::new();
     loom::model(|| {
-        let shared = Arc::new((Mutex::new(), Condvar::new(), AtomicBool::new(false)));
-        let notifier = Arc::clone(&shared);
+        let shared = SHARED.place((Mutex::new(), Condvar::new(), AtomicBool::new(false)));
         let t = thread::spawn(move || {
-            let _guard = notifier.0.lock().unwrap();
-            notifier.2.store(true, Relaxed);
-            notifier.1.notify_one();
+            block_on(async {
+                let _guard = shared.0.lock_async().await;
+                shared.2.store(true, Relaxed);
+                shared.1.notify_one();
+            })
         });
         block_on(async {
             let mut guard = shared.0.lock_async().await;
@@ -152,19 +188,20 @@ fn condvar_notify_is_not_lost() {
 
 #[test]
 fn condvar_blocking_wait_is_woken() {
+    static SHARED: Fixed<(Mutex, Condvar, AtomicBool)> = Fixed::new();
     loom::model(|| {
-        let shared = Arc::new((Mutex::new(), Condvar::new(), AtomicBool::new(false)));
-        let notifier = Arc::clone(&shared);
+        let shared = SHARED.place((Mutex::new(), Condvar::new(), AtomicBool::new(false)));
         let t = thread::spawn(move || {
-            notifier.2.store(true, Relaxed);
-            let _guard = notifier.0.lock().unwrap();
-            notifier.1.notify_all();
+            let mut guard = shared.0.lock().unwrap();
+            while !shared.2.load(Relaxed) {
+                shared.1.wait(&mut guard).unwrap();
+            }
         });
-        let mut guard = shared.0.lock().unwrap();
-        while !shared.2.load(Relaxed) {
-            shared.1.wait(&mut guard).unwrap();
-        }
-        drop(guard);
+        block_on(async {
+            shared.2.store(true, Relaxed);
+            let _guard = shared.0.lock_async().await;
+            shared.1.notify_all();
+        });
         t.join().unwrap();
         assert_eq!(total_waiters(), 0);
     });
@@ -174,11 +211,11 @@ fn condvar_blocking_wait_is_woken() {
 fn handoff_delivers_to_thread_and_task() {
     loom::model(|| {
         let slot = Arc::new(Handoff::new());
-        let task = Arc::clone(&slot);
-        let t = thread::spawn(move || assert_eq!(block_on(task.wait_async()), 7));
+        let thread_waiter = Arc::clone(&slot);
+        let t = thread::spawn(move || assert_eq!(thread_waiter.wait(), Ok(7)));
         let publisher = Arc::clone(&slot);
         let p = thread::spawn(move || publisher.publish(7).unwrap());
-        assert_eq!(slot.wait(), Ok(7));
+        assert_eq!(block_on(slot.wait_async()), 7);
         t.join().unwrap();
         p.join().unwrap();
         assert_eq!(total_waiters(), 0);
@@ -283,21 +320,19 @@ fn rwlock_writer_excludes_reader() {
 
 #[test]
 fn queue_delivers_in_order_then_closes() {
+    static QUEUE: Fixed<Queue<2>> = Fixed::new();
     loom::model(|| {
-        let queue = Arc::new(Queue::<2>::new());
-        let producer = Arc::clone(&queue);
+        let queue = QUEUE.place(Queue::new()).handle();
         let t = thread::spawn(move || {
-            let queue = producer.handle();
-            block_on(queue.send_async(1)).unwrap();
-            queue.send(2).unwrap();
-            queue.send(3).unwrap();
-            queue.close();
+            let got = [queue.recv(), queue.recv(), queue.recv(), queue.recv()];
+            assert_eq!(got, [Ok(1), Ok(2), Ok(3), Err(RecvError::Closed)]);
         });
-        let q = queue.handle();
-        assert_eq!(q.recv(), Ok(1));
-        assert_eq!(block_on(q.recv_async()), Ok(2));
-        assert_eq!(q.recv(), Ok(3));
-        assert_eq!(q.recv(), Err(RecvError::Closed));
+        block_on(async {
+            for value in 1..=3 {
+                queue.send_async(value).await.unwrap();
+            }
+        });
+        queue.close();
         t.join().unwrap();
         assert_eq!(total_waiters(), 0);
     });

@@ -10,8 +10,9 @@
 //! release that changes the word between "attempt failed" and "sleep" is never lost: the wait
 //! returns `not-equal` and the attempt runs again.
 //!
-//! Cancellation: an async acquire dropped after a notify took its record forwards that notify
-//! to the next waiter on the same word (`notify(word, 1)`), so a release is never swallowed.
+//! Cancellation: an async acquire dropped while it may hold a notify (one took its record, or
+//! might have between the last check and the withdrawal) forwards it to the next waiter on the
+//! same word (`notify(word, 1)`), so a release is never swallowed.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -122,11 +123,21 @@ fn sleep_async(
     deadline: Option<Instant>,
 ) -> Result<Option<(WaitFuture<'static>, usize)>, ()> {
     let timeout = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
-    // SAFETY: `word` is a live reference for this call; the future keeps only its address.
-    match unsafe { futex::wait_async_ptr(word, expected, timeout) } {
+    match futex::wait_async(word, expected, timeout) {
         WaitAsync::Sync(WaitResult::TimedOut) => Err(()),
         WaitAsync::Sync(_) => Ok(None),
-        WaitAsync::Async(future) => Ok(Some((future, word.key()))),
+        WaitAsync::Async(future) => {
+            // SAFETY:
+            // - same type, only the lifetime parameter changes (a `PhantomData` marker), so
+            //   layout and validity are unchanged;
+            // - a `WaitFuture` keeps only the word's address, never a reference
+            //   (`wait_async_ptr` returns the same future as `'static` on that basis); the
+            //   operation driving it borrows the primitive for as long as the future lives.
+            // Not `wait_async_ptr` itself: it currently leaks the record's `Arc` (reported).
+            let future =
+                unsafe { std::mem::transmute::<WaitFuture<'_>, WaitFuture<'static>>(future) };
+            Ok(Some((future, word.key())))
+        }
     }
 }
 
@@ -166,8 +177,13 @@ impl<A: Attempt + Unpin> Future for Acquire<A> {
 impl<A: Attempt> Drop for Acquire<A> {
     fn drop(&mut self) {
         if let Some((future, address)) = self.wait.take() {
-            if future.cancel() == Some(WaitResult::Ok) {
-                // A releaser chose us; we leave, so the next sleeper gets the wake-up.
+            // `WaitFuture::cancel` would say exactly whether a notify picked us, but it currently
+            // leaks the record (reported). So peek, drop, and forward unless we know we were not
+            // picked: a wake-up we might have swallowed is passed on; an extra one is harmless,
+            // since every waiter re-checks its word before sleeping again.
+            let decided = future.result();
+            drop(future);
+            if decided != Some(WaitResult::TimedOut) {
                 futex::notify_addr(address, 1);
             }
         }
