@@ -727,3 +727,26 @@ fn lock_api_mutex_and_rwlock_count_exactly() {
     assert_eq!(*table.read(), 4 * rounds(1_000));
     assert!(counter.try_lock_for(Duration::from_millis(1)).is_some());
 }
+
+#[test]
+fn dropped_woken_async_lock_passes_the_wake_up_to_the_next_waiter() {
+    let words = Words::<1>::new();
+    let mutex = mutex_in(&words);
+    let held = mutex.lock().unwrap();
+    let mut first = Box::pin(mutex.lock_async());
+    assert!(futures_lite::future::block_on(futures_lite::future::poll_once(&mut first)).is_none());
+    assert_eq!(words.queued(), 1, "the task is queued first");
+    std::thread::scope(|s| {
+        let second = s.spawn(|| drop(mutex.lock().unwrap()));
+        while words.queued() < 2 {
+            std::thread::yield_now();
+        }
+        // The unlock notifies the oldest waiter: the task, which is then dropped unpolled.
+        drop(held);
+        drop(first);
+        // Without forwarding, the thread would sleep forever on a free mutex.
+        second.join().unwrap();
+    });
+    assert!(!mutex.is_locked());
+    assert_eq!(words.queued(), 0);
+}
