@@ -6,10 +6,13 @@
 //! `p + 1`. Senders and receivers claim positions with a compare-exchange on `head` / `tail`.
 //! A sequence word is stored minus its slot index, so an all-zero ring is a valid empty queue.
 //!
-//! Waiting: every completed send bumps the `sent` word and notifies one sleeping receiver;
-//! every receive bumps `received` and notifies one sleeping sender. A sleeper reads that word
-//! before it tries, and sleeps only while it is unchanged, so a send or receive between its
-//! try and its sleep is never missed. Closing sets a bit in `head` (no new sends can claim a
+//! Waiting: a receiver about to sleep first counts itself in `receivers_waiting`; a send that
+//! then sees that count non-zero bumps the `sent` word and notifies one receiver (a SeqCst fence
+//! on each side makes sure that either the sender sees the count or the receiver sees the
+//! item). Senders waiting for room are symmetric (`senders_waiting`, `received`). A sleeper
+//! reads the wake word before it tries and sleeps only while it is unchanged, so a send or
+//! receive between its try and its sleep is never missed. Without sleepers an operation costs
+//! one fence and one load beyond the ring itself. Closing sets a bit in `head` (no new sends can claim a
 //! position after it) and bumps both words, waking everyone. Receivers drain what was sent
 //! before the close.
 
@@ -20,15 +23,15 @@ use std::time::Duration;
 use super::core::{self, Attempt, Step, Unfinished};
 use crate::futex;
 use crate::loom::atomic::{
-    AtomicI32,
-    Ordering::{Acquire, Relaxed, Release},
+    fence, AtomicI32,
+    Ordering::{Acquire, Relaxed, Release, SeqCst},
 };
 
 /// Positions and sequences count modulo 2³¹ (the low 31 bits).
 const POSITION: u32 = 0x7FFF_FFFF;
 /// Bit 31 of `head`: the queue is closed.
 const CLOSED: i32 = i32::MIN;
-/// Header size in words (five used, three reserved).
+/// Header size in words (seven used, one reserved).
 const HEADER_WORDS: usize = 8;
 /// The largest capacity: positions must wrap at a multiple of it.
 pub const MAX_CAPACITY: u32 = 1 << 30;
@@ -39,6 +42,32 @@ pub const MIN_CAPACITY: u32 = 2;
 #[inline]
 const fn valid_capacity(capacity: u32) -> bool {
     capacity.is_power_of_two() && capacity >= MIN_CAPACITY && capacity <= MAX_CAPACITY
+}
+
+/// After a send (receive): if anyone may sleep for it, bump the wake word and wake one.
+#[inline]
+fn wake_one(waiting: &AtomicI32, word: &AtomicI32) {
+    // SeqCst fence: pairs with the fence in `register`. Either this load sees the sleeper's
+    // count, or the sleeper's retry sees what we just did to the ring.
+    fence(SeqCst);
+    if waiting.load(Relaxed) > 0 {
+        wake_one_contended(word);
+    }
+}
+
+#[cold]
+fn wake_one_contended(word: &AtomicI32) {
+    // Release: a sleeper that sees the bump also sees the ring change made before it.
+    word.fetch_add(1, Release);
+    futex::notify(word, 1);
+}
+
+/// Counts a would-be sleeper in `waiting`, before its last try.
+#[inline]
+fn register(waiting: &AtomicI32) {
+    waiting.fetch_add(1, Relaxed);
+    // SeqCst fence: pairs with the fence in `wake_one`.
+    fence(SeqCst);
 }
 
 /// `a - b` modulo 2³¹, as a signed distance.
@@ -56,11 +85,15 @@ struct Header {
     tail: AtomicI32,
     /// Slots in the ring: a power of two from 2 to 2³⁰. Constant after initialisation.
     capacity: AtomicI32,
-    /// Bumped after every send and on close; sleeping receivers wait on it.
+    /// Bumped after a send that saw receivers waiting, and on close; receivers sleep on it.
     sent: AtomicI32,
-    /// Bumped after every receive and on close; sleeping senders wait on it.
+    /// Bumped after a receive that saw senders waiting, and on close; senders sleep on it.
     received: AtomicI32,
-    _reserved: [AtomicI32; HEADER_WORDS - 5],
+    /// Receivers that may sleep (counted before their last try).
+    receivers_waiting: AtomicI32,
+    /// Senders that may sleep.
+    senders_waiting: AtomicI32,
+    _reserved: [AtomicI32; HEADER_WORDS - 7],
 }
 
 /// One ring slot.
@@ -209,9 +242,11 @@ pub struct Queue<const N: usize> {
 /// | 0 | head | next send position (bits 0–30); bit 31 set once closed |
 /// | 4 | tail | next receive position |
 /// | 8 | capacity | slots in the ring (power of two, 2 to 2³⁰) |
-/// | 12 | sent | bumped after each send and on close (receivers sleep on it) |
-/// | 16 | received | bumped after each receive and on close (senders sleep on it) |
-/// | 20–31 | reserved | zero |
+/// | 12 | sent | bumped after a send that saw waiting receivers, and on close (receivers sleep on it) |
+/// | 16 | received | bumped after a receive that saw waiting senders, and on close (senders sleep on it) |
+/// | 20 | receivers_waiting | receivers that may be asleep |
+/// | 24 | senders_waiting | senders that may be asleep |
+/// | 28 | reserved | zero |
 /// | 32 + 8i | sequence of slot i | the slot's turn minus i, modulo 2³¹ |
 /// | 36 + 8i | value of slot i | the queued value |
 ///
@@ -244,7 +279,9 @@ impl Header {
                 capacity: AtomicI32::new(capacity),
                 sent: AtomicI32::new(0),
                 received: AtomicI32::new(0),
-                _reserved: [AtomicI32::new(0), AtomicI32::new(0), AtomicI32::new(0)],
+                receivers_waiting: AtomicI32::new(0),
+                senders_waiting: AtomicI32::new(0),
+                _reserved: [AtomicI32::new(0)],
             }
         }
     }
@@ -412,9 +449,7 @@ impl<'a> QueueRef<'a> {
                         let full = position.wrapping_add(1).wrapping_sub(index) & POSITION;
                         // Release: pairs with the receiver's Acquire load of the sequence.
                         slot.sequence.store(full as i32, Release);
-                        // Release: a receiver that sees the bump sees the slot.
-                        self.header.sent.fetch_add(1, Release);
-                        futex::notify(&self.header.sent, 1);
+                        wake_one(&self.header.receivers_waiting, &self.header.sent);
                         return Ok(());
                     }
                     Err(now) => head = now,
@@ -454,9 +489,7 @@ impl<'a> QueueRef<'a> {
                         let free = position.wrapping_add(capacity).wrapping_sub(index) & POSITION;
                         // Release: pairs with the next sender's Acquire load of the sequence.
                         slot.sequence.store(free as i32, Release);
-                        // Release: a sender that sees the bump sees the free slot.
-                        self.header.received.fetch_add(1, Release);
-                        futex::notify(&self.header.received, 1);
+                        wake_one(&self.header.senders_waiting, &self.header.received);
                         return Ok(value);
                     }
                     Err(now) => tail = now,
@@ -503,13 +536,7 @@ impl<'a> QueueRef<'a> {
         value: i32,
         deadline: Option<std::time::Instant>,
     ) -> Result<(), SendError> {
-        match core::block(
-            SendOp {
-                queue: *self,
-                value,
-            },
-            deadline,
-        ) {
+        match core::block(self.send_op(value), deadline) {
             Ok(sent) => sent,
             Err(Unfinished::TimedOut(op)) => Err(SendError::TimedOut(op.value)),
             Err(Unfinished::CannotBlock(op)) => Err(SendError::CannotBlock(op.value)),
@@ -551,10 +578,7 @@ impl<'a> QueueRef<'a> {
         value: i32,
         deadline: Option<std::time::Instant>,
     ) -> impl Future<Output = Result<(), SendError>> + Send + 'a {
-        let op = SendOp {
-            queue: *self,
-            value,
-        };
+        let op = self.send_op(value);
         async move {
             match core::Acquire::new(op, deadline).await {
                 Ok(sent) => sent,
@@ -586,7 +610,7 @@ impl<'a> QueueRef<'a> {
     }
 
     fn recv_until(&self, deadline: Option<std::time::Instant>) -> Result<i32, RecvError> {
-        match core::block(RecvOp(*self), deadline) {
+        match core::block(self.recv_op(), deadline) {
             Ok(received) => received,
             Err(Unfinished::TimedOut(_)) => Err(RecvError::TimedOut),
             Err(Unfinished::CannotBlock(_)) => Err(RecvError::CannotBlock),
@@ -623,12 +647,29 @@ impl<'a> QueueRef<'a> {
         &self,
         deadline: Option<std::time::Instant>,
     ) -> impl Future<Output = Result<i32, RecvError>> + Send + 'a {
-        let op = RecvOp(*self);
+        let op = self.recv_op();
         async move {
             match core::Acquire::new(op, deadline).await {
                 Ok(received) => received,
                 Err(_) => Err(RecvError::TimedOut),
             }
+        }
+    }
+}
+
+impl<'a> QueueRef<'a> {
+    fn send_op(&self, value: i32) -> SendOp<'a> {
+        SendOp {
+            queue: *self,
+            value,
+            registered: false,
+        }
+    }
+
+    fn recv_op(&self) -> RecvOp<'a> {
+        RecvOp {
+            queue: *self,
+            registered: false,
         }
     }
 }
@@ -646,43 +687,83 @@ impl fmt::Debug for QueueRef<'_> {
 struct SendOp<'a> {
     queue: QueueRef<'a>,
     value: i32,
+    /// Counted in `senders_waiting` (undone on drop).
+    registered: bool,
 }
 
 impl Attempt for SendOp<'_> {
     type Output = Result<(), SendError>;
 
     fn attempt(&mut self) -> Step<'_, Self::Output> {
-        let received = &self.queue.header.received;
-        // Acquire: read before the try, so a receive after the try changes it.
-        let seen = received.load(Acquire);
-        match self.queue.try_send(self.value) {
-            Ok(()) => Step::Done(Ok(())),
-            Err(TrySendError::Closed(value)) => Step::Done(Err(SendError::Closed(value))),
-            Err(TrySendError::Full(_)) => Step::Sleep {
-                word: received,
-                expected: seen,
-            },
+        let header = self.queue.header;
+        loop {
+            // Acquire: read before the try, so a receive after the try changes it.
+            let seen = header.received.load(Acquire);
+            match self.queue.try_send(self.value) {
+                Ok(()) => return Step::Done(Ok(())),
+                Err(TrySendError::Closed(value)) => {
+                    return Step::Done(Err(SendError::Closed(value)))
+                }
+                Err(TrySendError::Full(_)) if !self.registered => {
+                    register(&header.senders_waiting);
+                    self.registered = true;
+                }
+                Err(TrySendError::Full(_)) => {
+                    return Step::Sleep {
+                        word: &header.received,
+                        expected: seen,
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for SendOp<'_> {
+    fn drop(&mut self) {
+        if self.registered {
+            self.queue.header.senders_waiting.fetch_sub(1, Relaxed);
         }
     }
 }
 
 /// One receive.
-struct RecvOp<'a>(QueueRef<'a>);
+struct RecvOp<'a> {
+    queue: QueueRef<'a>,
+    /// Counted in `receivers_waiting` (undone on drop).
+    registered: bool,
+}
 
 impl Attempt for RecvOp<'_> {
     type Output = Result<i32, RecvError>;
 
     fn attempt(&mut self) -> Step<'_, Self::Output> {
-        let sent = &self.0.header.sent;
-        // Acquire: read before the try, so a send after the try changes it.
-        let seen = sent.load(Acquire);
-        match self.0.try_recv() {
-            Ok(value) => Step::Done(Ok(value)),
-            Err(TryRecvError::Closed) => Step::Done(Err(RecvError::Closed)),
-            Err(TryRecvError::Empty) => Step::Sleep {
-                word: sent,
-                expected: seen,
-            },
+        let header = self.queue.header;
+        loop {
+            // Acquire: read before the try, so a send after the try changes it.
+            let seen = header.sent.load(Acquire);
+            match self.queue.try_recv() {
+                Ok(value) => return Step::Done(Ok(value)),
+                Err(TryRecvError::Closed) => return Step::Done(Err(RecvError::Closed)),
+                Err(TryRecvError::Empty) if !self.registered => {
+                    register(&header.receivers_waiting);
+                    self.registered = true;
+                }
+                Err(TryRecvError::Empty) => {
+                    return Step::Sleep {
+                        word: &header.sent,
+                        expected: seen,
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for RecvOp<'_> {
+    fn drop(&mut self) {
+        if self.registered {
+            self.queue.header.receivers_waiting.fetch_sub(1, Relaxed);
         }
     }
 }
