@@ -367,10 +367,11 @@ fn queue_every_item_received_exactly_once_heavy() {
 fn cancel_storm(rounds: usize) {
     let words = Arc::new(Words::<1>::new());
     let counter = Arc::new(AtomicUsize::new(0));
+    let task_locks = Arc::new(AtomicUsize::new(0));
     let rt = runtime();
     let tasks: Vec<_> = (0..16)
         .map(|i| {
-            let (words, counter) = (words.clone(), counter.clone());
+            let (words, counter, task_locks) = (words.clone(), counter.clone(), task_locks.clone());
             rt.spawn(async move {
                 let mut rng = fastrand::Rng::with_seed(i);
                 for _ in 0..rounds {
@@ -378,6 +379,7 @@ fn cancel_storm(rounds: usize) {
                     let lock = mutex_in(&words);
                     if let Ok(_guard) = tokio::time::timeout(wait, lock.lock_async()).await {
                         bump(&counter);
+                        task_locks.fetch_add(1, Relaxed);
                         tokio::task::yield_now().await;
                     }
                 }
@@ -401,7 +403,11 @@ fn cancel_storm(rounds: usize) {
     for task in tasks {
         rt.block_on(task).unwrap();
     }
-    assert!(counter.load(Relaxed) >= done);
+    assert_eq!(
+        counter.load(Relaxed),
+        done + task_locks.load(Relaxed),
+        "lost updates"
+    );
     assert!(!mutex_in(&words).is_locked());
     assert_eq!(words.queued(), 0);
 }
