@@ -1,0 +1,339 @@
+//! Loom models of the layer-3 primitives: each checks the primitive's own invariant (mutual
+//! exclusion, permit bound, generations, FIFO per producer) and that nobody is left asleep
+//! (loom reports a deadlock if every thread is parked, and each model ends by asserting that
+//! no waiter is still queued). Async forms run in loom threads through `loom::future::block_on`,
+//! so threads and tasks mix on one word.
+//!
+//! Shape of the models: a thread that did a blocking futex wait does not block on anything else
+//! afterwards except by exiting. Under loom the futex core's late `unpark` (sent after the
+//! bucket lock is released, possibly after the waiter already saw its record decided and moved
+//! on) wakes whatever loom object that thread blocks on next, which loom rejects; with std it
+//! is a harmless stray park token. Reported to the futex core.
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 \
+//!     cargo test -p agentsync --release --test loom_sync --target-dir target/loom
+//! ```
+#![cfg(loom)]
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll};
+
+use agentsync::sync::{
+    Barrier, Condvar, Event, Handoff, Latch, Mutex, Queue, RecvError, RwLock, Semaphore, SpinLock,
+};
+use agentsync::total_waiters;
+use loom::future::block_on;
+use loom::sync::atomic::{
+    AtomicBool, AtomicUsize,
+    Ordering::{Relaxed, SeqCst},
+};
+use loom::sync::Arc;
+use loom::thread;
+
+/// Storage at a fixed address. The futex table picks buckets by address, so a model whose
+/// words move between executions (fresh `Arc`s) can take different paths and loom reports
+/// it as nondeterministic; models with two waited words live here instead.
+struct Fixed<T>(std::cell::UnsafeCell<std::mem::MaybeUninit<T>>);
+
+// SAFETY: `place` writes only while no thread of the model uses the value (see there); all
+// other access is shared, through `&T` of a `Sync` type.
+unsafe impl<T: Sync> Sync for Fixed<T> {}
+
+impl<T> Fixed<T> {
+    const fn new() -> Self {
+        Fixed(std::cell::UnsafeCell::new(std::mem::MaybeUninit::uninit()))
+    }
+
+    /// Puts a fresh `value` in place for this execution (the previous one is forgotten).
+    ///
+    /// Only call at the start of an execution of the one model that owns this storage: loom
+    /// runs a model's executions one after another, and every thread of the previous one was
+    /// joined before it ended.
+    fn place(&'static self, value: T) -> &'static T {
+        // SAFETY:
+        // - no reference into the storage is in use (the previous execution is over, its
+        //   threads joined), so this exclusive write races with nothing;
+        // - the storage is a static: valid and aligned for `T` forever.
+        unsafe { (*self.0.get()).write(value) }
+    }
+}
+
+/// A non-atomic-looking increment: load then store. Two holders at once lose an update.
+fn bump(counter: &AtomicUsize) {
+    let value = counter.load(Relaxed);
+    counter.store(value + 1, Relaxed);
+}
+
+/// Polls `future` once with a no-op waker; whether it finished.
+fn poll_once<F: Future>(future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+    let waker = std::task::Waker::noop();
+    future.poll(&mut Context::from_waker(waker))
+}
+
+#[test]
+fn spin_lock_excludes() {
+    loom::model(|| {
+        let shared = Arc::new((SpinLock::new(), AtomicUsize::new(0)));
+        let other = Arc::clone(&shared);
+        let t = thread::spawn(move || {
+            let _guard = other.0.lock();
+            bump(&other.1);
+        });
+        {
+            let _guard = shared.0.lock();
+            bump(&shared.1);
+        }
+        t.join().unwrap();
+        assert_eq!(shared.1.load(Relaxed), 2);
+    });
+}
+
+#[test]
+fn mutex_thread_and_task_exclude_and_wake() {
+    loom::model(|| {
+        let shared = Arc::new((Mutex::new(), AtomicUsize::new(0)));
+        let task = Arc::clone(&shared);
+        let t = thread::spawn(move || {
+            block_on(async {
+                let _guard = task.0.lock_async().await;
+                bump(&task.1);
+            })
+        });
+        {
+            let _guard = shared.0.lock().unwrap();
+            bump(&shared.1);
+        }
+        t.join().unwrap();
+        assert_eq!(shared.1.load(Relaxed), 2);
+        assert!(!shared.0.is_locked());
+        assert_eq!(total_waiters(), 0);
+    });
+}
+
+#[test]
+fn mutex_cancelled_async_lock_passes_the_wake_up_on() {
+    loom::model(|| {
+        let lock = Arc::new(Mutex::new());
+        let held = lock.lock().unwrap().leak();
+        let _ = held;
+        let canceller = Arc::clone(&lock);
+        let blocker = Arc::clone(&lock);
+        // A task queues behind the holder and is dropped, maybe after the unlock picked it.
+        let t1 = thread::spawn(move || {
+            let mut future = pin!(canceller.lock_async());
+            if let Poll::Ready(guard) = poll_once(future.as_mut()) {
+                drop(guard);
+            }
+        });
+        // A thread queues too: it must get the lock whatever the task did.
+        let t2 = thread::spawn(move || drop(blocker.lock().unwrap()));
+        // SAFETY: this thread locked it above and leaked the guard.
+        unsafe { lock.force_unlock() };
+        t1.join().unwrap();
+        t2.join().unwrap();
+        assert!(!lock.is_locked());
+        assert_eq!(total_waiters(), 0);
+    });
+}
+
+#[test]
+fn semaphore_never_exceeds_permits() {
+    loom::model(|| {
+        let shared = Arc::new((Semaphore::new(1), AtomicUsize::new(0)));
+        let task = Arc::clone(&shared);
+        let t = thread::spawn(move || {
+            block_on(task.0.acquire_many_async(1));
+            assert_eq!(task.1.fetch_add(1, SeqCst), 0, "two holders of one permit");
+            task.1.fetch_sub(1, SeqCst);
+            task.0.release(1).unwrap();
+        });
+        shared.0.acquire().unwrap();
+        assert_eq!(
+            shared.1.fetch_add(1, SeqCst),
+            0,
+            "two holders of one permit"
+        );
+        shared.1.fetch_sub(1, SeqCst);
+        shared.0.release(1).unwrap();
+        t.join().unwrap();
+        assert_eq!(shared.0.available(), 1);
+        assert_eq!(total_waiters(), 0);
+    });
+}
+
+#[test]
+fn condvar_notify_is_not_lost() {
+    static SHARED: Fixed<(Mutex, Condvar, AtomicBool)> = Fixed::new();
+    loom::model(|| {
+        let shared = SHARED.place((Mutex::new(), Condvar::new(), AtomicBool::new(false)));
+        let t = thread::spawn(move || {
+            block_on(async {
+                let _guard = shared.0.lock_async().await;
+                shared.2.store(true, Relaxed);
+                shared.1.notify_one();
+            })
+        });
+        block_on(async {
+            let mut guard = shared.0.lock_async().await;
+            while !shared.2.load(Relaxed) {
+                guard = shared.1.wait_async(guard).await;
+            }
+        });
+        t.join().unwrap();
+        assert_eq!(total_waiters(), 0);
+    });
+}
+
+#[test]
+fn condvar_blocking_wait_is_woken() {
+    static SHARED: Fixed<(Mutex, Condvar, AtomicBool)> = Fixed::new();
+    loom::model(|| {
+        let shared = SHARED.place((Mutex::new(), Condvar::new(), AtomicBool::new(false)));
+        let t = thread::spawn(move || {
+            let mut guard = shared.0.lock().unwrap();
+            while !shared.2.load(Relaxed) {
+                shared.1.wait(&mut guard).unwrap();
+            }
+        });
+        block_on(async {
+            shared.2.store(true, Relaxed);
+            let _guard = shared.0.lock_async().await;
+            shared.1.notify_all();
+        });
+        t.join().unwrap();
+        assert_eq!(total_waiters(), 0);
+    });
+}
+
+#[test]
+fn handoff_delivers_to_thread_and_task() {
+    loom::model(|| {
+        let slot = Arc::new(Handoff::new());
+        let thread_waiter = Arc::clone(&slot);
+        let t = thread::spawn(move || assert_eq!(thread_waiter.wait(), Ok(7)));
+        let publisher = Arc::clone(&slot);
+        let p = thread::spawn(move || publisher.publish(7).unwrap());
+        assert_eq!(block_on(slot.wait_async()), 7);
+        t.join().unwrap();
+        p.join().unwrap();
+        assert_eq!(total_waiters(), 0);
+    });
+}
+
+#[test]
+fn event_set_then_reset_still_releases_the_waiter() {
+    loom::model(|| {
+        let event = Arc::new(Event::new());
+        let setter = Arc::clone(&event);
+        let t = thread::spawn(move || {
+            setter.set();
+            setter.reset();
+        });
+        block_on(event.wait_async());
+        t.join().unwrap();
+        assert_eq!(total_waiters(), 0);
+    });
+}
+
+#[test]
+fn latch_releases_after_the_last_count_down() {
+    loom::model(|| {
+        let shared = Arc::new((Latch::new(2), AtomicUsize::new(0)));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let worker = Arc::clone(&shared);
+                thread::spawn(move || {
+                    worker.1.fetch_add(1, Relaxed);
+                    worker.0.count_down();
+                })
+            })
+            .collect();
+        shared.0.wait().unwrap();
+        assert_eq!(shared.1.load(Relaxed), 2, "released before every arrival");
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        assert_eq!(total_waiters(), 0);
+    });
+}
+
+#[test]
+fn barrier_generations_never_mix() {
+    loom::model(|| {
+        // Each party writes its round number before the barrier and reads the other's after.
+        let shared = Arc::new((Barrier::new(2), [AtomicUsize::new(0), AtomicUsize::new(0)]));
+        let other = Arc::clone(&shared);
+        let t = thread::spawn(move || {
+            let mut leaders = 0;
+            for round in 1..=2 {
+                other.1[1].store(round, Relaxed);
+                leaders += usize::from(block_on(other.0.wait_async()).is_leader());
+                assert!(
+                    other.1[0].load(Relaxed) >= round,
+                    "left round {round} early"
+                );
+            }
+            leaders
+        });
+        let mut leaders = 0;
+        for round in 1..=2 {
+            shared.1[0].store(round, Relaxed);
+            leaders += usize::from(shared.0.wait().unwrap().is_leader());
+            assert!(
+                shared.1[1].load(Relaxed) >= round,
+                "left round {round} early"
+            );
+        }
+        assert_eq!(leaders + t.join().unwrap(), 2, "one leader per generation");
+        assert_eq!(total_waiters(), 0);
+    });
+}
+
+#[test]
+fn rwlock_writer_excludes_reader() {
+    loom::model(|| {
+        let shared = Arc::new((RwLock::new(), AtomicUsize::new(0), AtomicUsize::new(0)));
+        let writer = Arc::clone(&shared);
+        let t = thread::spawn(move || {
+            block_on(async {
+                let _guard = writer.0.write_async().await;
+                bump(&writer.1);
+                bump(&writer.2);
+            })
+        });
+        {
+            let _guard = shared.0.read().unwrap();
+            assert_eq!(shared.1.load(Relaxed), shared.2.load(Relaxed), "torn read");
+        }
+        {
+            let _guard = shared.0.write().unwrap();
+            bump(&shared.1);
+            bump(&shared.2);
+        }
+        t.join().unwrap();
+        assert_eq!(shared.1.load(Relaxed), 2);
+        assert_eq!(total_waiters(), 0);
+    });
+}
+
+#[test]
+fn queue_delivers_in_order_then_closes() {
+    static QUEUE: Fixed<Queue<2>> = Fixed::new();
+    loom::model(|| {
+        let queue = QUEUE.place(Queue::new()).handle();
+        let t = thread::spawn(move || {
+            let got = [queue.recv(), queue.recv(), queue.recv(), queue.recv()];
+            assert_eq!(got, [Ok(1), Ok(2), Ok(3), Err(RecvError::Closed)]);
+        });
+        block_on(async {
+            for value in 1..=3 {
+                queue.send_async(value).await.unwrap();
+            }
+        });
+        queue.close();
+        t.join().unwrap();
+        assert_eq!(total_waiters(), 0);
+    });
+}
