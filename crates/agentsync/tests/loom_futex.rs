@@ -116,7 +116,7 @@ fn cancel_races_notify() {
 }
 
 /// Two waiters, one notify(1) racing a cancel of the older: the younger is woken by one of the
-/// two notifies, and counts add up. Keys share a bucket (loom builds use two buckets, three keys here).
+/// two notifies, and counts add up. All keys share the one bucket of loom builds.
 #[test]
 fn notify_one_of_two_with_a_concurrent_drop() {
     loom::model(|| {

@@ -67,6 +67,7 @@ mod buffer;
 mod convert;
 mod element;
 mod error;
+mod place;
 mod reserve;
 mod view;
 mod wasm;
@@ -76,6 +77,7 @@ pub use buffer::SharedMemory;
 pub use convert::{notify_count_from_f64, timeout_from_ms, timeout_from_ns, to_index, wrap_number};
 pub use element::{Element, ElementKind};
 pub use error::{AtomicsError, JsErrorKind, MemoryError};
+pub use place::Words;
 pub use view::{
     BigInt64Array, BigUint64Array, Int16Array, Int32Array, Int8Array, TypedArray, Uint16Array,
     Uint32Array, Uint8Array,

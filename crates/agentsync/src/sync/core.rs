@@ -10,9 +10,9 @@
 //! release that changes the word between "attempt failed" and "sleep" is never lost: the wait
 //! returns `not-equal` and the attempt runs again.
 //!
-//! Cancellation: an async acquire dropped while it may hold a notify (one took its record, or
-//! might have between the last check and the withdrawal) forwards it to the next waiter on the
-//! same word (`notify(word, 1)`), so a release is never swallowed.
+//! Cancellation: an async acquire dropped after a notify took its record forwards that notify to
+//! the next waiter on the same word (`notify(word, 1)`), so a release is never swallowed;
+//! `WaitFuture::cancel` says exactly whether that happened.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -123,21 +123,14 @@ fn sleep_async(
     deadline: Option<Instant>,
 ) -> Result<Option<(WaitFuture<'static>, usize)>, ()> {
     let timeout = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
-    match futex::wait_async(word, expected, timeout) {
+    // SAFETY:
+    // - `word` is a live reference, so the pointer is non-null, aligned and valid for this call;
+    // - the `'static` future keeps only the word's address, and the operation driving it
+    //   borrows the primitive (hence the word) for as long as the future lives.
+    match unsafe { futex::wait_async_ptr(word, expected, timeout) } {
         WaitAsync::Sync(WaitResult::TimedOut) => Err(()),
         WaitAsync::Sync(_) => Ok(None),
-        WaitAsync::Async(future) => {
-            // SAFETY:
-            // - same type, only the lifetime parameter changes (a `PhantomData` marker), so
-            //   layout and validity are unchanged;
-            // - a `WaitFuture` keeps only the word's address, never a reference
-            //   (`wait_async_ptr` returns the same future as `'static` on that basis); the
-            //   operation driving it borrows the primitive for as long as the future lives.
-            // Not `wait_async_ptr` itself: it currently leaks the record's `Arc` (reported).
-            let future =
-                unsafe { std::mem::transmute::<WaitFuture<'_>, WaitFuture<'static>>(future) };
-            Ok(Some((future, word.key())))
-        }
+        WaitAsync::Async(future) => Ok(Some((future, word.key()))),
     }
 }
 
@@ -177,13 +170,10 @@ impl<A: Attempt + Unpin> Future for Acquire<A> {
 impl<A: Attempt> Drop for Acquire<A> {
     fn drop(&mut self) {
         if let Some((future, address)) = self.wait.take() {
-            // `WaitFuture::cancel` would say exactly whether a notify picked us, but it currently
-            // leaks the record (reported). So peek, drop, and forward unless we know we were not
-            // picked: a wake-up we might have swallowed is passed on; an extra one is harmless,
-            // since every waiter re-checks its word before sleeping again.
-            let decided = future.result();
-            drop(future);
-            if decided != Some(WaitResult::TimedOut) {
+            // A notify that already picked this waiter would be swallowed by the drop: pass it
+            // on to the next waiter on the same word (DESIGN.md, layer 1: the primitives'
+            // forwarding rule). `None` (still queued, now withdrawn) or a time-out owes nothing.
+            if future.cancel() == Some(WaitResult::Ok) {
                 futex::notify_addr(address, 1);
             }
         }

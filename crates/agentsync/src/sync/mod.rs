@@ -2,8 +2,10 @@
 //!
 //! Every primitive here is `#[repr(transparent)]` or `#[repr(C)]` over
 //! [`AtomicI32`](std::sync::atomic::AtomicI32) words, so it can be an ordinary Rust value or be
-//! placed at an aligned offset inside shared memory (`from_ptr`), where Wasm code or another
-//! thread can run the same protocol on the same words. Each type documents its words.
+//! placed at an aligned offset inside shared memory (safely with
+//! [`SharedMemory::place`](crate::memory::SharedMemory::place) and
+//! [`QueueRef::place_new`], or by pointer with `from_ptr`), where Wasm code or another thread
+//! can run the same protocol on the same words. Each type documents its words.
 //!
 //! Each primitive offers the same forms, all driven by one waiting core:
 //!
@@ -43,6 +45,8 @@ pub use event::Event;
 pub use handoff::{Handoff, PublishError};
 pub use latch::{Latch, WaitGroup};
 pub use mutex::{Mutex, MutexGuard};
+#[cfg(not(loom))]
+pub use queue::PlaceError;
 pub use queue::{
     CapacityError, Queue, QueueRef, RecvError, SendError, TryRecvError, TrySendError, MAX_CAPACITY,
     MIN_CAPACITY,
@@ -50,3 +54,17 @@ pub use queue::{
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{PermitOverflow, Semaphore};
 pub use spin::{SpinLock, SpinLockGuard};
+
+/// Marks the primitives as placeable inside a [`SharedMemory`](crate::memory::SharedMemory).
+macro_rules! placeable {
+    ($($primitive:ty),*) => {$(
+        // SAFETY:
+        // - `#[repr(C)]` or `#[repr(transparent)]` over `AtomicI32` words only (see the type's
+        //   layout table);
+        // - every method touches the words only through atomics, and no method relies on
+        //   their values for memory safety: values outside the layout are logic errors only.
+        #[cfg(not(loom))]
+        unsafe impl crate::memory::Words for $primitive {}
+    )*};
+}
+placeable!(Barrier, Condvar, Event, Handoff, Latch, Mutex, RwLock, Semaphore, SpinLock);

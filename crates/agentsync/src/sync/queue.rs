@@ -26,6 +26,8 @@ use crate::loom::atomic::{
     fence, AtomicI32,
     Ordering::{Acquire, Relaxed, Release, SeqCst},
 };
+#[cfg(not(loom))]
+use crate::memory::{MemoryError, SharedMemory};
 
 /// Positions and sequences count modulo 2³¹ (the low 31 bits).
 const POSITION: u32 = 0x7FFF_FFFF;
@@ -337,6 +339,50 @@ impl<const N: usize> fmt::Debug for Queue<N> {
     }
 }
 
+/// Why a queue could not be placed inside a [`SharedMemory`].
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub enum PlaceError {
+    /// The offset is misaligned or the queue does not fit.
+    Memory(MemoryError),
+    /// The capacity is not a power of two from 2 to [`MAX_CAPACITY`].
+    Capacity(CapacityError),
+}
+
+#[cfg(not(loom))]
+impl From<MemoryError> for PlaceError {
+    fn from(error: MemoryError) -> Self {
+        PlaceError::Memory(error)
+    }
+}
+
+#[cfg(not(loom))]
+impl std::fmt::Display for PlaceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PlaceError::Memory(error) => write!(f, "cannot place the queue: {error}"),
+            PlaceError::Capacity(error) => write!(f, "cannot place the queue: {error}"),
+        }
+    }
+}
+
+#[cfg(not(loom))]
+impl std::error::Error for PlaceError {}
+
+/// The first word of a queue of `capacity` slots at `byte_offset`, with the whole queue checked
+/// to be aligned and inside the memory.
+#[cfg(not(loom))]
+fn checked_words(
+    memory: &SharedMemory,
+    byte_offset: usize,
+    capacity: u32,
+) -> Result<*const AtomicI32, MemoryError> {
+    let size = QueueRef::size_for(capacity);
+    let first = memory.atomic_i32(byte_offset)?;
+    memory.atomic_i32(byte_offset.saturating_add(size - 4))?;
+    Ok(first as *const std::sync::atomic::AtomicI32)
+}
+
 impl<'a> QueueRef<'a> {
     /// Bytes needed by a queue of `capacity` slots placed in memory.
     pub const fn size_for(capacity: u32) -> usize {
@@ -381,11 +427,24 @@ impl<'a> QueueRef<'a> {
     /// [`CapacityError`] if the capacity word is not a power of two from 2 to [`MAX_CAPACITY`].
     pub unsafe fn from_ptr(ptr: *const AtomicI32) -> Result<Self, CapacityError> {
         // SAFETY: the header is valid, aligned and live for 'a (caller).
-        let header = unsafe { &*ptr.cast::<Header>() };
-        let capacity = header.capacity.load(Relaxed);
+        let capacity = unsafe { &*ptr.cast::<Header>() }.capacity.load(Relaxed);
         if capacity <= 0 || !valid_capacity(capacity as u32) {
             return Err(CapacityError(capacity.into()));
         }
+        // SAFETY: the caller's contract, for the capacity just read and checked.
+        Ok(unsafe { Self::from_parts(ptr, capacity as u32) })
+    }
+
+    /// The queue at `ptr` with `capacity` slots, whatever its capacity word says now (another
+    /// agent may rewrite that word; the ring's length is fixed here).
+    ///
+    /// # Safety
+    /// - `ptr` is non-null and aligned to 4 bytes;
+    /// - `size_for(capacity)` bytes from `ptr` are valid for atomic reads and writes for `'a`
+    ///   and only accessed atomically during `'a`.
+    unsafe fn from_parts(ptr: *const AtomicI32, capacity: u32) -> Self {
+        // SAFETY: the header is valid, aligned and live for 'a (caller).
+        let header = unsafe { &*ptr.cast::<Header>() };
         // SAFETY:
         // - the ring starts right after the header and holds `capacity` slots, all within the
         //   caller's `size_for(capacity)` bytes, aligned (4) and live for 'a;
@@ -393,7 +452,60 @@ impl<'a> QueueRef<'a> {
         let slots = unsafe {
             std::slice::from_raw_parts(ptr.add(HEADER_WORDS).cast::<Slot>(), capacity as usize)
         };
-        Ok(QueueRef { header, slots })
+        QueueRef { header, slots }
+    }
+
+    /// Writes an empty queue of `capacity` slots at `byte_offset` inside `memory` and returns it:
+    /// [`init`](Self::init) with the bounds and alignment checked.
+    ///
+    /// ```
+    /// use agentsync::memory::SharedMemory;
+    /// use agentsync::sync::QueueRef;
+    ///
+    /// let memory = SharedMemory::new(1, 1).unwrap();
+    /// let queue = QueueRef::place_new(&memory, 256, 8).unwrap();
+    /// queue.try_send(7).unwrap();
+    /// // Any agent can find the same queue at the same offset.
+    /// let same = QueueRef::place(&memory, 256).unwrap();
+    /// assert_eq!(same.try_recv().unwrap(), 7);
+    /// assert!(QueueRef::place_new(&memory, 65_500, 8).is_err()); // does not fit
+    /// ```
+    ///
+    /// # Errors
+    /// [`PlaceError::Capacity`] for a capacity that is not a power of two from 2 to
+    /// [`MAX_CAPACITY`]; [`PlaceError::Memory`] if misaligned or past the end of the memory.
+    #[cfg(not(loom))]
+    pub fn place_new(
+        memory: &'a SharedMemory,
+        byte_offset: usize,
+        capacity: u32,
+    ) -> Result<Self, PlaceError> {
+        if !valid_capacity(capacity) {
+            return Err(PlaceError::Capacity(CapacityError(capacity.into())));
+        }
+        let ptr = checked_words(memory, byte_offset, capacity)?;
+        // SAFETY: aligned and `size_for(capacity)` bytes in bounds of memory that never moves or
+        // shrinks and outlives 'a, accessed only atomically.
+        unsafe { Self::init(ptr, capacity) }.map_err(PlaceError::Capacity)
+    }
+
+    /// The queue that [`place_new`](Self::place_new) (or Wasm code following the layout)
+    /// wrote at `byte_offset` inside `memory`.
+    ///
+    /// # Errors
+    /// [`PlaceError::Capacity`] if the capacity word is not a valid capacity;
+    /// [`PlaceError::Memory`] if misaligned or the queue does not fit in the memory.
+    #[cfg(not(loom))]
+    pub fn place(memory: &'a SharedMemory, byte_offset: usize) -> Result<Self, PlaceError> {
+        let capacity = memory
+            .atomic_i32(byte_offset.saturating_add(8))?
+            .load(Relaxed);
+        if capacity <= 0 || !valid_capacity(capacity as u32) {
+            return Err(PlaceError::Capacity(CapacityError(capacity.into())));
+        }
+        let ptr = checked_words(memory, byte_offset, capacity as u32)?;
+        // SAFETY: as in `place_new`, for the capacity read once above.
+        Ok(unsafe { Self::from_parts(ptr, capacity as u32) })
     }
 
     /// Slots in the ring.

@@ -1,0 +1,164 @@
+//! Primitives placed inside a `SharedMemory`: used from threads and tasks through the memory,
+//! interoperating with code that runs the same protocol through the `Atomics` facade, and
+//! rejected clearly at a bad offset.
+#![cfg(not(loom))]
+
+use agentsync::memory::{Atomics, Int32Array, MemoryError, SharedMemory};
+use agentsync::sync::{Barrier, Mutex, PlaceError, QueueRef, Semaphore};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+/// The guide's three-state lock through the facade: the same 0 / 1 / 2 protocol as `Mutex`.
+fn facade_lock(ia: &Int32Array, i: usize) {
+    let mut c = Atomics::compare_exchange(ia, i, 0, 1).unwrap();
+    if c == 0 {
+        return;
+    }
+    if c != 2 {
+        c = Atomics::exchange(ia, i, 2).unwrap();
+    }
+    while c != 0 {
+        Atomics::wait(ia, i, 2, None).unwrap();
+        c = Atomics::exchange(ia, i, 2).unwrap();
+    }
+}
+
+fn facade_unlock(ia: &Int32Array, i: usize) {
+    if Atomics::exchange(ia, i, 0).unwrap() == 2 {
+        Atomics::notify(ia, i, 1).unwrap();
+    }
+}
+
+#[test]
+fn placed_mutex_interoperates_with_the_facade_lock_and_async_tasks() {
+    let memory = SharedMemory::new(1, 1).unwrap();
+    let ia = Int32Array::new(&memory);
+    let mutex: &Mutex = memory.place(0).unwrap();
+    const ROUNDS: usize = 3_000;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    std::thread::scope(|s| {
+        // Threads through the Rust primitive.
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..ROUNDS {
+                    let _guard = mutex.lock().unwrap();
+                    ia.set(1, ia.get(1).unwrap() + 1);
+                }
+            });
+        }
+        // Threads through the JavaScript-shaped code on the same word.
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..ROUNDS {
+                    facade_lock(&ia, 0);
+                    ia.set(1, ia.get(1).unwrap() + 1);
+                    facade_unlock(&ia, 0);
+                }
+            });
+        }
+        // Async tasks through the same placed mutex.
+        s.spawn(|| {
+            runtime.block_on(async {
+                let tasks: Vec<_> = (0..2)
+                    .map(|_| {
+                        let memory = memory.clone();
+                        tokio::spawn(async move {
+                            let mutex: &Mutex = memory.place(0).unwrap();
+                            let ia = Int32Array::new(&memory);
+                            for _ in 0..ROUNDS {
+                                let _guard = mutex.lock_async().await;
+                                ia.set(1, ia.get(1).unwrap() + 1);
+                            }
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.unwrap();
+                }
+            })
+        });
+    });
+    assert_eq!(ia.get(1), Some((6 * ROUNDS) as i32));
+    assert_eq!(Atomics::load(&ia, 0), Ok(0), "the lock word is free again");
+    assert_eq!(agentsync::waiter_count_addr(memory.as_ptr() as usize), 0);
+}
+
+#[test]
+fn placed_barrier_and_semaphore_keep_their_initial_words() {
+    let memory = SharedMemory::new(1, 1).unwrap();
+    let barrier = memory.place_new(16, Barrier::new(3)).unwrap();
+    let permits = memory.place_new(24, Semaphore::new(2)).unwrap();
+    let inside = AtomicUsize::new(0);
+    let peak = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                for _ in 0..50 {
+                    barrier.wait().unwrap();
+                    let same: &Semaphore = memory.place(24).unwrap();
+                    same.acquire().unwrap();
+                    let now = inside.fetch_add(1, SeqCst) + 1;
+                    peak.fetch_max(now, SeqCst);
+                    inside.fetch_sub(1, SeqCst);
+                    same.release(1).unwrap();
+                }
+            });
+        }
+    });
+    assert!(
+        peak.load(SeqCst) <= 2,
+        "the semaphore never exceeds its 2 permits"
+    );
+    assert!(permits.try_acquire_many(2), "both permits are back");
+}
+
+#[test]
+fn placed_queue_carries_items_between_threads_in_order() {
+    let memory = SharedMemory::new(1, 1).unwrap();
+    let queue = QueueRef::place_new(&memory, 1024, 16).unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let queue = QueueRef::place(&memory, 1024).unwrap();
+            for i in 0..2_000 {
+                queue.send(i).unwrap();
+            }
+            queue.close();
+        });
+        let mut expected = 0;
+        while let Ok(value) = queue.recv() {
+            assert_eq!(value, expected);
+            expected += 1;
+        }
+        assert_eq!(expected, 2_000);
+    });
+}
+
+#[test]
+fn placing_at_a_bad_offset_is_a_clear_error() {
+    let memory = SharedMemory::new(1, 1).unwrap();
+    assert!(matches!(
+        memory.place::<Mutex>(2),
+        Err(MemoryError::Misaligned { byte_offset: 2, .. })
+    ));
+    assert!(matches!(
+        memory.place::<Barrier>(65_532),
+        Err(MemoryError::OutOfBounds { .. })
+    ));
+    assert!(matches!(
+        QueueRef::place_new(&memory, 65_000, 64),
+        Err(PlaceError::Memory(_))
+    ));
+    assert!(matches!(
+        QueueRef::place_new(&memory, 0, 3),
+        Err(PlaceError::Capacity(_))
+    ));
+    // Words that are not a queue (capacity 0) are refused rather than misread.
+    assert!(matches!(
+        QueueRef::place(&memory, 4096),
+        Err(PlaceError::Capacity(_))
+    ));
+    let error = memory.place::<Mutex>(70_000).unwrap_err().to_string();
+    assert!(error.contains("70000"), "{error}");
+}
