@@ -26,7 +26,7 @@ fn threads_and_task(
     });
 }
 
-fn spin_lock() {
+pub fn spin_lock() {
     let (lock, count) = (SpinLock::new(), AtomicUsize::new(0));
     let work = || {
         for _ in 0..1000 {
@@ -44,7 +44,7 @@ fn spin_lock() {
     println!("spin lock : 2 threads + 1 task, 3000 increments, none lost");
 }
 
-fn mutex() {
+pub fn mutex() {
     // The mutex is placed on a plain word, as it would be inside shared memory.
     let word = AtomicI32::new(0);
     // SAFETY: an aligned, zeroed (unlocked) word that outlives `lock`.
@@ -66,7 +66,7 @@ fn mutex() {
     println!("mutex     : 0/1/2 word, 3000 increments from threads and a task, word back to 0");
 }
 
-fn handoff_and_event() {
+pub fn handoff_and_event() {
     let (slot, go) = (Handoff::new(), Event::new());
     std::thread::scope(|s| {
         let thread = s.spawn(|| slot.wait().unwrap());
@@ -87,7 +87,7 @@ fn handoff_and_event() {
     println!("event     : set released the publisher; after reset a wait times out");
 }
 
-fn condvar() {
+pub fn condvar() {
     let (lock, cond, ready) = (Mutex::new(), Condvar::new(), AtomicUsize::new(0));
     std::thread::scope(|s| {
         let thread = s.spawn(|| {
@@ -115,7 +115,7 @@ fn condvar() {
     println!("condvar   : notify_all woke a waiting thread and a waiting task");
 }
 
-fn semaphore() {
+pub fn semaphore() {
     let (permits, in_use, peak) = (Semaphore::new(2), AtomicUsize::new(0), AtomicUsize::new(0));
     let hold = || {
         peak.fetch_max(in_use.fetch_add(1, Relaxed) + 1, Relaxed);
@@ -143,7 +143,7 @@ fn semaphore() {
     );
 }
 
-fn barrier_and_latch() {
+pub fn barrier_and_latch() {
     let (barrier, finished) = (Barrier::new(3), Latch::new(3));
     let leaders = AtomicUsize::new(0);
     let work = || {
@@ -164,7 +164,7 @@ fn barrier_and_latch() {
     println!("latch     : released once all 3 parties counted down");
 }
 
-fn rwlock() {
+pub fn rwlock() {
     let (lock, a, b) = (RwLock::new(), AtomicUsize::new(0), AtomicUsize::new(0));
     let work = || {
         for i in 0..500 {
@@ -189,7 +189,7 @@ fn rwlock() {
     println!("rwlock    : readers never saw a half-done write; 375 writes counted");
 }
 
-fn queue() {
+pub fn queue() {
     let storage = Queue::<4>::new();
     let queue = storage.handle();
     let sum = std::thread::scope(|s| {

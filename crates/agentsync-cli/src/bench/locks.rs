@@ -1,27 +1,17 @@
 //! `uncontended_lock`, `contended_counter_2t`, `contended_counter_4t`: a counter behind a lock.
 
 use std::hint::black_box;
-use std::sync::atomic::{
-    AtomicI32,
-    Ordering::{Acquire, Relaxed, Release},
-};
 use std::time::Instant;
 
 use super::{ns_per, Config, Impl, Outcome, Sample, Scenario, AGENTSYNC};
 use crate::raw_futex::{self, RawFutexMutex};
 
-/// The agentsync mutex these scenarios measure.
-///
-/// STAND-IN until layer 3 (`agentsync::sync`) is merged: [`WaitNotifyRawMutex`], a 0/1/2 mutex
-/// written here on `agentsync::wait` / `agentsync::notify`. When `agentsync::sync::Mutex`
-/// lands, change this one line to the lock_api mutex over its raw lock, e.g.
-/// `pub type AgentsyncMutex = lock_api::Mutex<agentsync::sync::RawMutex, u64>;` (or implement
-/// [`CounterLock`] for the new type in three lines if it is not a lock_api raw mutex), and
-/// empty [`AGENTSYNC_MUTEX_NOTE`].
-pub type AgentsyncMutex = lock_api::Mutex<WaitNotifyRawMutex, u64>;
+/// The agentsync mutex these scenarios measure: layer 3's 0 / 1 / 2 futex mutex with
+/// lock_api guards.
+pub type AgentsyncMutex = agentsync::Mutex<u64>;
 
 /// The note printed beside the agentsync lock figures.
-pub const AGENTSYNC_MUTEX_NOTE: &str = "stand-in 0/1/2 mutex on agentsync::wait/notify";
+pub const AGENTSYNC_MUTEX_NOTE: &str = "agentsync::Mutex (0/1/2 futex mutex, lock_api guard)";
 
 /// Something that guards a `u64` counter.
 pub trait CounterLock: Send + Sync + 'static {
@@ -56,61 +46,6 @@ impl<R: lock_api::RawMutex + Send + Sync + 'static> CounterLock for lock_api::Mu
     }
     fn count(&self) -> u64 {
         *self.lock()
-    }
-}
-
-const UNLOCKED: i32 = 0; // free
-const LOCKED: i32 = 1; // held, nobody sleeping
-const CONTENDED: i32 = 2; // held, someone may be sleeping
-
-/// The stand-in agentsync lock: 0 free / 1 held / 2 contended, sleeping in `agentsync::wait`.
-#[derive(Debug)]
-pub struct WaitNotifyRawMutex {
-    state: AtomicI32,
-}
-
-// SAFETY:
-// - `lock` returns only after an atomic read-modify-write moved `state` from UNLOCKED to LOCKED
-//   or CONTENDED, so there is at most one holder; `unlock` is only called by the holder
-//   (lock_api's contract) and stores UNLOCKED with Release, pairing with lock's Acquire.
-unsafe impl lock_api::RawMutex for WaitNotifyRawMutex {
-    #[allow(clippy::declare_interior_mutable_const)]
-    const INIT: Self = WaitNotifyRawMutex {
-        state: AtomicI32::new(UNLOCKED),
-    };
-    type GuardMarker = lock_api::GuardSend;
-
-    #[inline]
-    fn lock(&self) {
-        if !self.try_lock() {
-            self.lock_contended();
-        }
-    }
-
-    #[inline]
-    fn try_lock(&self) -> bool {
-        self.state
-            .compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed)
-            .is_ok()
-    }
-
-    #[inline]
-    unsafe fn unlock(&self) {
-        // Release: pairs with the Acquire of the next `lock`.
-        if self.state.swap(UNLOCKED, Release) == CONTENDED {
-            agentsync::notify(&self.state, 1);
-        }
-    }
-}
-
-impl WaitNotifyRawMutex {
-    #[cold]
-    fn lock_contended(&self) {
-        // Acquire: pairs with the Release of `unlock`.
-        while self.state.swap(CONTENDED, Acquire) != UNLOCKED {
-            // A bench thread may block; were it marked otherwise, this would spin, not hang.
-            let _ = agentsync::wait(&self.state, CONTENDED, None);
-        }
     }
 }
 

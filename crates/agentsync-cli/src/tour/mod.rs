@@ -8,6 +8,7 @@
 
 mod futex_steps;
 mod memory_steps;
+mod sync_steps;
 mod wasm_steps;
 
 use std::fmt::Debug;
@@ -31,6 +32,7 @@ pub fn steps() -> Vec<Step> {
     let mut all = Vec::new();
     all.extend_from_slice(memory_steps::STEPS);
     all.extend_from_slice(futex_steps::STEPS);
+    all.extend_from_slice(sync_steps::STEPS);
     all.extend_from_slice(wasm_steps::STEPS);
     all
 }
