@@ -8,6 +8,8 @@
 
 mod facade;
 mod futex;
+mod primitives;
+mod queue;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -88,7 +90,12 @@ pub struct Section {
 
 /// Every section, in order. Later layers append theirs.
 pub fn sections() -> Vec<Section> {
-    vec![futex::SECTION, facade::SECTION]
+    vec![
+        futex::SECTION,
+        facade::SECTION,
+        primitives::SECTION,
+        queue::SECTION,
+    ]
 }
 
 /// `agentsync stress`.
