@@ -131,6 +131,11 @@ macro_rules! waitable {
 waitable!(AtomicI32 => i32, AtomicU32 => u32, AtomicI64 => i64, AtomicU64 => u64);
 
 /// Spins this many times, watching the record, before a blocking waiter parks its thread.
+///
+/// A notify that lands within the spin costs no sleep and no wake-up syscall. Measured with
+/// `agentsync bench --scenario sync_pingpong` on the 2-core dev machine (quiet): 0 spins gave
+/// 1.05x the raw futex round trip, 64 gave 0.15x; `thread_task_pingpong` went from 1.01x to
+/// 0.69x tokio's `Notify`. Under heavy oversubscription the spin costs a little CPU instead.
 #[cfg(not(loom))]
 const SPIN_BEFORE_PARK: u32 = 64;
 
