@@ -10,7 +10,7 @@
 use agentsync::{notify, wait, wait_async, WaitResult};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -35,40 +35,15 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// The Linux futex syscall on a word, the kernel's limit that our futex should approach.
-mod raw {
-    use std::sync::atomic::AtomicI32;
-
-    pub fn wait(word: &AtomicI32, expected: i32) {
-        // SAFETY: `word` is a valid, aligned 32-bit location for the duration of the call; a
-        // null timeout means forever. The kernel only reads the word.
-        unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                word.as_ptr(),
-                libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-                expected,
-                std::ptr::null::<libc::timespec>(),
-            );
-        }
-    }
-
-    pub fn wake(word: &AtomicI32, count: i32) -> i64 {
-        // SAFETY: as above; FUTEX_WAKE does not access the word at all.
-        unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                word.as_ptr(),
-                libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-                count,
-            )
-        }
-    }
-}
+/// The Linux futex syscall on a word, the kernel's limit that our futex should approach: the
+/// same wrapper `agentsync bench` uses.
+#[allow(dead_code)]
+#[path = "../../agentsync-cli/src/raw_futex.rs"]
+mod raw;
 
 fn notify_no_waiters(c: &mut Criterion) {
     let mut group = c.benchmark_group("notify_no_waiters");
-    let word = AtomicI32::new(0);
+    let word = AtomicU32::new(0);
     group.bench_function("agentsync", |b| b.iter(|| notify(&word, 1)));
     group.bench_function("raw_futex", |b| b.iter(|| raw::wake(&word, 1)));
     group.finish();
@@ -76,8 +51,8 @@ fn notify_no_waiters(c: &mut Criterion) {
 
 /// Round trips of a token between two threads: the main thread sets the word to 1 and waits
 /// while it is 1; the partner waits while it is 0, sets it back to 0 and notifies.
-fn pingpong_with(iters: u64, wait_while: fn(&AtomicI32, i32), wake: fn(&AtomicI32)) -> Duration {
-    let word = Arc::new(AtomicI32::new(0));
+fn pingpong_with(iters: u64, wait_while: fn(&AtomicU32, u32), wake: fn(&AtomicU32)) -> Duration {
+    let word = Arc::new(AtomicU32::new(0));
     let partner = {
         let word = Arc::clone(&word);
         thread::spawn(move || {

@@ -13,15 +13,15 @@
 //! - `waiter_count == 0` on every word and in the whole table afterwards (no leftover waiter).
 
 use std::sync::atomic::{
-    AtomicBool, AtomicI32, AtomicU64, AtomicUsize,
+    AtomicI32, AtomicU64, AtomicUsize,
     Ordering::{Acquire, Relaxed, Release},
 };
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agentsync::{notify, wait, wait_async, waiter_count, WaitAsync, WaitResult};
 
-use super::{Budget, Counters, Section};
+use super::{Budget, Counters, Referee, Section};
 
 /// The futex section.
 pub(super) const SECTION: Section = Section {
@@ -91,10 +91,9 @@ const DRAIN_PATIENCE: Duration = Duration::from_secs(5);
 struct Shared {
     locations: Vec<Box<dyn Location>>,
     counters: Arc<Counters>,
-    stop: AtomicBool,
+    referee: Referee,
     /// Waiting workers still running.
     live: AtomicUsize,
-    violations: Mutex<Vec<String>>,
 }
 
 impl Shared {
@@ -138,14 +137,11 @@ impl Shared {
     }
 
     fn violate(&self, violation: String) {
-        if let Ok(mut violations) = self.violations.lock() {
-            violations.push(violation);
-        }
+        self.referee.violate(violation);
     }
 
     fn stopping(&self) -> bool {
-        // Acquire: pairs with the Release store in `run`.
-        self.stop.load(Acquire)
+        self.referee.stopping()
     }
 }
 
@@ -384,17 +380,15 @@ pub(super) fn run_on(budget: &Budget, locations: Vec<Box<dyn Location>>) -> Vec<
     let shared = Arc::new(Shared {
         locations,
         counters: Arc::clone(&budget.counters),
-        stop: AtomicBool::new(false),
+        referee: Referee::default(),
         live: AtomicUsize::new(0),
-        violations: Mutex::new(Vec::new()),
     });
     let mut crew = match start(&shared, fastrand::u64(..)) {
         Ok(crew) => crew,
         Err(error) => return vec![format!("cannot start the workers: {error}")],
     };
     std::thread::sleep(budget.until.saturating_duration_since(Instant::now()));
-    // Release: pairs with the workers' Acquire loads in `stopping`.
-    shared.stop.store(true, Release);
+    shared.referee.stop();
     for handle in crew.notifiers.drain(..).flatten() {
         let _ = handle.join();
     }
@@ -404,13 +398,7 @@ pub(super) fn run_on(budget: &Budget, locations: Vec<Box<dyn Location>>) -> Vec<
         return vec![lost];
     }
     let mut failures = join(crew);
-    failures.extend(
-        shared
-            .violations
-            .lock()
-            .map(|v| v.clone())
-            .unwrap_or_default(),
-    );
+    failures.extend(shared.referee.violations());
     failures.extend(check_counts(&budget.counters, &shared.locations));
     failures
 }

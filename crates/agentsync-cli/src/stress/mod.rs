@@ -162,3 +162,48 @@ fn with_progress<R>(name: &str, budget: &Budget, share: Duration, work: impl FnO
     bar.finish_and_clear();
     result
 }
+
+/// What every section's workers share besides their own state: when to stop, and the
+/// violations found on the way.
+#[derive(Debug, Default)]
+pub struct Referee {
+    stop: std::sync::atomic::AtomicBool,
+    violations: std::sync::Mutex<Vec<String>>,
+}
+
+impl Referee {
+    /// Whether the workers should stop starting new work.
+    pub fn stopping(&self) -> bool {
+        // Acquire: pairs with the Release store in `stop`.
+        self.stop.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Tells the workers to stop.
+    pub fn stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Records a violation.
+    pub fn violate(&self, violation: String) {
+        if let Ok(mut violations) = self.violations.lock() {
+            violations.push(violation);
+        }
+    }
+
+    /// The violations recorded so far.
+    pub fn violations(&self) -> Vec<String> {
+        self.violations
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// The tokio runtime the sections' async workers run on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start a tokio runtime: {error}"))
+}

@@ -9,17 +9,14 @@
 //! - both words are free and no waiter is left queued on either (a cancelled acquire that was
 //!   woken passed its wake-up on, or a sleeper would be stuck and the drain would fail).
 
-use std::sync::atomic::{
-    AtomicBool, AtomicI32, AtomicU64,
-    Ordering::{Acquire, Relaxed, Release},
-};
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agentsync::memory::SharedMemory;
 use agentsync::sync::{Mutex, Semaphore};
 
-use super::{Budget, Counters, Section};
+use super::{Budget, Counters, Referee, Section};
 
 /// The primitives section.
 pub(super) const SECTION: Section = Section {
@@ -37,7 +34,7 @@ const TASKS: usize = 12;
 struct World {
     memory: Arc<SharedMemory>,
     counters: Arc<Counters>,
-    stop: AtomicBool,
+    referee: Referee,
     /// Guarded by the mutex: updated by a plain load and store, so a lost update shows.
     guarded: AtomicU64,
     /// Successful lock acquisitions.
@@ -45,7 +42,6 @@ struct World {
     /// Holders inside the semaphore now, and the most ever seen.
     inside: AtomicI32,
     peak: AtomicI32,
-    violations: StdMutex<Vec<String>>,
 }
 
 impl World {
@@ -73,7 +69,8 @@ impl World {
         std::hint::spin_loop();
         self.inside.fetch_sub(1, Relaxed);
         if let Err(error) = self.semaphore().release(1) {
-            self.violate(format!("semaphore release failed: {error}"));
+            self.referee
+                .violate(format!("semaphore release failed: {error}"));
         }
         self.counters.oks.fetch_add(1, Relaxed);
     }
@@ -82,22 +79,11 @@ impl World {
         self.counters.ops.fetch_add(1, Relaxed);
         self.counters.waits.fetch_add(1, Relaxed);
     }
-
-    fn violate(&self, violation: String) {
-        if let Ok(mut violations) = self.violations.lock() {
-            violations.push(violation);
-        }
-    }
-
-    fn stopping(&self) -> bool {
-        // Acquire: pairs with the Release store in `run`.
-        self.stop.load(Acquire)
-    }
 }
 
 fn blocking_worker(world: &World, seed: u64) {
     let mut rng = fastrand::Rng::with_seed(seed);
-    while !world.stopping() {
+    while !world.referee.stopping() {
         world.attempt();
         let timeout = Duration::from_micros(rng.u64(1..300));
         if rng.bool() {
@@ -110,7 +96,7 @@ fn blocking_worker(world: &World, seed: u64) {
                 Ok(None) => {
                     world.counters.timeouts.fetch_add(1, Relaxed);
                 }
-                Err(error) => world.violate(format!(
+                Err(error) => world.referee.violate(format!(
                     "mutex lock failed on a thread that may block: {error}"
                 )),
             }
@@ -120,7 +106,9 @@ fn blocking_worker(world: &World, seed: u64) {
                 Ok(false) => {
                     world.counters.timeouts.fetch_add(1, Relaxed);
                 }
-                Err(error) => world.violate(format!("semaphore acquire failed: {error}")),
+                Err(error) => world
+                    .referee
+                    .violate(format!("semaphore acquire failed: {error}")),
             }
         }
     }
@@ -128,7 +116,7 @@ fn blocking_worker(world: &World, seed: u64) {
 
 async fn task_worker(world: Arc<World>, seed: u64) {
     let mut rng = fastrand::Rng::with_seed(seed);
-    while !world.stopping() {
+    while !world.referee.stopping() {
         world.attempt();
         let patience = Duration::from_micros(rng.u64(1..400));
         if rng.bool() {
@@ -163,20 +151,15 @@ fn run(budget: &Budget) -> Vec<String> {
     let world = Arc::new(World {
         memory,
         counters: Arc::clone(&budget.counters),
-        stop: AtomicBool::new(false),
+        referee: Referee::default(),
         guarded: AtomicU64::new(0),
         locked: AtomicU64::new(0),
         inside: AtomicI32::new(0),
         peak: AtomicI32::new(0),
-        violations: StdMutex::new(Vec::new()),
     });
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(runtime) => runtime,
-        Err(error) => return vec![format!("cannot start a tokio runtime: {error}")],
+        Err(error) => return vec![error],
     };
     let seed = fastrand::u64(..);
     let tasks: Vec<_> = (0..TASKS as u64)
@@ -188,8 +171,7 @@ fn run(budget: &Budget) -> Vec<String> {
             scope.spawn(move || blocking_worker(world, seed ^ i));
         }
         std::thread::sleep(budget.until.saturating_duration_since(Instant::now()));
-        // Release: pairs with the workers' Acquire loads in `stopping`.
-        world.stop.store(true, Release);
+        world.referee.stop();
     });
     let mut failures = Vec::new();
     runtime.block_on(async {
@@ -199,13 +181,7 @@ fn run(budget: &Budget) -> Vec<String> {
             }
         }
     });
-    failures.extend(
-        world
-            .violations
-            .lock()
-            .map(|v| v.clone())
-            .unwrap_or_default(),
-    );
+    failures.extend(world.referee.violations());
     failures.extend(check(&world));
     failures
 }
@@ -259,12 +235,11 @@ mod tests {
         let world = World {
             memory: Arc::clone(&memory),
             counters: Arc::new(Counters::default()),
-            stop: AtomicBool::new(true),
+            referee: Referee::default(),
             guarded: AtomicU64::new(9),
             locked: AtomicU64::new(10),
             inside: AtomicI32::new(0),
             peak: AtomicI32::new(PERMITS + 1),
-            violations: StdMutex::new(Vec::new()),
         };
         let _held = mutex.try_lock().unwrap();
         let failures = check(&world).join("\n");

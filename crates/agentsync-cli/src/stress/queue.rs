@@ -6,17 +6,14 @@
 //! saw each producer's values in the order they were sent; nothing was received that was not
 //! sent; no waiter is left queued on the queue's words.
 
-use std::sync::atomic::{
-    AtomicBool,
-    Ordering::{Acquire, Relaxed, Release},
-};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
 use agentsync::memory::SharedMemory;
 use agentsync::sync::{QueueRef, RecvError, SendError};
 
-use super::{Budget, Counters, Section};
+use super::{Budget, Counters, Referee, Section};
 
 /// The queue section.
 pub(super) const SECTION: Section = Section {
@@ -46,28 +43,16 @@ fn decode(value: i32) -> (u32, u32) {
 struct World {
     memory: Arc<SharedMemory>,
     counters: Arc<Counters>,
-    stop: AtomicBool,
+    referee: Referee,
     /// How many values each producer sent.
     sent: StdMutex<Vec<u32>>,
     /// Every value each consumer received, in order.
     received: StdMutex<Vec<Vec<i32>>>,
-    violations: StdMutex<Vec<String>>,
 }
 
 impl World {
     fn queue(&self) -> QueueRef<'_> {
         QueueRef::place(&self.memory, 0).expect("placed at setup")
-    }
-
-    fn stopping(&self) -> bool {
-        // Acquire: pairs with the Release store in `run`.
-        self.stop.load(Acquire)
-    }
-
-    fn violate(&self, violation: String) {
-        if let Ok(mut violations) = self.violations.lock() {
-            violations.push(violation);
-        }
     }
 
     fn sent_all(&self, producer: u32, count: u32) {
@@ -88,7 +73,7 @@ impl World {
 fn thread_producer(world: &World, producer: u32, seed: u64) {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut sequence = 0;
-    while !world.stopping() && sequence < (1 << SEQUENCE_BITS) - 1 {
+    while !world.referee.stopping() && sequence < (1 << SEQUENCE_BITS) - 1 {
         let value = encode(producer, sequence);
         let outcome = if rng.bool() {
             world.queue().send(value)
@@ -101,7 +86,9 @@ fn thread_producer(world: &World, producer: u32, seed: u64) {
         match outcome {
             Ok(()) => sequence += 1,
             Err(SendError::TimedOut(back)) if back == value => {}
-            Err(other) => world.violate(format!("producer {producer}: send failed: {other:?}")),
+            Err(other) => world
+                .referee
+                .violate(format!("producer {producer}: send failed: {other:?}")),
         }
     }
     world.sent_all(producer, sequence);
@@ -110,7 +97,7 @@ fn thread_producer(world: &World, producer: u32, seed: u64) {
 async fn task_producer(world: Arc<World>, producer: u32, seed: u64) {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut sequence = 0;
-    while !world.stopping() && sequence < (1 << SEQUENCE_BITS) - 1 {
+    while !world.referee.stopping() && sequence < (1 << SEQUENCE_BITS) - 1 {
         let value = encode(producer, sequence);
         let patience = Duration::from_micros(rng.u64(1..300));
         // Dropping a send that has not resolved means the value was not sent: resend it.
@@ -119,9 +106,9 @@ async fn task_producer(world: Arc<World>, producer: u32, seed: u64) {
                 world.count(&outcome);
                 match outcome {
                     Ok(()) => sequence += 1,
-                    Err(error) => {
-                        world.violate(format!("producer {producer}: send failed: {error:?}"))
-                    }
+                    Err(error) => world
+                        .referee
+                        .violate(format!("producer {producer}: send failed: {error:?}")),
                 }
             }
             Err(_) => {
@@ -152,7 +139,7 @@ fn thread_consumer(world: &World, seed: u64) -> Vec<i32> {
             }
             Err(RecvError::Closed) => return got,
             Err(error) => {
-                world.violate(format!("recv failed: {error:?}"));
+                world.referee.violate(format!("recv failed: {error:?}"));
                 return got;
             }
         }
@@ -170,7 +157,7 @@ async fn task_consumer(world: Arc<World>, seed: u64) -> Vec<i32> {
             Ok(Ok(value)) => got.push(value),
             Ok(Err(RecvError::Closed)) => return got,
             Ok(Err(error)) => {
-                world.violate(format!("recv failed: {error:?}"));
+                world.referee.violate(format!("recv failed: {error:?}"));
                 return got;
             }
             Err(_) => {
@@ -191,18 +178,13 @@ fn run(budget: &Budget) -> Vec<String> {
     let world = Arc::new(World {
         memory,
         counters: Arc::clone(&budget.counters),
-        stop: AtomicBool::new(false),
+        referee: Referee::default(),
         sent: StdMutex::new(vec![0; PRODUCERS as usize]),
         received: StdMutex::new(Vec::new()),
-        violations: StdMutex::new(Vec::new()),
     });
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(runtime) => runtime,
-        Err(error) => return vec![format!("cannot start a tokio runtime: {error}")],
+        Err(error) => return vec![error],
     };
     let seed = fastrand::u64(..);
     let producer_tasks: Vec<_> = (0..TASK_PRODUCERS)
@@ -232,8 +214,7 @@ fn run(budget: &Budget) -> Vec<String> {
             })
             .collect();
         std::thread::sleep(budget.until.saturating_duration_since(Instant::now()));
-        // Release: pairs with the workers' Acquire loads in `stopping`.
-        world.stop.store(true, Release);
+        world.referee.stop();
         for producer in producers {
             if producer.join().is_err() {
                 failures.push("a producer thread panicked".to_string());
@@ -267,13 +248,7 @@ fn run(budget: &Budget) -> Vec<String> {
             *all = received;
         }
     });
-    failures.extend(
-        world
-            .violations
-            .lock()
-            .map(|v| v.clone())
-            .unwrap_or_default(),
-    );
+    failures.extend(world.referee.violations());
     failures.extend(check(&world));
     failures
 }
@@ -343,7 +318,7 @@ mod tests {
         let world = World {
             memory,
             counters: Arc::new(Counters::default()),
-            stop: AtomicBool::new(true),
+            referee: Referee::default(),
             sent: StdMutex::new(vec![4, 0, 0, 0]),
             // Value 3 lost, value 1 twice, value 1 after 2, and one never sent.
             received: StdMutex::new(vec![vec![
@@ -353,7 +328,6 @@ mod tests {
                 encode(0, 1),
                 encode(2, 5),
             ]]),
-            violations: StdMutex::new(Vec::new()),
         };
         let failures = check(&world).join("\n");
         assert!(
