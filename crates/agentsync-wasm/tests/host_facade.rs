@@ -211,3 +211,67 @@ fn w13_guest_memory_grow_is_seen_through_the_agentsync_memory() {
     assert_eq!(call_i32(&run, "grow", &[Val::I32(2)]), -1);
     assert_eq!(memory.byte_length(), 2 * PAGE_SIZE);
 }
+
+/// Waits and notifies at any address, with an offset, and grows the memory.
+const TRAPS_WAT: &str = r#"(module
+  (import "env" "memory" (memory 1 2 shared))
+  (func (export "wait32+4") (param $addr i32) (result i32)
+    (memory.atomic.wait32 offset=4 (local.get $addr) (i32.const 1) (i64.const 0)))
+  (func (export "notify") (param $addr i32) (result i32)
+    (memory.atomic.notify (local.get $addr) (i32.const 1)))
+  (func (export "grow") (param $pages i32) (result i32)
+    (memory.grow (local.get $pages))))
+"#;
+
+#[test]
+fn w4_rewritten_opcodes_trap_with_the_address_and_the_live_length() {
+    let (run, _guest_memory) = guest(TRAPS_WAT);
+    let trap = |name: &str, address: i32| run.run(name, &[Val::I32(address)]).unwrap_err();
+    assert_eq!(
+        trap("wait32+4", 65532).to_string(),
+        "trap: out of bounds memory access: 4 bytes at effective address 65536 past the \
+         memory's 65536 bytes (W4)"
+    );
+    assert_eq!(
+        trap("wait32+4", 2).to_string(),
+        "trap: unaligned atomic: effective address 6 is not a multiple of 4 (W4)"
+    );
+    assert_eq!(
+        trap("notify", 65536).to_string(),
+        "trap: out of bounds memory access: 4 bytes at effective address 65536 past the \
+         memory's 65536 bytes (W4)"
+    );
+    // The bounds follow the guest's memory.grow: the same addresses are now in bounds.
+    assert_eq!(call_i32(&run, "grow", &[Val::I32(1)]), 1);
+    assert_eq!(
+        call_i32(&run, "wait32+4", &[Val::I32(65532)]),
+        1,
+        "not-equal"
+    );
+    assert_eq!(call_i32(&run, "notify", &[Val::I32(65536)]), 0);
+    assert_eq!(
+        trap("notify", 131072).to_string(),
+        "trap: out of bounds memory access: 4 bytes at effective address 131072 past the \
+         memory's 131072 bytes (W4)"
+    );
+}
+
+#[test]
+fn w4_memory64_overflowing_address_checks_alignment_first() {
+    let report = agentsync_wasm::run_wast_text(
+        "memory64_overflow",
+        r#"(module
+  (memory i64 1 1 shared)
+  (func (export "wait32+2") (param i64) (result i32)
+    (memory.atomic.wait32 offset=2 (local.get 0) (i32.const 0) (i64.const 0)))
+  (func (export "notify+4") (param i64) (result i32)
+    (memory.atomic.notify offset=4 (local.get 0) (i32.const 1))))
+(assert_trap (invoke "wait32+2" (i64.const -1)) "unaligned atomic")
+(assert_trap (invoke "wait32+2" (i64.const -2)) "out of bounds memory access")
+(assert_trap (invoke "notify+4" (i64.const -4)) "out of bounds memory access")
+(assert_trap (invoke "notify+4" (i64.const -3)) "unaligned atomic")
+"#,
+    );
+    assert!(report.ok(), "{:?}", report.failures);
+    assert_eq!(report.passed, 5);
+}
