@@ -4,17 +4,19 @@
 
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
+use std::time::Duration;
 
 use agentsync::memory::{Atomics, Int32Array, MemoryError, SharedMemory, PAGE_SIZE};
 use agentsync::sync::Mutex;
 use agentsync::WaitResult;
 use agentsync_wasm::{wasmtime::Val, GuestMemory, Runtime, Threads, LOCK_WAT};
 
-/// Waits on word 0 forever, notifies word 0, grows the memory, loads any word.
+/// Waits on word 0 (with a timeout in nanoseconds), notifies word 0, grows the memory, loads
+/// any word.
 const GUEST_WAT: &str = r#"(module
   (import "env" "memory" (memory 1 3 shared))
-  (func (export "wait0") (result i32)
-    (memory.atomic.wait32 (i32.const 0) (i32.const 0) (i64.const -1)))
+  (func (export "wait0") (param $ns i64) (result i32)
+    (memory.atomic.wait32 (i32.const 0) (i32.const 0) (local.get $ns)))
   (func (export "notify0") (param $n i32) (result i32)
     (memory.atomic.notify (i32.const 0) (local.get $n)))
   (func (export "grow") (param $pages i32) (result i32)
@@ -35,6 +37,10 @@ fn wait_for_waiters(memory: &GuestMemory, address: u64, n: usize) {
         std::thread::yield_now();
     }
 }
+
+/// A bound on waits that a correct run ends with a notify, so that a failing assertion
+/// cannot leave a waiter blocking the test forever. Never reached when the test passes.
+const SAFETY_NET: Duration = Duration::from_secs(30);
 
 fn call_i32(run: &Arc<Threads>, name: &str, args: &[Val]) -> i32 {
     run.run(name, args).unwrap()[0].unwrap_i32()
@@ -59,8 +65,9 @@ fn agentsync_memory_is_the_guest_memory() {
 fn w12_atomics_notify_on_guest_memory_wakes_a_guest_wait32() {
     let (run, guest_memory) = guest(GUEST_WAT);
     let words = Int32Array::new(&guest_memory.agentsync_memory());
+    let net = Val::I64(SAFETY_NET.as_nanos() as i64);
     std::thread::scope(|s| {
-        let waiter = s.spawn(|| call_i32(&run, "wait0", &[]));
+        let waiter = s.spawn(|| call_i32(&run, "wait0", &[net]));
         wait_for_waiters(&guest_memory, 0, 1);
         assert_eq!(Atomics::notify(&words, 0, 1), Ok(1));
         assert_eq!(waiter.join().unwrap(), 0, "the guest wait returned ok");
@@ -77,7 +84,7 @@ fn w12_atomics_wait_async_on_guest_memory_is_woken_by_a_guest_notify() {
     let mismatch = Atomics::wait_async(&words, 0, 1, None).unwrap();
     assert_eq!(mismatch.sync_result(), Some(WaitResult::NotEqual));
 
-    let pending = Atomics::wait_async(&words, 0, 0, None).unwrap();
+    let pending = Atomics::wait_async(&words, 0, 0, Some(SAFETY_NET)).unwrap();
     assert!(pending.is_async(), "queued on the guest word at call time");
     assert_eq!(guest_memory.waiter_count(0), 1);
     std::thread::scope(|s| {
