@@ -1,5 +1,6 @@
-//! The guest's shared memory seen from the host, and the W4–W12 checks every wait and notify
-//! goes through (guest opcodes and host helpers alike).
+//! The guest's shared memory seen from the host (also as an agentsync memory), the W4
+//! alignment check every rewritten opcode starts with, and the checks of the host helpers
+//! (the opcodes continue in agentsync's `WasmView`, see `host.rs`).
 
 use std::sync::atomic::{AtomicI32, AtomicI64};
 use std::sync::Arc;
