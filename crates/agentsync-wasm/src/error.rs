@@ -40,6 +40,32 @@ pub enum Trap {
         /// The memory index the opcode named.
         memory: u32,
     },
+    /// A trap of agentsync's [`WasmView`](agentsync::memory::WasmView) that has no case of its
+    /// own here (its enum may gain cases).
+    Other(agentsync::memory::Trap),
+}
+
+/// agentsync's Wasm view checks W4–W11 for shared guest memories; its traps become ours.
+impl From<agentsync::memory::Trap> for Trap {
+    fn from(trap: agentsync::memory::Trap) -> Self {
+        use agentsync::memory::Trap as Layer2;
+        match trap {
+            Layer2::UnalignedAtomic { address, size } => Trap::UnalignedAtomic { address, size },
+            Layer2::OutOfBounds {
+                address,
+                size,
+                byte_length,
+            } => Trap::OutOfBounds {
+                // `u64::MAX` stands for "address + offset overflowed"; as an effective
+                // address it cannot pass the alignment check that runs first.
+                address: (address != u64::MAX).then_some(address),
+                size,
+                length: usize::try_from(byte_length).unwrap_or(usize::MAX),
+            },
+            Layer2::CannotBlock => Trap::CannotBlock,
+            other => Trap::Other(other),
+        }
+    }
 }
 
 impl fmt::Display for Trap {
@@ -78,6 +104,7 @@ impl fmt::Display for Trap {
                 f,
                 "memory {memory} of the calling instance is not reachable by the host function"
             ),
+            Trap::Other(trap) => trap.fmt(f),
         }
     }
 }

@@ -4,22 +4,24 @@
 //! Each instance gets its own functions, holding a lazily filled cache of the memory they act
 //! on, found through the export the rewrite added ([`memory_export_name`]). Checks run in the
 //! order of SEMANTICS.md: wait — alignment, unshared, bounds, compare, sleep (W7); notify —
-//! alignment, bounds, unshared returns 0, wake (W11).
+//! alignment, bounds, unshared returns 0, wake (W11). On a shared memory everything after the
+//! alignment check is agentsync's [`WasmView`] over the guest memory, the same code the host
+//! uses; only an unshared memory (owned by its store, free to move) is checked here.
 
-use std::sync::atomic::{AtomicI32, AtomicI64};
 use std::sync::{Arc, OnceLock};
 
-use agentsync::Waitable;
+use agentsync::memory::WasmView;
 use wasmtime::{Caller, Extern, Func, Memory, Store};
 
 use crate::error::Trap;
-use crate::memory::{aligned_address, in_bounds, wasm_timeout, GuestMemory};
+use crate::memory::{aligned_address, in_bounds, GuestMemory};
 use crate::rewrite::{memory_export_name, AtomicOp, HostImport};
 
 /// The memory a rewritten opcode acts on, as found in its instance.
 #[derive(Clone)]
 enum Target {
-    Shared(GuestMemory),
+    /// A shared memory, seen through agentsync's Wasm view of the guest memory.
+    Shared(WasmView),
     Unshared(Memory),
 }
 
@@ -37,44 +39,63 @@ impl Site {
         }
         let memory = self.import.memory;
         let found = match caller.get_export(&memory_export_name(memory)) {
-            Some(Extern::SharedMemory(m)) => Target::Shared(GuestMemory::from_shared(m)),
+            Some(Extern::SharedMemory(m)) => {
+                let guest = GuestMemory::from_shared(m);
+                Target::Shared(WasmView::new(&guest.agentsync_memory()))
+            }
             Some(Extern::Memory(m)) => Target::Unshared(m),
             _ => return Err(Trap::NoMemory { memory }),
         };
         Ok(self.target.get_or_init(|| found).clone())
     }
 
-    fn wait<A: Waitable, T>(
+    /// The W7 checks before the view's: alignment (in 128 bits, so it comes first even when
+    /// address + offset overflows), then the unshared-memory trap.
+    fn wait_view<T>(
         &self,
         caller: &mut Caller<'_, T>,
         address: u64,
-        expected: A::Value,
+        size: u32,
+    ) -> Result<WasmView, Trap> {
+        aligned_address(address, self.import.offset, size)?;
+        match self.target(caller)? {
+            Target::Shared(view) => Ok(view),
+            Target::Unshared(_) => Err(Trap::ExpectedSharedMemory {
+                opcode: self.import.op.opcode(),
+            }),
+        }
+    }
+
+    fn wait32<T>(
+        &self,
+        caller: &mut Caller<'_, T>,
+        address: u64,
+        expected: i32,
         timeout_ns: i64,
     ) -> Result<i32, Trap> {
-        let size = std::mem::size_of::<A>() as u32;
-        aligned_address(address, self.import.offset, size)?;
-        let memory = match self.target(caller)? {
-            Target::Shared(memory) => memory,
-            Target::Unshared(_) => {
-                return Err(Trap::ExpectedSharedMemory {
-                    opcode: self.import.op.opcode(),
-                })
-            }
-        };
-        let result = memory.wait_at::<A>(
-            address,
-            self.import.offset,
-            expected,
-            wasm_timeout(timeout_ns),
-        )?;
-        Ok(result.wasm_code() as i32)
+        let view = self.wait_view(caller, address, 4)?;
+        let code = view.memory_atomic_wait32(address, self.import.offset, expected, timeout_ns)?;
+        Ok(code as i32)
+    }
+
+    fn wait64<T>(
+        &self,
+        caller: &mut Caller<'_, T>,
+        address: u64,
+        expected: i64,
+        timeout_ns: i64,
+    ) -> Result<i32, Trap> {
+        let view = self.wait_view(caller, address, 8)?;
+        let code = view.memory_atomic_wait64(address, self.import.offset, expected, timeout_ns)?;
+        Ok(code as i32)
     }
 
     fn notify<T>(&self, caller: &mut Caller<'_, T>, address: u64, count: i32) -> Result<i32, Trap> {
         let effective = aligned_address(address, self.import.offset, 4)?;
         let woken = match self.target(caller)? {
-            Target::Shared(memory) => {
-                memory.notify_at(address, self.import.offset, count as u32)?
+            // The count operand is an i32 read as u32 (W10): -1 wakes everyone.
+            Target::Shared(view) => {
+                view.memory_atomic_notify(address, self.import.offset, count as u32)?
             }
             Target::Unshared(memory) => {
                 in_bounds(effective, 4, memory.data_size(&*caller))?;
@@ -96,29 +117,25 @@ pub(crate) fn host_function<T: 'static>(store: &mut Store<T>, import: HostImport
         (AtomicOp::Wait32, false) => Func::wrap(
             store,
             move |mut c: Caller<'_, T>, a: i32, e: i32, t: i64| -> wasmtime::Result<i32> {
-                site.wait::<AtomicI32, T>(&mut c, u64::from(a as u32), e, t)
-                    .map_err(trap)
+                site.wait32(&mut c, u64::from(a as u32), e, t).map_err(trap)
             },
         ),
         (AtomicOp::Wait32, true) => Func::wrap(
             store,
             move |mut c: Caller<'_, T>, a: i64, e: i32, t: i64| -> wasmtime::Result<i32> {
-                site.wait::<AtomicI32, T>(&mut c, a as u64, e, t)
-                    .map_err(trap)
+                site.wait32(&mut c, a as u64, e, t).map_err(trap)
             },
         ),
         (AtomicOp::Wait64, false) => Func::wrap(
             store,
             move |mut c: Caller<'_, T>, a: i32, e: i64, t: i64| -> wasmtime::Result<i32> {
-                site.wait::<AtomicI64, T>(&mut c, u64::from(a as u32), e, t)
-                    .map_err(trap)
+                site.wait64(&mut c, u64::from(a as u32), e, t).map_err(trap)
             },
         ),
         (AtomicOp::Wait64, true) => Func::wrap(
             store,
             move |mut c: Caller<'_, T>, a: i64, e: i64, t: i64| -> wasmtime::Result<i32> {
-                site.wait::<AtomicI64, T>(&mut c, a as u64, e, t)
-                    .map_err(trap)
+                site.wait64(&mut c, a as u64, e, t).map_err(trap)
             },
         ),
         (AtomicOp::Notify, false) => Func::wrap(

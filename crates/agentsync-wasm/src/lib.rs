@@ -5,7 +5,9 @@
 //! function implementing W4–W12 of SEMANTICS.md on agentsync's waiter table, so guest threads,
 //! host threads and host async tasks wait in the same FIFO queue per address. All other atomic
 //! opcodes run natively in wasmtime. The guest's shared memory is a [`GuestMemory`] on the
-//! host: its bytes never move, so host code can wait, notify and `wait_async` on guest words.
+//! host: its bytes never move, so host code can wait, notify and `wait_async` on guest words,
+//! and [`GuestMemory::agentsync_memory`] hands it out as an [`agentsync::memory::SharedMemory`]
+//! for the `Atomics` facade, typed views and primitives placed in guest memory.
 //!
 //! ```
 //! use agentsync_wasm::{Runtime, Threads};
@@ -42,7 +44,8 @@
 //!
 //! - W4–W12 in the order SEMANTICS.md gives, with trap messages that start with the spec
 //!   tests' texts (`unaligned atomic`, `expected shared memory`, `out of bounds memory
-//!   access`).
+//!   access`). On shared memories the checks after alignment are agentsync's
+//!   [`WasmView`](agentsync::memory::WasmView), the same code host callers use.
 //! - Guest waits, host blocking waits and host `wait_async` futures on the same bytes share
 //!   one FIFO queue: a notify from either side wakes the oldest waiters of any kind.
 //! - The guest's shared memory never moves ([`GuestMemory::base`] is stable across `grow`).

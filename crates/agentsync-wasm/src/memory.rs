@@ -1,7 +1,9 @@
-//! The guest's shared memory seen from the host, and the W4–W12 checks every wait and notify
-//! goes through (guest opcodes and host helpers alike).
+//! The guest's shared memory seen from the host (also as an agentsync memory), the W4
+//! alignment check every rewritten opcode starts with, and the checks of the host helpers
+//! (the opcodes continue in agentsync's `WasmView`, see `host.rs`).
 
 use std::sync::atomic::{AtomicI32, AtomicI64};
+use std::sync::Arc;
 use std::time::Duration;
 
 use agentsync::{WaitAsync, WaitResult, Waitable};
@@ -47,10 +49,12 @@ pub fn wasm_timeout(nanos: i64) -> Option<Duration> {
 
 /// A guest's shared linear memory, reachable from host code.
 ///
-/// wasmtime reserves a shared memory's maximum up front, so its bytes never move (W13): the
-/// base pointer stays valid for as long as any handle to the memory exists, and host code can
-/// use agentsync's futex, primitives and `wait_async` on guest words. Cloning is cheap (the
-/// memory is reference counted).
+/// wasmtime never moves a shared memory's bytes (W13): the base pointer stays valid for as
+/// long as any handle to the memory exists, and host code can use agentsync's futex,
+/// primitives and `wait_async` on guest words. [`agentsync_memory`](Self::agentsync_memory)
+/// shows the same bytes as an [`agentsync::memory::SharedMemory`], so the `Atomics` facade, the
+/// Wasm view and placed primitives work on them too. Cloning is cheap (both handles are
+/// reference counted).
 ///
 /// ```
 /// use agentsync_wasm::{GuestMemory, Runtime};
@@ -62,7 +66,10 @@ pub fn wasm_timeout(nanos: i64) -> Option<Duration> {
 /// ```
 #[derive(Clone, Debug)]
 pub struct GuestMemory {
+    /// wasmtime's handle: the owner of the bytes.
     memory: SharedMemory,
+    /// The same bytes as an agentsync memory, built once when the handle is wrapped.
+    host: Arc<agentsync::memory::SharedMemory>,
 }
 
 impl GuestMemory {
@@ -79,8 +86,41 @@ impl GuestMemory {
     }
 
     /// Wraps a wasmtime shared memory (e.g. one a guest exported).
+    ///
+    /// # Panics
+    ///
+    /// If wasmtime's base pointer were null or not 8-aligned; wasmtime page-aligns every
+    /// memory, including empty ones.
     pub fn from_shared(memory: SharedMemory) -> Self {
-        Self { memory }
+        let host = agentsync_view(&memory);
+        Self { memory, host }
+    }
+
+    /// The guest's memory as an [`agentsync::memory::SharedMemory`]: the same bytes, at the same
+    /// address, with the same current length (asked of wasmtime at every bounds check, so guest
+    /// `memory.grow` shows at once). Typed views, the `Atomics` facade, the `WasmView` and
+    /// placed primitives (`memory.place::<agentsync::sync::Mutex>(offset)`) work on it, and
+    /// their waits share the FIFO queues of guest waits on the same bytes (W12).
+    ///
+    /// It cannot grow: grow the memory through [`grow`](Self::grow) or the guest. It keeps the
+    /// wasmtime memory alive as long as it lives.
+    ///
+    /// ```
+    /// use agentsync::memory::{Atomics, Int32Array};
+    /// use agentsync_wasm::{GuestMemory, Runtime};
+    ///
+    /// let guest = GuestMemory::new(Runtime::shared(), 1, 2).unwrap();
+    /// let memory = guest.agentsync_memory();
+    /// assert_eq!(memory.as_ptr(), guest.base());
+    /// assert_eq!(memory.maximum_byte_length(), 2 * 65536);
+    /// let words = Int32Array::new(&memory);
+    /// Atomics::store(&words, 3, 42).unwrap();
+    /// assert_eq!(guest.atomic_i32(12).unwrap().load(std::sync::atomic::Ordering::SeqCst), 42);
+    /// guest.grow(1).unwrap();
+    /// assert_eq!(memory.byte_length(), 2 * 65536);
+    /// ```
+    pub fn agentsync_memory(&self) -> Arc<agentsync::memory::SharedMemory> {
+        Arc::clone(&self.host)
     }
 
     /// The wasmtime handle, to import the memory into an instance.
@@ -277,4 +317,46 @@ impl GuestMemory {
     pub fn waiter_count(&self, address: u64) -> usize {
         agentsync::waiter_count_addr(self.base() as usize + address as usize)
     }
+}
+
+/// Builds the agentsync view of a wasmtime shared memory (see
+/// [`GuestMemory::agentsync_memory`]).
+fn agentsync_view(memory: &SharedMemory) -> Arc<agentsync::memory::SharedMemory> {
+    let base = memory.data().as_ptr() as *mut u8;
+    let maximum = maximum_bytes(memory);
+    let length = memory.clone();
+    // SAFETY:
+    // - valid for every byte below `byte_length`: `base` is the start of wasmtime's allocation
+    //   and `data_size()` is the accessible length, for as long as the wasmtime memory lives;
+    //   the owner we pass is a clone of its handle, so it lives as long as the view;
+    // - never moves: a shared memory's base pointer is fixed for its whole life (wasmtime's
+    //   `SharedMemory::data` docs; its `memory_may_move` is `false` for shared memories, so a
+    //   growth that does not fit the initial reservation fails instead of relocating);
+    // - `byte_length` never decreases: Wasm memories only grow, and `data_size()` reads the
+    //   length under wasmtime's memory lock, which `grow` holds until the new pages are
+    //   accessible and the length is stored;
+    // - every other access is atomic or does not race with ours: the view only uses atomics;
+    //   guest atomic instructions are machine atomics; wasmtime's host accessors hand out
+    //   `UnsafeCell`s to be accessed atomically (its `SharedMemory::data` contract); guest
+    //   plain loads and stores race with host atomics only in a guest program that races on
+    //   those bytes, which the crate docs exclude as for any Wasm embedding.
+    let made = unsafe {
+        agentsync::memory::SharedMemory::from_external(
+            base,
+            maximum,
+            true,
+            move || length.data_size(),
+            memory.clone(),
+        )
+    };
+    // wasmtime's bases are page aligned and non-null, even for an allocation of zero bytes
+    // (it points those at a page-aligned static), so the only error cannot happen.
+    made.expect("wasmtime shared memory bases are page aligned")
+}
+
+/// The declared maximum in bytes, clamped to what this host can address.
+fn maximum_bytes(memory: &SharedMemory) -> usize {
+    let ty = memory.ty();
+    let pages = ty.maximum().unwrap_or(ty.minimum());
+    usize::try_from(pages.saturating_mul(ty.page_size())).unwrap_or(usize::MAX)
 }
