@@ -459,3 +459,27 @@ fn w13_a_shared_memory_declares_a_maximum_and_never_moves() {
     assert!(memory.grow(1).is_err());
     assert_eq!(memory.size_pages(), 3);
 }
+
+#[test]
+fn w4_alignment_is_checked_before_an_address_that_overflows() {
+    let memory = SharedMemory::new(1, 1).unwrap();
+    let wasm = WasmView::new(&memory);
+    // address + offset = 2^64 + 1: past every memory, and unaligned: the unaligned trap wins.
+    assert!(matches!(
+        wasm.i32_atomic_load(u64::MAX, 2),
+        Err(Trap::UnalignedAtomic { size: 4, .. })
+    ));
+    assert!(matches!(
+        wasm.memory_atomic_wait32(u64::MAX, 2, 0, 0),
+        Err(Trap::UnalignedAtomic { .. })
+    ));
+    assert!(matches!(
+        wasm.memory_atomic_notify(u64::MAX, 2, 1),
+        Err(Trap::UnalignedAtomic { .. })
+    ));
+    // address + offset = 2^64: aligned, so out of bounds.
+    assert!(matches!(
+        wasm.i32_atomic_load(u64::MAX - 1, 2),
+        Err(Trap::OutOfBounds { .. })
+    ));
+}

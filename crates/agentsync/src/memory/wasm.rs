@@ -209,6 +209,15 @@ impl WasmView {
     /// first). A sum past `u64::MAX` is out of bounds, never wrapped.
     #[inline]
     fn aligned(&self, address: u64, offset: u64, size: usize) -> Result<u64, Trap> {
+        // Alignment is checked first (W4), also for a sum past 2^64: `size` divides 2^64, so
+        // the wrapped sum has the same remainder as the true one.
+        let wrapped = address.wrapping_add(offset);
+        if wrapped % size as u64 != 0 {
+            return Err(Trap::UnalignedAtomic {
+                address: wrapped,
+                size: size as u32,
+            });
+        }
         let Some(effective) = address.checked_add(offset) else {
             return Err(Trap::OutOfBounds {
                 address: u64::MAX,
@@ -216,12 +225,6 @@ impl WasmView {
                 byte_length: self.memory.byte_length() as u64,
             });
         };
-        if effective % size as u64 != 0 {
-            return Err(Trap::UnalignedAtomic {
-                address: effective,
-                size: size as u32,
-            });
-        }
         Ok(effective)
     }
 
