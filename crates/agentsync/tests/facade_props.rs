@@ -291,19 +291,21 @@ fn facade_step<T: Element + Into<i128>>(
 
 /// What the Wasm checks should say for a `size`-byte access (W4): the checked address or a trap.
 fn wasm_target(model: &Model, size: usize, address: u64, offset: u64) -> Result<usize, Trap> {
-    let Some(effective) = address.checked_add(offset) else {
+    // The true sum, in 128 bits: alignment is judged on it first, even past 2^64 (W4).
+    let sum = u128::from(address) + u128::from(offset);
+    if sum % size as u128 != 0 {
+        return Err(Trap::UnalignedAtomic {
+            address: sum as u64,
+            size: size as u32,
+        });
+    }
+    let Ok(effective) = u64::try_from(sum) else {
         return Err(Trap::OutOfBounds {
             address: u64::MAX,
             size: size as u32,
             byte_length: model.length as u64,
         });
     };
-    if effective % size as u64 != 0 {
-        return Err(Trap::UnalignedAtomic {
-            address: effective,
-            size: size as u32,
-        });
-    }
     if effective + size as u64 > model.length as u64 {
         return Err(Trap::OutOfBounds {
             address: effective,
