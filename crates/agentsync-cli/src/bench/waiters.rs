@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicI32;
 use std::time::{Duration, Instant};
 
 use agentsync::polyfill::{self, PolyfillFuture};
-use agentsync::{WaitAsync, WaitFuture, WaitResult};
+use agentsync::{Settled, WaitFuture, WaitResult};
 
 use super::{node, ns_per, Config, Impl, Outcome, Sample, Scenario, AGENTSYNC};
 use crate::alloc_count;
@@ -37,20 +37,32 @@ enum Measure {
     Bytes,
 }
 
-fn native_batch(waiters: usize, count_bytes: bool) -> Result<Batch, String> {
-    let word = AtomicI32::new(0);
-    let mut futures: Vec<WaitFuture<'_>> = Vec::with_capacity(waiters);
+/// Queues `waiters` pending waits on `word` with `start` (timing it, and counting the heap it
+/// grows when asked), notifies them all in one call (timing it), and checks that every one was
+/// queued, counted by the notify, and resolved `ok`. Resolving a native future that a notify
+/// already decided returns at once; a polyfill future waits for its helper to report back, so
+/// the next round finds the helpers idle.
+fn batch<'w, F>(
+    word: &'w AtomicI32,
+    waiters: usize,
+    count_bytes: bool,
+    start: impl Fn(&'w AtomicI32) -> Result<Settled<F>, String>,
+) -> Result<Batch, String>
+where
+    F: std::future::Future<Output = WaitResult> + Unpin,
+{
+    let mut futures: Vec<F> = Vec::with_capacity(waiters);
     let mut create = || -> Result<Duration, String> {
-        let start = Instant::now();
+        let begin = Instant::now();
         for _ in 0..waiters {
-            match agentsync::wait_async(&word, 0, None) {
-                WaitAsync::Async(future) => futures.push(future),
-                WaitAsync::Sync(result) => {
+            match start(word)? {
+                Settled::Async(future) => futures.push(future),
+                Settled::Sync(result) => {
                     return Err(format!("wait_async settled at once: {result}"))
                 }
             }
         }
-        Ok(start.elapsed())
+        Ok(begin.elapsed())
     };
     let (create, heap) = if count_bytes {
         let (created, heap) = alloc_count::measure(create);
@@ -58,12 +70,13 @@ fn native_batch(waiters: usize, count_bytes: bool) -> Result<Batch, String> {
     } else {
         (create()?, None)
     };
-    let start = Instant::now();
-    let woken = agentsync::notify(&word, usize::MAX);
-    let notify = start.elapsed();
+    let begin = Instant::now();
+    let woken = agentsync::notify(word, usize::MAX);
+    let notify = begin.elapsed();
     let delivered = futures
-        .iter()
-        .filter(|f| f.result() == Some(WaitResult::Ok))
+        .into_iter()
+        .map(futures_lite::future::block_on)
+        .filter(|result| *result == WaitResult::Ok)
         .count();
     if woken != waiters || delivered != waiters {
         return Err(format!(
@@ -77,48 +90,18 @@ fn native_batch(waiters: usize, count_bytes: bool) -> Result<Batch, String> {
     })
 }
 
+fn native_batch(waiters: usize, count_bytes: bool) -> Result<Batch, String> {
+    let word = AtomicI32::new(0);
+    batch(&word, waiters, count_bytes, |word| {
+        Ok(agentsync::wait_async(word, 0, None))
+    })
+}
+
 fn polyfill_batch(waiters: usize, count_bytes: bool) -> Result<Batch, String> {
     let word = AtomicI32::new(0);
-    let mut futures: Vec<PolyfillFuture<'_>> = Vec::with_capacity(waiters);
-    let mut create = || -> Result<Duration, String> {
-        let start = Instant::now();
-        for _ in 0..waiters {
-            let pending =
-                catch_unwind(AssertUnwindSafe(|| polyfill::wait_async(&word, 0, None)))
-                    .map_err(|_| "the polyfill could not start a helper thread".to_string())?;
-            match pending {
-                polyfill::WaitAsync::Async(future) => futures.push(future),
-                polyfill::WaitAsync::Sync(result) => {
-                    return Err(format!("polyfill wait_async settled at once: {result}"))
-                }
-            }
-        }
-        Ok(start.elapsed())
-    };
-    let (create, heap) = if count_bytes {
-        let (created, heap) = alloc_count::measure(create);
-        (created?, heap)
-    } else {
-        (create()?, None)
-    };
-    let start = Instant::now();
-    let woken = agentsync::notify(&word, usize::MAX);
-    let notify = start.elapsed();
-    // Wait for every helper to report back, so the next round finds them idle.
-    let delivered = futures
-        .into_iter()
-        .map(futures_lite::future::block_on)
-        .filter(|result| *result == WaitResult::Ok)
-        .count();
-    if woken != waiters || delivered != waiters {
-        return Err(format!(
-            "notify woke {woken} and {delivered} polyfill futures saw ok, expected {waiters}"
-        ));
-    }
-    Ok(Batch {
-        create,
-        notify,
-        heap,
+    batch(&word, waiters, count_bytes, |word| {
+        catch_unwind(AssertUnwindSafe(|| polyfill::wait_async(word, 0, None)))
+            .map_err(|_| "the polyfill could not start a helper thread".to_string())
     })
 }
 
