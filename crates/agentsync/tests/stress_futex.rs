@@ -13,7 +13,7 @@ use agentsync::{notify, wait, wait_async, waiter_count, WaitAsync, WaitResult};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const LOCATIONS: usize = 4;
 
@@ -165,20 +165,19 @@ fn stress_threads_and_tasks_keep_notify_and_ok_counts_equal() {
     thread::sleep(Duration::from_millis(millis));
     world.stop.store(true, SeqCst);
     // Wake whoever still waits forever, until every participant has finished.
-    let start = Instant::now();
-    while !(threads.iter().all(|t| t.is_finished()) && tasks.iter().all(|t| t.is_finished())) {
-        assert!(
-            start.elapsed() < common::PATIENCE,
-            "participants never finished: a lost wake-up?"
-        );
-        for word in &world.words {
-            world
-                .tally
-                .notified
-                .fetch_add(notify(word, usize::MAX), SeqCst);
-        }
-        thread::sleep(Duration::from_millis(1));
-    }
+    common::eventually(
+        "participants never finished: a lost wake-up?",
+        || threads.iter().all(|t| t.is_finished()) && tasks.iter().all(|t| t.is_finished()),
+        || {
+            for word in &world.words {
+                world
+                    .tally
+                    .notified
+                    .fetch_add(notify(word, usize::MAX), SeqCst);
+            }
+            thread::sleep(Duration::from_millis(1));
+        },
+    );
     for t in threads {
         t.join().unwrap();
     }

@@ -10,13 +10,26 @@ use std::time::{Duration, Instant};
 /// Generous bound for "this must happen": a failure, not a speed check.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
+/// Repeats `step` until `done` holds. A hang guard, not a speed check: if [`PATIENCE`] passes
+/// first, the thing the test waits for never happened (a lost wake-up, a timer that never
+/// fired), and the test fails naming `what`.
+pub fn eventually(what: &str, mut done: impl FnMut() -> bool, mut step: impl FnMut()) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done() {
+        if Instant::now() >= deadline {
+            panic!("gave up after {PATIENCE:?}: {what}");
+        }
+        step();
+    }
+}
+
 /// Spins until `n` waiters are queued on `location`; panics after [`PATIENCE`].
 pub fn wait_until_queued<A: Waitable>(location: &A, n: usize) {
-    let start = Instant::now();
-    while agentsync::waiter_count(location) < n {
-        assert!(start.elapsed() < PATIENCE, "never saw {n} waiters queued");
-        std::thread::yield_now();
-    }
+    eventually(
+        &format!("never saw {n} waiters queued"),
+        || agentsync::waiter_count(location) >= n,
+        std::thread::yield_now,
+    );
 }
 
 /// A waker that counts how often it was woken.

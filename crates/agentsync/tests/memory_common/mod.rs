@@ -2,12 +2,11 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use agentsync::memory::SharedMemory;
 
-/// How long a helper waits for a condition before failing the test instead of hanging.
-pub const PATIENCE: Duration = Duration::from_secs(20);
+#[path = "../common/mod.rs"]
+mod common;
 
 /// A shared memory of one page (maximum `max_pages`).
 pub fn shared(max_pages: u64) -> Arc<SharedMemory> {
@@ -20,12 +19,12 @@ pub fn non_shared() -> Arc<SharedMemory> {
 }
 
 /// Spins (yielding) until `condition` holds; panics after [`PATIENCE`].
-pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !condition() {
-        assert!(start.elapsed() < PATIENCE, "gave up waiting for {what}");
-        std::thread::yield_now();
-    }
+pub fn wait_until(what: &str, condition: impl FnMut() -> bool) {
+    common::eventually(
+        &format!("waiting for {what}"),
+        condition,
+        std::thread::yield_now,
+    );
 }
 
 /// The address of byte `offset` of `memory`, the key of its waiter queue.
