@@ -7,7 +7,9 @@ use std::sync::atomic::{
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use agentsync::{agent, notify, wait, wait_async, waiter_count, WaitAsync, WaitError, WaitResult};
+use agentsync::{
+    agent, notify, wait, wait_async, waiter_count, Settled, WaitAsync, WaitError, WaitResult,
+};
 
 use super::{Checks, Step};
 
@@ -411,41 +413,23 @@ struct Batch {
 
 const BATCH: usize = 200;
 
-/// The native path: `BATCH` pending waits, the two synchronous outcomes, notify(all).
-fn native_batch(word: &AtomicI32) -> (Batch, Duration) {
+/// `BATCH` pending waits started by `start`, the two synchronous outcomes, notify(all): the
+/// same run for the native path and for the polyfill, which return the same `Settled` shape.
+fn batch<'w, F>(
+    word: &'w AtomicI32,
+    start: impl Fn(&'w AtomicI32, i32, Option<Duration>) -> Settled<F>,
+) -> (Batch, Duration)
+where
+    F: std::future::Future<Output = WaitResult> + Unpin,
+{
     let started = Instant::now();
-    let pending: Vec<_> = (0..BATCH)
-        .filter_map(|_| wait_async(word, 0, None).into_future())
+    let pending: Vec<F> = (0..BATCH)
+        .filter_map(|_| start(word, 0, None).into_future())
         .collect();
     let created = started.elapsed();
     let batch = Batch {
-        not_equal: wait_async(word, 1, None).sync_result(),
-        zero_timeout: wait_async(word, 0, Some(Duration::ZERO)).sync_result(),
-        queued: pending.len(),
-        woken: notify(word, usize::MAX),
-        ok: pending
-            .into_iter()
-            .map(futures_lite::future::block_on)
-            .filter(|r| *r == WaitResult::Ok)
-            .count(),
-    };
-    (batch, created)
-}
-
-/// The same through the polyfill's helper threads.
-fn polyfill_batch(word: &AtomicI32) -> (Batch, Duration) {
-    use agentsync::polyfill::{wait_async, WaitAsync};
-    let started = Instant::now();
-    let pending: Vec<_> = (0..BATCH)
-        .filter_map(|_| match wait_async(word, 0, None) {
-            WaitAsync::Async(future) => Some(future),
-            WaitAsync::Sync(_) => None,
-        })
-        .collect();
-    let created = started.elapsed();
-    let batch = Batch {
-        not_equal: wait_async(word, 1, None).sync_result(),
-        zero_timeout: wait_async(word, 0, Some(Duration::ZERO)).sync_result(),
+        not_equal: start(word, 1, None).sync_result(),
+        zero_timeout: start(word, 0, Some(Duration::ZERO)).sync_result(),
         queued: pending.len(),
         woken: notify(word, usize::MAX),
         ok: pending
@@ -460,9 +444,9 @@ fn polyfill_batch(word: &AtomicI32) -> (Batch, Duration) {
 fn polyfill_beside_native(checks: &mut Checks) -> Result<(), String> {
     let word = AtomicI32::new(0);
     let helpers_before = agentsync::polyfill::helper_threads();
-    let (native_batch, native_created) = native_batch(&word);
+    let (native_batch, native_created) = batch(&word, agentsync::wait_async);
     let native_helpers = agentsync::polyfill::helper_threads().saturating_sub(helpers_before);
-    let (polyfill_batch, polyfill_created) = polyfill_batch(&word);
+    let (polyfill_batch, polyfill_created) = batch(&word, agentsync::polyfill::wait_async);
     // Helpers outlive their waits (they idle a few seconds), so this counts the ones started.
     let polyfill_helpers = agentsync::polyfill::helper_threads().saturating_sub(helpers_before);
 
