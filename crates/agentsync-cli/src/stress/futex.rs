@@ -128,6 +128,19 @@ impl Shared {
         }
     }
 
+    /// Starts an async wait through `word`; a failure is recorded as a violation and ends the
+    /// worker (`None`).
+    fn start_async(
+        &self,
+        word: &dyn Location,
+        expected: i32,
+        timeout: Option<Duration>,
+    ) -> Option<WaitAsync<'static>> {
+        word.wait_async(expected, timeout)
+            .map_err(|error| self.violate(format!("wait_async on {} failed: {error}", word.name())))
+            .ok()
+    }
+
     /// Notifies through `word`, recording a failure as a violation.
     fn notify(&self, word: &dyn Location, count: usize) -> usize {
         word.notify(count).unwrap_or_else(|error| {
@@ -198,12 +211,8 @@ fn lite_worker(shared: Arc<Shared>, seed: u64) {
     let mut rng = fastrand::Rng::with_seed(seed);
     while !shared.stopping() {
         let (word, expected, timeout) = pick(&shared, &mut rng);
-        let outcome = match word.wait_async(expected, timeout) {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                shared.violate(format!("wait_async on {} failed: {error}", word.name()));
-                return;
-            }
+        let Some(outcome) = shared.start_async(word, expected, timeout) else {
+            return;
         };
         match outcome {
             WaitAsync::Sync(result) => shared.record(result),
@@ -228,12 +237,8 @@ async fn tokio_worker(shared: Arc<Shared>, seed: u64) {
     let mut rng = fastrand::Rng::with_seed(seed);
     while !shared.stopping() {
         let (word, expected, timeout) = pick(&shared, &mut rng);
-        let outcome = match word.wait_async(expected, timeout) {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                shared.violate(format!("wait_async on {} failed: {error}", word.name()));
-                return;
-            }
+        let Some(outcome) = shared.start_async(word, expected, timeout) else {
+            return;
         };
         match outcome {
             WaitAsync::Sync(result) => {
