@@ -11,6 +11,7 @@ use std::sync::atomic::{
     Ordering::{Relaxed, SeqCst},
 };
 use std::sync::Arc;
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use agentsync::sync::{
@@ -18,6 +19,9 @@ use agentsync::sync::{
     RwLock, Semaphore, SendError, SpinLock, TryRecvError, TrySendError,
 };
 use agentsync::{agent, waiter_count, WaitError};
+
+mod common;
+use common::{poll_once, CountingWaker};
 
 /// Iterations per worker: small by default, larger with `AGENTSYNC_STRESS=1`.
 fn rounds(default: usize) -> usize {
@@ -607,6 +611,57 @@ fn mutex_word_follows_the_0_1_2_protocol() {
     assert_eq!(words.0[0].load(Relaxed), 0);
 }
 
+/// Polls an async acquire until it sleeps in the queue of `words`: a contended lock first backs
+/// off, yielding to its executor. Returns how many polls that took.
+fn poll_until_queued<F, const N: usize>(future: &mut F, waker: &Waker, words: &Words<N>) -> usize
+where
+    F: std::future::Future + Unpin,
+{
+    let queued = words.queued();
+    let mut polls = 0;
+    while words.queued() == queued {
+        assert!(poll_once(future, waker).is_pending(), "acquired while held");
+        polls += 1;
+        assert!(polls < 1000, "the backoff never ended in the queue");
+    }
+    polls
+}
+
+#[test]
+fn a_contended_task_yields_to_its_executor_before_it_queues() {
+    let words = Words::<1>::new();
+    let mutex = mutex_in(&words);
+    let guard = mutex.lock().unwrap();
+    let (wakes, waker) = CountingWaker::new();
+
+    // A task backing off has registered nothing: dropping it leaves no trace.
+    let mut dropped = Box::pin(mutex.lock_async());
+    assert!(poll_once(&mut dropped, &waker).is_pending());
+    assert_eq!(wakes.count(), 1, "it asked to be polled again");
+    drop(dropped);
+    assert_eq!(words.queued(), 0);
+    assert_eq!(words.0[0].load(Relaxed), 1, "the word still says: held, no sleepers");
+
+    // Each pending poll of the backoff asks to be polled again and queues nothing; once the
+    // backoff is used up the task sleeps in the word's queue instead.
+    let (wakes, waker) = CountingWaker::new();
+    let mut task = Box::pin(mutex.lock_async());
+    let polls = poll_until_queued(&mut task, &waker, &words);
+    assert!(polls >= 2, "no executor yield before queueing");
+    assert_eq!(wakes.count(), polls - 1, "every poll but the last yielded");
+    assert_eq!(words.0[0].load(Relaxed), 2, "the sleeper marked the word");
+
+    drop(guard);
+    assert_eq!(wakes.count(), polls, "the unlock woke the queued task");
+    let held = match poll_once(&mut task, &waker) {
+        Poll::Ready(held) => held,
+        Poll::Pending => panic!("woken but not given the lock"),
+    };
+    assert_eq!(words.queued(), 0);
+    drop(held);
+    assert_eq!(words.0[0].load(Relaxed), 0);
+}
+
 #[test]
 fn handoff_publishes_once() {
     let slot = Handoff::new();
@@ -740,7 +795,7 @@ fn dropped_woken_async_lock_passes_the_wake_up_to_the_next_waiter() {
     let mutex = mutex_in(&words);
     let held = mutex.lock().unwrap();
     let mut first = Box::pin(mutex.lock_async());
-    assert!(futures_lite::future::block_on(futures_lite::future::poll_once(&mut first)).is_none());
+    poll_until_queued(&mut first, &CountingWaker::new().1, &words);
     assert_eq!(words.queued(), 1, "the task is queued first");
     std::thread::scope(|s| {
         let second = s.spawn(|| drop(mutex.lock().unwrap()));

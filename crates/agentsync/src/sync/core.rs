@@ -6,6 +6,11 @@
 //! `wait_async`. Both loop back into the same attempt, so the protocol is written once (the
 //! shape of smol's async-lock).
 //!
+//! An attempt may also ask to [`Snooze`](Step::Snooze): the backoff step of a lock that expects
+//! its holder to let go soon. The blocking driver yields the thread; the async driver yields to
+//! the executor (wakes itself and returns `Pending`), so a task never stalls its executor's
+//! thread and a holder that is a task on the same thread gets to run.
+//!
 //! The futex has no spurious wake-ups and checks the expected value under its bucket lock, so a
 //! release that changes the word between "attempt failed" and "sleep" is never lost: the wait
 //! returns `not-equal` and the attempt runs again.
@@ -33,6 +38,9 @@ pub(crate) enum Step<'w, T> {
         /// The value seen when the try failed.
         expected: i32,
     },
+    /// Could not finish, but the holder is likely to let go very soon: give way for a moment
+    /// (a thread yields its core, a task yields to its executor), then try again.
+    Snooze,
 }
 
 /// One acquire operation. `attempt` may keep state between calls (for example "I have
@@ -74,6 +82,10 @@ pub(crate) fn block<A: Attempt>(
         let (word, expected) = match op.attempt() {
             Step::Done(output) => return Ok(output),
             Step::Sleep { word, expected } => (word, expected),
+            Step::Snooze => {
+                crate::loom::thread::yield_now();
+                continue;
+            }
         };
         if !agent::can_block() {
             return Err(Unfinished::CannotBlock(op));
@@ -161,6 +173,11 @@ impl<A: Attempt + Unpin> Future for Acquire<A> {
                         Ok(wait) => this.wait = wait,
                         Err(()) => return Poll::Ready(Err(this.op.take().expect("still running"))),
                     }
+                }
+                Step::Snooze => {
+                    // Nothing is registered: being dropped now owes nobody a wake-up.
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
                 }
             }
         }

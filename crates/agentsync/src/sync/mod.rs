@@ -26,6 +26,7 @@
 
 pub(crate) mod core;
 
+mod backoff;
 mod barrier;
 mod condvar;
 mod event;

@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use super::backoff::Backoff;
 use super::core;
 use crate::loom::atomic::{
     AtomicI32,
@@ -22,7 +23,8 @@ const UNLOCKED: i32 = 0;
 /// Held.
 const LOCKED: i32 = 1;
 
-/// Backoff doubles the spin count up to `1 << YIELD_AFTER`, then yields the thread each round.
+/// Backoff doubles the pauses per round up to `2 << (YIELD_AFTER - 1)`, then yields the thread
+/// each round.
 const YIELD_AFTER: u32 = 6;
 
 /// A lock that spins instead of sleeping: one `i32` word, `0` free, `1` held.
@@ -119,18 +121,11 @@ impl SpinLock {
     /// `Some(guard)` once taken; `None` if the deadline (if any) passed.
     #[cold]
     fn lock_contended(&self, deadline: Option<Instant>) -> Option<SpinLockGuard<'_>> {
-        let mut round = 0u32;
+        let mut backoff = Backoff::new(YIELD_AFTER);
         loop {
             // Test before test-and-set: wait for the line to say "free" without writing to it.
             while self.state.load(Relaxed) == LOCKED {
-                if round < YIELD_AFTER {
-                    for _ in 0..(1u32 << round) {
-                        std::hint::spin_loop();
-                    }
-                    round += 1;
-                } else {
-                    crate::loom::thread::yield_now();
-                }
+                backoff.snooze();
                 if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                     return None;
                 }
