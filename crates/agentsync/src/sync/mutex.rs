@@ -18,7 +18,7 @@ use std::fmt;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use super::backoff::Backoff;
+use super::backoff::{Backoff, Round};
 use super::core::{self, Attempt, Step};
 use crate::futex::{self, WaitError};
 use crate::loom::atomic::{
@@ -32,28 +32,6 @@ const UNLOCKED: i32 = 0;
 const LOCKED: i32 = 1;
 /// Held, and someone may be sleeping on the word: unlock notifies one.
 const CONTENDED: i32 = 2;
-
-/// How many backoff rounds a contended locker waits, re-reading the word, before it sleeps:
-/// `PAUSE_ROUNDS` busy rounds of 2, 4, … 64 `pause`s, then yields (a thread yields its core, a
-/// task yields to its executor).
-///
-/// Measured against parking_lot in the same run (`agentsync bench --scenario
-/// contended_counter_2t --scenario contended_counter_4t`, and the criterion `sync` bench):
-/// - plain busy spinning (std's 100 re-reads; 10, 20 and 400 too) left us 2–5x behind
-///   parking_lot: the spinner keeps pulling the word's cache line away from the holder;
-/// - with backoff, and with a lost compare-exchange going back to the loop instead of
-///   straight to sleep, the counter runs level with or ahead of parking_lot; 6 to 16 rounds
-///   measured alike, so we keep parking_lot's 10.
-#[cfg(not(loom))]
-const SPIN_LIMIT: u32 = 10;
-/// Under loom spinning only multiplies the explored states.
-#[cfg(loom)]
-const SPIN_LIMIT: u32 = 0;
-/// Of those rounds, how many busy-wait before the yields. 3 (parking_lot's) and 6 measured
-/// alike for threads; for tasks 6 doubled the async contended throughput (`cargo bench
-/// --bench sync -- async_contended`), since an executor yield is cheap and lets the next task
-/// contend at once.
-const PAUSE_ROUNDS: u32 = 6;
 
 /// A mutual-exclusion lock that is one `i32` word, usable from threads and async tasks at once.
 ///
@@ -229,7 +207,7 @@ impl Mutex {
         LockOp {
             mutex: self,
             slept: false,
-            backoff: Backoff::new(PAUSE_ROUNDS),
+            backoff: Backoff::new(),
         }
     }
 
@@ -260,14 +238,13 @@ struct LockOp<'a> {
     mutex: &'a Mutex,
     /// Has slept at least once: the word must now be taken with `2`.
     slept: bool,
-    /// The backoff before each sleep, `SPIN_LIMIT` rounds.
+    /// The backoff before each sleep (see `backoff.rs` for its schedule and measurements).
     backoff: Backoff,
 }
 
 impl Attempt for LockOp<'_> {
     type Output = ();
 
-    #[allow(clippy::absurd_extreme_comparisons)] // SPIN_LIMIT is 0 under loom
     fn attempt(&mut self) -> Step<'_, ()> {
         let state = &self.mutex.state;
         // Having slept, others may sleep too: take the word with 2 so that our unlock wakes
@@ -282,13 +259,11 @@ impl Attempt for LockOp<'_> {
                     Ok(_) => return Step::Done(()),
                     Err(now) => seen = now,
                 },
-                LOCKED if self.backoff.rounds() < SPIN_LIMIT => {
-                    if !self.backoff.spin() {
-                        self.backoff.yielded();
-                        return Step::Snooze;
-                    }
-                    seen = state.load(Relaxed);
-                }
+                LOCKED => match self.backoff.next() {
+                    Round::Spun => seen = state.load(Relaxed),
+                    Round::Yield => return Step::Snooze,
+                    Round::Done => break,
+                },
                 _ => break,
             }
         }

@@ -23,10 +23,6 @@ const UNLOCKED: i32 = 0;
 /// Held.
 const LOCKED: i32 = 1;
 
-/// Backoff doubles the pauses per round up to `2 << (YIELD_AFTER - 1)`, then yields the thread
-/// each round.
-const YIELD_AFTER: u32 = 6;
-
 /// A lock that spins instead of sleeping: one `i32` word, `0` free, `1` held.
 ///
 /// # Layout
@@ -121,7 +117,7 @@ impl SpinLock {
     /// `Some(guard)` once taken; `None` if the deadline (if any) passed.
     #[cold]
     fn lock_contended(&self, deadline: Option<Instant>) -> Option<SpinLockGuard<'_>> {
-        let mut backoff = Backoff::new(YIELD_AFTER);
+        let mut backoff = Backoff::new();
         loop {
             // Test before test-and-set: wait for the line to say "free" without writing to it.
             while self.state.load(Relaxed) == LOCKED {
