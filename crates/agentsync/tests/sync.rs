@@ -561,19 +561,28 @@ fn failed_sends_hand_the_value_back() {
 
 #[test]
 fn queue_placed_in_words_matches_the_documented_layout() {
-    let words = Words::<{ 8 + 2 * 4 }>::new();
+    let words = Words::<{ 64 + 2 * 4 }>::new();
     assert_eq!(QueueRef::size_for(4), std::mem::size_of_val(&words));
-    assert_eq!(std::mem::size_of::<Queue<4>>(), QueueRef::size_for(4));
+    assert_eq!(std::mem::align_of::<Queue<4>>(), 128);
+    assert_eq!(
+        std::mem::size_of::<Queue<4>>(),
+        QueueRef::size_for(4).next_multiple_of(128)
+    );
     // SAFETY: aligned words of the right size, outliving `queue`, used only as this queue.
     let queue = unsafe { QueueRef::init(words.0.as_ptr(), 4) }.unwrap();
     assert_eq!(queue.capacity(), 4);
+    assert_eq!(words.0[1].load(Relaxed), 4, "capacity is word 1");
     queue.send(11).unwrap();
     queue.send(12).unwrap();
     assert_eq!(words.0[0].load(Relaxed), 2, "head is word 0");
-    assert_eq!(words.0[2].load(Relaxed), 4, "capacity is word 2");
-    assert_eq!(words.0[9].load(Relaxed), 11, "slot 0 value is word 9");
+    assert_eq!(words.0[65].load(Relaxed), 11, "slot 0 value is word 65");
+    assert_eq!(words.0[67].load(Relaxed), 12, "slot 1 value is word 67");
     assert_eq!(queue.recv(), Ok(11));
-    assert_eq!(words.0[1].load(Relaxed), 1, "tail is word 1");
+    assert_eq!(
+        words.0[32].load(Relaxed),
+        1,
+        "tail is word 32, 128 bytes after head"
+    );
     // A second view of the same words sees the same queue.
     // SAFETY: as above; the words hold an initialised queue.
     let again = unsafe { QueueRef::from_ptr(words.0.as_ptr()) }.unwrap();
@@ -640,7 +649,11 @@ fn a_contended_task_yields_to_its_executor_before_it_queues() {
     assert_eq!(wakes.count(), 1, "it asked to be polled again");
     drop(dropped);
     assert_eq!(words.queued(), 0);
-    assert_eq!(words.0[0].load(Relaxed), 1, "the word still says: held, no sleepers");
+    assert_eq!(
+        words.0[0].load(Relaxed),
+        1,
+        "the word still says: held, no sleepers"
+    );
 
     // Each pending poll of the backoff asks to be polled again and queues nothing; once the
     // backoff is used up the task sleeps in the word's queue instead.

@@ -177,6 +177,10 @@ impl<A: Attempt + Unpin> Future for Acquire<A> {
                 Step::Snooze => {
                     // Nothing is registered: being dropped now owes nobody a wake-up.
                     cx.waker().wake_by_ref();
+                    // Under loom, tell the model this task is waiting for another thread, as
+                    // a spinning thread does; its `block_on` would otherwise re-poll at once.
+                    #[cfg(loom)]
+                    loom::thread::yield_now();
                     return Poll::Pending;
                 }
             }

@@ -6,25 +6,34 @@
 //! `p + 1`. Senders and receivers claim positions with a compare-exchange on `head` / `tail`.
 //! A sequence word is stored minus its slot index, so an all-zero ring is a valid empty queue.
 //!
-//! Waiting: a receiver about to sleep first counts itself in `receivers_waiting`; a send that
-//! then sees that count non-zero bumps the `sent` word and notifies one receiver (a SeqCst fence
-//! on each side makes sure that either the sender sees the count or the receiver sees the
-//! item). Senders waiting for room are symmetric (`senders_waiting`, `received`). A sleeper
-//! reads the wake word before it tries and sleeps only while it is unchanged, so a send or
-//! receive between its try and its sleep is never missed. Without sleepers an operation costs
-//! one fence and one load beyond the ring itself. Closing sets a bit in `head` (no new sends can claim a
-//! position after it) and bumps both words, waking everyone. Receivers drain what was sent
-//! before the close.
+//! Waiting: a receiver that finds the ring empty first backs off for a few rounds (pauses,
+//! then yields; see `backoff.rs`), since a sender is often about to arrive. Then it counts
+//! itself in `receivers_waiting` and makes one last check: a read-modify-write of `head`, the
+//! word senders claim positions on. It sleeps on the `sent` word only if nothing is claimed
+//! beyond `tail`; a send claimed but not yet written makes it yield and try again. A send that
+//! then sees `receivers_waiting` non-zero bumps `sent` and notifies one receiver. Why no wake-up
+//! is lost: all read-modify-writes of `head` are ordered, so either the sender's claim (an
+//! `Acquire` compare-exchange) reads the receiver's check and sees its count, or the check
+//! reads the claim. Senders waiting for room are symmetric (`senders_waiting`, a check of
+//! `tail`, the `received` word). A sleeper reads the wake word before it tries and sleeps only
+//! while it is unchanged, so a send or receive between its try and its sleep is never missed.
+//! Without sleepers an operation costs one load beyond the ring itself, and no fence. Closing
+//! sets a bit in `head` (no new sends can claim a position after it) and bumps both words,
+//! waking everyone. Receivers drain what was sent before the close.
+//!
+//! Another agent (Wasm code, say) sharing a placed queue must follow the same protocol,
+//! including the `Acquire` claims and the read-modify-write check before sleeping.
 
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
+use super::backoff::{Backoff, Round};
 use super::core::{self, Attempt, Step, Unfinished};
 use crate::futex;
 use crate::loom::atomic::{
-    fence, AtomicI32,
-    Ordering::{Acquire, Relaxed, Release, SeqCst},
+    AtomicI32,
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 #[cfg(not(loom))]
 use crate::memory::{MemoryError, SharedMemory};
@@ -33,8 +42,13 @@ use crate::memory::{MemoryError, SharedMemory};
 const POSITION: u32 = 0x7FFF_FFFF;
 /// Bit 31 of `head`: the queue is closed.
 const CLOSED: i32 = i32::MIN;
-/// Header size in words (seven used, one reserved).
-const HEADER_WORDS: usize = 8;
+/// Header size in words: two blocks of 32 (the senders' and the receivers'), seven used.
+const HEADER_WORDS: usize = 64;
+/// Where the receivers' block of header words starts: 128 bytes after the senders', so the
+/// words each side writes on every operation sit on cache lines of their own.
+const RECEIVERS_WORD: usize = 32;
+/// The capacity word's index.
+const CAPACITY_WORD: usize = 1;
 /// The largest capacity: positions must wrap at a multiple of it.
 pub const MAX_CAPACITY: u32 = 1 << 30;
 /// The smallest capacity: with one slot, "full for this lap" and "empty for the next" would be
@@ -47,11 +61,13 @@ const fn valid_capacity(capacity: u32) -> bool {
 }
 
 /// After a send (receive): if anyone may sleep for it, bump the wake word and wake one.
+///
+/// `Relaxed` is enough: a would-be sleeper counts itself in `waiting` before its last check,
+/// a read-modify-write of the claim word this operation claimed with an `Acquire`
+/// compare-exchange (see [`read_claims`]). Either that claim read the sleeper's write, and
+/// this load sees the count, or the sleeper's check saw this claim and it does not sleep.
 #[inline]
 fn wake_one(waiting: &AtomicI32, word: &AtomicI32) {
-    // SeqCst fence: pairs with the fence in `register`. Either this load sees the sleeper's
-    // count, or the sleeper's retry sees what we just did to the ring.
-    fence(SeqCst);
     if waiting.load(Relaxed) > 0 {
         wake_one_contended(word);
     }
@@ -64,12 +80,18 @@ fn wake_one_contended(word: &AtomicI32) {
     futex::notify(word, 1);
 }
 
-/// Counts a would-be sleeper in `waiting`, before its last try.
+/// The other side's claim word (`head` for receivers, `tail` for senders), read by a
+/// read-modify-write after this side counted itself in its `waiting` word: the last check of
+/// a would-be sleeper.
+///
+/// The other side claims positions on that word with `Acquire` compare-exchanges, and all
+/// read-modify-writes of one word are totally ordered. If this `AcqRel` no-op comes first, the
+/// next claim reads it (or a later write in its release sequence) and so sees the count; if it
+/// comes later, it reads that claim, and the caller does not sleep. This pairing, unlike
+/// `SeqCst` loads and stores, is modelled exactly by loom.
 #[inline]
-fn register(waiting: &AtomicI32) {
-    waiting.fetch_add(1, Relaxed);
-    // SeqCst fence: pairs with the fence in `wake_one`.
-    fence(SeqCst);
+fn read_claims(claims: &AtomicI32) -> i32 {
+    claims.fetch_add(0, AcqRel)
 }
 
 /// `a - b` modulo 2³¹, as a signed distance.
@@ -78,24 +100,27 @@ fn distance(a: u32, b: u32) -> i32 {
     ((a.wrapping_sub(b) << 1) as i32) >> 1
 }
 
-/// The queue's words before the ring.
+/// The queue's words before the ring: the senders' block, then the receivers' block, each
+/// 128 bytes (the prefetch pair of 64-byte lines), so a send and a receive running at once do
+/// not fight over one cache line.
 #[repr(C)]
 struct Header {
-    /// Next send position (bits 0–30) and the closed bit (31).
+    /// Next send position (bits 0–30) and the closed bit (31). Claimed by senders.
     head: AtomicI32,
-    /// Next receive position.
-    tail: AtomicI32,
     /// Slots in the ring: a power of two from 2 to 2³⁰. Constant after initialisation.
     capacity: AtomicI32,
     /// Bumped after a send that saw receivers waiting, and on close; receivers sleep on it.
     sent: AtomicI32,
+    /// Receivers that may sleep; read by every send.
+    receivers_waiting: AtomicI32,
+    _senders_reserved: [std::sync::atomic::AtomicI32; RECEIVERS_WORD - 4],
+    /// Next receive position. Claimed by receivers.
+    tail: AtomicI32,
     /// Bumped after a receive that saw senders waiting, and on close; senders sleep on it.
     received: AtomicI32,
-    /// Receivers that may sleep (counted before their last try).
-    receivers_waiting: AtomicI32,
-    /// Senders that may sleep.
+    /// Senders that may sleep; read by every receive.
     senders_waiting: AtomicI32,
-    _reserved: [AtomicI32; HEADER_WORDS - 7],
+    _receivers_reserved: [std::sync::atomic::AtomicI32; HEADER_WORDS - RECEIVERS_WORD - 3],
 }
 
 /// One ring slot.
@@ -213,8 +238,9 @@ impl std::error::Error for CapacityError {}
 /// A bounded queue of `N` `i32` slots owned as a Rust value; use it through [`handle`](Self::handle).
 ///
 /// # Layout
-/// `#[repr(C)]`, alignment 4, size `32 + 8 × N` bytes: the header words, then the ring. See
-/// [`QueueRef`] for the words.
+/// `#[repr(C)]`, alignment 128 (so the senders' and receivers' words sit on separate cache
+/// lines): the header words, then the ring, [`QueueRef::size_for(N)`](QueueRef::size_for)
+/// bytes, `256 + 8 × N`, rounded up to the alignment. See [`QueueRef`] for the words.
 ///
 /// ```
 /// use agentsync::sync::{Queue, TryRecvError, TrySendError};
@@ -228,7 +254,7 @@ impl std::error::Error for CapacityError {}
 /// assert_eq!(queue.try_recv(), Ok(2));
 /// assert_eq!(queue.try_recv(), Err(TryRecvError::Closed));
 /// ```
-#[repr(C)]
+#[repr(C, align(128))]
 pub struct Queue<const N: usize> {
     header: Header,
     slots: [Slot; N],
@@ -242,15 +268,20 @@ pub struct Queue<const N: usize> {
 /// | byte offset | word | meaning |
 /// |---|---|---|
 /// | 0 | head | next send position (bits 0–30); bit 31 set once closed |
-/// | 4 | tail | next receive position |
-/// | 8 | capacity | slots in the ring (power of two, 2 to 2³⁰) |
-/// | 12 | sent | bumped after a send that saw waiting receivers, and on close (receivers sleep on it) |
-/// | 16 | received | bumped after a receive that saw waiting senders, and on close (senders sleep on it) |
-/// | 20 | receivers_waiting | receivers that may be asleep |
-/// | 24 | senders_waiting | senders that may be asleep |
-/// | 28 | reserved | zero |
-/// | 32 + 8i | sequence of slot i | the slot's turn minus i, modulo 2³¹ |
-/// | 36 + 8i | value of slot i | the queued value |
+/// | 4 | capacity | slots in the ring (power of two, 2 to 2³⁰) |
+/// | 8 | sent | bumped after a send that saw waiting receivers, and on close (receivers sleep on it) |
+/// | 12 | receivers_waiting | receivers that may be asleep |
+/// | 16–127 | reserved | zero |
+/// | 128 | tail | next receive position |
+/// | 132 | received | bumped after a receive that saw waiting senders, and on close (senders sleep on it) |
+/// | 136 | senders_waiting | senders that may be asleep |
+/// | 140–255 | reserved | zero |
+/// | 256 + 8i | sequence of slot i | the slot's turn minus i, modulo 2³¹ |
+/// | 260 + 8i | value of slot i | the queued value |
+///
+/// The words senders write on every send (bytes 0–127) and those receivers write (128–255)
+/// are 128 bytes apart, so at an offset aligned to 128 they never share a cache line (4 is
+/// enough for correctness).
 ///
 /// All words zero except `capacity` is an empty open queue.
 ///
@@ -275,15 +306,18 @@ impl Slot {
 impl Header {
     core::loom_const_fn! {
         fn new(capacity: i32) -> Self {
+            // The reserved words are std atomics even under loom: nothing touches them.
             Header {
                 head: AtomicI32::new(0),
-                tail: AtomicI32::new(0),
                 capacity: AtomicI32::new(capacity),
                 sent: AtomicI32::new(0),
-                received: AtomicI32::new(0),
                 receivers_waiting: AtomicI32::new(0),
+                _senders_reserved: [const { std::sync::atomic::AtomicI32::new(0) }; RECEIVERS_WORD - 4],
+                tail: AtomicI32::new(0),
+                received: AtomicI32::new(0),
                 senders_waiting: AtomicI32::new(0),
-                _reserved: [AtomicI32::new(0)],
+                _receivers_reserved: [const { std::sync::atomic::AtomicI32::new(0) };
+                    HEADER_WORDS - RECEIVERS_WORD - 3],
             }
         }
     }
@@ -409,7 +443,14 @@ impl<'a> QueueRef<'a> {
             // - in bounds: `index < words`, covered by the caller's `size_for(capacity)` bytes;
             // - aligned and valid for atomic access for 'a: the caller's contract.
             let word = unsafe { &*ptr.add(index) };
-            word.store(if index == 2 { capacity as i32 } else { 0 }, Relaxed);
+            word.store(
+                if index == CAPACITY_WORD {
+                    capacity as i32
+                } else {
+                    0
+                },
+                Relaxed,
+            );
         }
         // SAFETY: the words were just written per the layout, under the caller's contract.
         unsafe { Self::from_ptr(ptr) }
@@ -498,7 +539,7 @@ impl<'a> QueueRef<'a> {
     #[cfg(not(loom))]
     pub fn place(memory: &'a SharedMemory, byte_offset: usize) -> Result<Self, PlaceError> {
         let capacity = memory
-            .atomic_i32(byte_offset.saturating_add(8))?
+            .atomic_i32(byte_offset.saturating_add(CAPACITY_WORD * 4))?
             .load(Relaxed);
         if capacity <= 0 || !valid_capacity(capacity as u32) {
             return Err(PlaceError::Capacity(CapacityError(capacity.into())));
@@ -554,7 +595,8 @@ impl<'a> QueueRef<'a> {
                 match self
                     .header
                     .head
-                    .compare_exchange_weak(head, next, Relaxed, Relaxed)
+                    // Acquire: pairs with a would-be sleeper's `read_claims` of `head`.
+                    .compare_exchange_weak(head, next, Acquire, Relaxed)
                 {
                     Ok(_) => {
                         slot.value.store(value, Relaxed);
@@ -594,7 +636,8 @@ impl<'a> QueueRef<'a> {
                 match self
                     .header
                     .tail
-                    .compare_exchange_weak(tail, next, Relaxed, Relaxed)
+                    // Acquire: pairs with a would-be sleeper's `read_claims` of `tail`.
+                    .compare_exchange_weak(tail, next, Acquire, Relaxed)
                 {
                     Ok(_) => {
                         let value = slot.value.load(Relaxed);
@@ -775,6 +818,7 @@ impl<'a> QueueRef<'a> {
             queue: *self,
             value,
             registered: false,
+            backoff: Backoff::new(),
         }
     }
 
@@ -782,6 +826,7 @@ impl<'a> QueueRef<'a> {
         RecvOp {
             queue: *self,
             registered: false,
+            backoff: Backoff::new(),
         }
     }
 }
@@ -801,6 +846,8 @@ struct SendOp<'a> {
     value: i32,
     /// Counted in `senders_waiting` (undone on drop).
     registered: bool,
+    /// Backs off while the ring is full, before registering to sleep.
+    backoff: Backoff,
 }
 
 impl Attempt for SendOp<'_> {
@@ -809,23 +856,40 @@ impl Attempt for SendOp<'_> {
     fn attempt(&mut self) -> Step<'_, Self::Output> {
         let header = self.queue.header;
         loop {
-            // Acquire: read before the try, so a receive after the try changes it.
-            let seen = header.received.load(Acquire);
+            // Once registered (about to sleep), read the wake word before the try, so that a
+            // receive after the try changes it. Not before: it sits on the receivers' cache
+            // line, and reading it on every send would pull that line away from them.
+            // Acquire: pairs with the Release bump in `wake_one_contended`.
+            let seen = self.registered.then(|| header.received.load(Acquire));
             match self.queue.try_send(self.value) {
                 Ok(()) => return Step::Done(Ok(())),
                 Err(TrySendError::Closed(value)) => {
                     return Step::Done(Err(SendError::Closed(value)))
                 }
-                Err(TrySendError::Full(_)) if !self.registered => {
-                    register(&header.senders_waiting);
-                    self.registered = true;
-                }
-                Err(TrySendError::Full(_)) => {
-                    return Step::Sleep {
-                        word: &header.received,
-                        expected: seen,
+                Err(TrySendError::Full(_)) => match seen {
+                    None => match self.backoff.next() {
+                        Round::Spun => {}
+                        Round::Yield => return Step::Snooze,
+                        Round::Done => {
+                            header.senders_waiting.fetch_add(1, Relaxed);
+                            self.registered = true;
+                        }
+                    },
+                    Some(seen) => {
+                        // Sleep only if the ring is full by the claims: a receive that claimed
+                        // a slot but has not freed it yet may already have looked for sleepers.
+                        let tail = read_claims(&header.tail) as u32;
+                        let head = header.head.load(Relaxed) as u32 & POSITION;
+                        let capacity = self.queue.slots.len() as u32;
+                        if head.wrapping_sub(tail) & POSITION != capacity {
+                            return Step::Snooze;
+                        }
+                        return Step::Sleep {
+                            word: &header.received,
+                            expected: seen,
+                        };
                     }
-                }
+                },
             }
         }
     }
@@ -844,6 +908,8 @@ struct RecvOp<'a> {
     queue: QueueRef<'a>,
     /// Counted in `receivers_waiting` (undone on drop).
     registered: bool,
+    /// Backs off while the ring is empty, before registering to sleep.
+    backoff: Backoff,
 }
 
 impl Attempt for RecvOp<'_> {
@@ -852,21 +918,35 @@ impl Attempt for RecvOp<'_> {
     fn attempt(&mut self) -> Step<'_, Self::Output> {
         let header = self.queue.header;
         loop {
-            // Acquire: read before the try, so a send after the try changes it.
-            let seen = header.sent.load(Acquire);
+            // As in `SendOp`: the wake word is read only once registered.
+            let seen = self.registered.then(|| header.sent.load(Acquire));
             match self.queue.try_recv() {
                 Ok(value) => return Step::Done(Ok(value)),
                 Err(TryRecvError::Closed) => return Step::Done(Err(RecvError::Closed)),
-                Err(TryRecvError::Empty) if !self.registered => {
-                    register(&header.receivers_waiting);
-                    self.registered = true;
-                }
-                Err(TryRecvError::Empty) => {
-                    return Step::Sleep {
-                        word: &header.sent,
-                        expected: seen,
+                Err(TryRecvError::Empty) => match seen {
+                    None => match self.backoff.next() {
+                        Round::Spun => {}
+                        Round::Yield => return Step::Snooze,
+                        Round::Done => {
+                            header.receivers_waiting.fetch_add(1, Relaxed);
+                            self.registered = true;
+                        }
+                    },
+                    Some(seen) => {
+                        // Sleep only if the ring is empty by the claims: a send that claimed a
+                        // slot but has not filled it yet may already have looked for sleepers.
+                        // (A close also keeps us awake: the next try reports it.)
+                        let head = read_claims(&header.head);
+                        let tail = header.tail.load(Relaxed);
+                        if head & CLOSED != 0 || (head as u32 & POSITION) != tail as u32 {
+                            return Step::Snooze;
+                        }
+                        return Step::Sleep {
+                            word: &header.sent,
+                            expected: seen,
+                        };
                     }
-                }
+                },
             }
         }
     }
