@@ -136,6 +136,11 @@ const EXPECTED: &[(&str, &[&str])] = &[
         "contended_counter_4t",
         &["agentsync", "std", "parking_lot", "raw_futex"],
     ),
+    (
+        "async_contended_lock",
+        &["agentsync", "tokio", "async_lock"],
+    ),
+    ("queue_throughput", &["agentsync", "crossbeam"]),
     ("sync_pingpong", &["agentsync", "raw_futex", "std_park"]),
     ("thread_task_pingpong", &["agentsync", "tokio_notify"]),
     ("wait_async_create", &["agentsync", "polyfill", "node"]),

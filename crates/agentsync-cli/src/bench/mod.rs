@@ -8,6 +8,7 @@
 mod locks;
 mod node;
 mod pingpong;
+mod primitives;
 mod report;
 mod timeouts;
 mod waiters;
@@ -129,6 +130,7 @@ pub const AGENTSYNC: &str = "agentsync";
 pub fn scenarios() -> Vec<Scenario> {
     let mut all = Vec::new();
     all.extend_from_slice(locks::SCENARIOS);
+    all.extend_from_slice(primitives::SCENARIOS);
     all.extend_from_slice(pingpong::SCENARIOS);
     all.extend_from_slice(waiters::SCENARIOS);
     all.extend_from_slice(timeouts::SCENARIOS);

@@ -1,0 +1,297 @@
+//! `async_contended_lock`, `queue_throughput`: layer-3 primitives against the crates people
+//! would otherwise reach for.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{ns_per, Config, Impl, Outcome, Sample, Scenario, AGENTSYNC};
+
+/// Tasks contending for the async lock, on a runtime of [`WORKERS`] threads.
+const TASKS: usize = 4;
+const WORKERS: usize = 2;
+/// Ring slots of the bounded queues.
+const SLOTS: usize = 64;
+/// Producer and consumer threads of the queue scenario (each).
+const PAIRS: usize = 2;
+
+/// A counter behind an async lock.
+trait AsyncCounter: Send + Sync + 'static {
+    fn zero() -> Self;
+    /// Lock, add one, unlock.
+    fn increment(&self) -> impl Future<Output = ()> + Send + '_;
+    fn count(&self) -> u64;
+}
+
+/// agentsync's word mutex guarding a load-then-store increment, which would lose updates if
+/// two tasks ever held the lock at once.
+struct AgentsyncCounter {
+    lock: agentsync::sync::Mutex,
+    count: AtomicU64,
+}
+
+impl AsyncCounter for AgentsyncCounter {
+    fn zero() -> Self {
+        AgentsyncCounter {
+            lock: agentsync::sync::Mutex::new(),
+            count: AtomicU64::new(0),
+        }
+    }
+    async fn increment(&self) {
+        let _guard = self.lock.lock_async().await;
+        self.count.store(self.count.load(Relaxed) + 1, Relaxed);
+    }
+    fn count(&self) -> u64 {
+        self.count.load(Relaxed)
+    }
+}
+
+impl AsyncCounter for tokio::sync::Mutex<u64> {
+    fn zero() -> Self {
+        tokio::sync::Mutex::new(0)
+    }
+    async fn increment(&self) {
+        *self.lock().await += 1;
+    }
+    fn count(&self) -> u64 {
+        *self.blocking_lock()
+    }
+}
+
+impl AsyncCounter for async_lock::Mutex<u64> {
+    fn zero() -> Self {
+        async_lock::Mutex::new(0)
+    }
+    async fn increment(&self) {
+        *self.lock().await += 1;
+    }
+    fn count(&self) -> u64 {
+        *self.lock_blocking()
+    }
+}
+
+/// [`TASKS`] tasks on a [`WORKERS`]-thread tokio runtime increment one counter; time per
+/// increment over all of them.
+fn async_contended<C: AsyncCounter>(config: &Config) -> Result<Outcome, String> {
+    let operations = config.pick(400_000, 40_000) / TASKS * TASKS;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .build()
+        .map_err(|error| format!("cannot start a tokio runtime: {error}"))?;
+    let counter = Arc::new(C::zero());
+    let start = Instant::now();
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let counter = Arc::clone(&counter);
+                tokio::spawn(async move {
+                    for _ in 0..operations / TASKS {
+                        counter.increment().await;
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await
+                .map_err(|error| format!("a locking task failed: {error}"))?;
+        }
+        Ok::<(), String>(())
+    })?;
+    let elapsed = start.elapsed();
+    match counter.count() {
+        count if count == operations as u64 => {
+            Ok(Outcome::Measured(Sample::new(ns_per(elapsed, operations))))
+        }
+        count => Err(format!(
+            "mutual exclusion broken: counter is {count}, expected {operations}"
+        )),
+    }
+}
+
+/// A bounded channel of `i32`.
+trait Channel: Sync {
+    fn with_slots(slots: usize) -> Self;
+    fn send(&self, value: i32) -> Result<(), String>;
+    fn recv(&self) -> Result<i32, String>;
+}
+
+impl Channel for agentsync::sync::Queue<SLOTS> {
+    fn with_slots(_: usize) -> Self {
+        agentsync::sync::Queue::new()
+    }
+    fn send(&self, value: i32) -> Result<(), String> {
+        self.handle()
+            .send(value)
+            .map_err(|error| format!("send failed: {error:?}"))
+    }
+    fn recv(&self) -> Result<i32, String> {
+        self.handle()
+            .recv()
+            .map_err(|error| format!("recv failed: {error:?}"))
+    }
+}
+
+impl Channel
+    for (
+        crossbeam_channel::Sender<i32>,
+        crossbeam_channel::Receiver<i32>,
+    )
+{
+    fn with_slots(slots: usize) -> Self {
+        crossbeam_channel::bounded(slots)
+    }
+    fn send(&self, value: i32) -> Result<(), String> {
+        self.0.send(value).map_err(|error| error.to_string())
+    }
+    fn recv(&self) -> Result<i32, String> {
+        self.1.recv().map_err(|error| error.to_string())
+    }
+}
+
+/// [`PAIRS`] producer and [`PAIRS`] consumer threads move `items` values through [`SLOTS`]
+/// slots; time per item. Every value must arrive exactly once (checked by count and sum).
+fn queue_throughput<C: Channel>(config: &Config) -> Result<Outcome, String> {
+    let per_producer = config.pick(500_000, 50_000) / PAIRS;
+    let items = per_producer * PAIRS;
+    let channel = C::with_slots(SLOTS);
+    let start = Instant::now();
+    let received: Vec<Result<(usize, u64), String>> = std::thread::scope(|scope| {
+        let channel = &channel;
+        for _ in 0..PAIRS {
+            scope.spawn(move || {
+                for value in 0..per_producer {
+                    // Sends fail only on a closed queue or vanished receivers, neither of which
+                    // happens here; a failure would show up below as missing items.
+                    if channel.send(value as i32).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        let consumers: Vec<_> = (0..PAIRS)
+            .map(|_| {
+                scope.spawn(move || {
+                    let mut sum = 0u64;
+                    for _ in 0..per_producer {
+                        sum += channel.recv()? as u64;
+                    }
+                    Ok((per_producer, sum))
+                })
+            })
+            .collect();
+        consumers
+            .into_iter()
+            .map(|consumer| {
+                consumer
+                    .join()
+                    .unwrap_or_else(|_| Err("a consumer panicked".into()))
+            })
+            .collect()
+    });
+    let elapsed = start.elapsed();
+    let (mut count, mut sum) = (0, 0u64);
+    for consumer in received {
+        let (n, s) = consumer?;
+        count += n;
+        sum += s;
+    }
+    let expected_sum = PAIRS as u64 * (per_producer as u64 * (per_producer as u64 - 1) / 2);
+    if count != items || sum != expected_sum {
+        return Err(format!(
+            "queue lost or duplicated items: {count} received (sum {sum}), expected {items} (sum {expected_sum})"
+        ));
+    }
+    Ok(Outcome::Measured(Sample::new(ns_per(elapsed, items))))
+}
+
+fn noted(outcome: Result<Outcome, String>, note: &str) -> Result<Outcome, String> {
+    outcome.map(|o| match o {
+        Outcome::Measured(sample) => Outcome::Measured(Sample::noted(sample.value, note)),
+        skipped => skipped,
+    })
+}
+
+/// The primitive scenarios.
+pub(super) const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "async_contended_lock",
+        unit: "ns/op",
+        what: "4 tasks on a 2-thread tokio runtime increment one counter behind an async lock",
+        impls: &[
+            Impl {
+                name: AGENTSYNC,
+                run: |c| {
+                    noted(
+                        async_contended::<AgentsyncCounter>(c),
+                        "agentsync::sync::Mutex::lock_async",
+                    )
+                },
+            },
+            Impl {
+                name: "tokio",
+                run: async_contended::<tokio::sync::Mutex<u64>>,
+            },
+            Impl {
+                name: "async_lock",
+                run: async_contended::<async_lock::Mutex<u64>>,
+            },
+        ],
+    },
+    Scenario {
+        name: "queue_throughput",
+        unit: "ns/item",
+        what: "2 producer and 2 consumer threads move i32s through a bounded queue of 64 slots",
+        impls: &[
+            Impl {
+                name: AGENTSYNC,
+                run: |c| {
+                    noted(
+                        queue_throughput::<agentsync::sync::Queue<SLOTS>>(c),
+                        "agentsync::sync::Queue (a Vyukov ring in plain words, futex waits)",
+                    )
+                },
+            },
+            Impl {
+                name: "crossbeam",
+                run: queue_throughput::<(
+                    crossbeam_channel::Sender<i32>,
+                    crossbeam_channel::Receiver<i32>,
+                )>,
+            },
+        ],
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_async_lock_keeps_the_count() {
+        let config = Config { quick: true };
+        for run in [
+            async_contended::<AgentsyncCounter>,
+            async_contended::<tokio::sync::Mutex<u64>>,
+            async_contended::<async_lock::Mutex<u64>>,
+        ] {
+            assert!(matches!(run(&config), Ok(Outcome::Measured(_))));
+        }
+    }
+
+    #[test]
+    fn every_queue_delivers_each_item_once() {
+        let config = Config { quick: true };
+        assert!(matches!(
+            queue_throughput::<agentsync::sync::Queue<SLOTS>>(&config),
+            Ok(Outcome::Measured(_))
+        ));
+        assert!(matches!(
+            queue_throughput::<(
+                crossbeam_channel::Sender<i32>,
+                crossbeam_channel::Receiver<i32>
+            )>(&config),
+            Ok(Outcome::Measured(_))
+        ));
+    }
+}
