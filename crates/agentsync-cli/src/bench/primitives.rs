@@ -1,5 +1,5 @@
-//! `async_contended_lock`, `queue_throughput`: layer-3 primitives against the crates people
-//! would otherwise reach for.
+//! `rwlock_read_mostly_4t`, `async_contended_lock`, `queue_throughput`: layer-3 primitives
+//! against the crates people would otherwise reach for.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -15,6 +15,85 @@ const WORKERS: usize = 2;
 const SLOTS: usize = 64;
 /// Producer and consumer threads of the queue scenario (each).
 const PAIRS: usize = 2;
+
+/// Threads of the read-mostly scenario, and how many of each thread's operations are writes.
+const RW_THREADS: usize = 4;
+const WRITE_EVERY: usize = 8;
+
+/// A counter behind a reader-writer lock.
+trait RwCounter: Sync {
+    fn zero() -> Self;
+    fn write_increment(&self);
+    fn read(&self) -> u64;
+}
+
+impl RwCounter for agentsync::RwLock<u64> {
+    fn zero() -> Self {
+        agentsync::RwLock::new(0)
+    }
+    fn write_increment(&self) {
+        *self.write() += 1;
+    }
+    fn read(&self) -> u64 {
+        *self.read()
+    }
+}
+
+impl RwCounter for parking_lot::RwLock<u64> {
+    fn zero() -> Self {
+        parking_lot::RwLock::new(0)
+    }
+    fn write_increment(&self) {
+        *self.write() += 1;
+    }
+    fn read(&self) -> u64 {
+        *self.read()
+    }
+}
+
+impl RwCounter for std::sync::RwLock<u64> {
+    fn zero() -> Self {
+        std::sync::RwLock::new(0)
+    }
+    fn write_increment(&self) {
+        *self.write().unwrap_or_else(|e| e.into_inner()) += 1;
+    }
+    fn read(&self) -> u64 {
+        *self.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// [`RW_THREADS`] threads share one counter: one operation in [`WRITE_EVERY`] increments it
+/// under the write lock, the others read it under the read lock; time per operation.
+fn read_mostly<L: RwCounter>(config: &Config) -> Result<Outcome, String> {
+    let per_thread = config.pick(1_000_000, 100_000) / RW_THREADS / WRITE_EVERY * WRITE_EVERY;
+    let lock = L::zero();
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..RW_THREADS {
+            scope.spawn(|| {
+                for i in 0..per_thread {
+                    if i % WRITE_EVERY == 0 {
+                        lock.write_increment();
+                    } else {
+                        std::hint::black_box(lock.read());
+                    }
+                }
+            });
+        }
+    });
+    let elapsed = start.elapsed();
+    let writes = (RW_THREADS * per_thread / WRITE_EVERY) as u64;
+    match lock.read() {
+        count if count == writes => Ok(Outcome::Measured(Sample::new(ns_per(
+            elapsed,
+            RW_THREADS * per_thread,
+        )))),
+        count => Err(format!(
+            "write exclusion broken: counter is {count}, expected {writes}"
+        )),
+    }
+}
 
 /// A counter behind an async lock.
 trait AsyncCounter: Send + Sync + 'static {
@@ -215,6 +294,30 @@ fn noted(outcome: Result<Outcome, String>, note: &str) -> Result<Outcome, String
 /// The primitive scenarios.
 pub(super) const SCENARIOS: &[Scenario] = &[
     Scenario {
+        name: "rwlock_read_mostly_4t",
+        unit: "ns/op",
+        what: "4 threads share one counter: 1 op in 8 increments it (write lock), 7 read it",
+        impls: &[
+            Impl {
+                name: AGENTSYNC,
+                run: |c| {
+                    noted(
+                        read_mostly::<agentsync::RwLock<u64>>(c),
+                        "agentsync::RwLock (one word, writer preference, lock_api guards)",
+                    )
+                },
+            },
+            Impl {
+                name: "std",
+                run: read_mostly::<std::sync::RwLock<u64>>,
+            },
+            Impl {
+                name: "parking_lot",
+                run: read_mostly::<parking_lot::RwLock<u64>>,
+            },
+        ],
+    },
+    Scenario {
         name: "async_contended_lock",
         unit: "ns/op",
         what: "4 tasks on a 2-thread tokio runtime increment one counter behind an async lock",
@@ -266,6 +369,18 @@ pub(super) const SCENARIOS: &[Scenario] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_rwlock_keeps_the_count() {
+        let config = Config { quick: true };
+        for run in [
+            read_mostly::<agentsync::RwLock<u64>>,
+            read_mostly::<std::sync::RwLock<u64>>,
+            read_mostly::<parking_lot::RwLock<u64>>,
+        ] {
+            assert!(matches!(run(&config), Ok(Outcome::Measured(_))));
+        }
+    }
 
     #[test]
     fn every_async_lock_keeps_the_count() {
