@@ -3,7 +3,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use super::{ns_per, Config, Impl, Outcome, Sample, Scenario, AGENTSYNC};
+use super::{noted, ns_per, Config, Impl, Outcome, Sample, Scenario, AGENTSYNC};
 use crate::raw_futex::{self, RawFutexMutex};
 
 /// The agentsync mutex these scenarios measure: layer 3's 0 / 1 / 2 futex mutex with
@@ -88,13 +88,6 @@ fn check_count<L: CounterLock>(lock: &L, expected: u64) -> Result<(), String> {
             "mutual exclusion broken: counter is {count}, expected {expected}"
         )),
     }
-}
-
-fn noted(outcome: Result<Outcome, String>, note: &str) -> Result<Outcome, String> {
-    outcome.map(|o| match o {
-        Outcome::Measured(sample) => Outcome::Measured(Sample::noted(sample.value, note)),
-        skipped => skipped,
-    })
 }
 
 fn raw_futex_or_skip(run: impl FnOnce() -> Result<Outcome, String>) -> Result<Outcome, String> {

@@ -283,6 +283,14 @@ fn run_scenario(
     })
 }
 
+/// Attaches `note` to a measured outcome (a skip keeps its own reason).
+pub(crate) fn noted(outcome: Result<Outcome, String>, note: &str) -> Result<Outcome, String> {
+    outcome.map(|o| match o {
+        Outcome::Measured(sample) => Outcome::Measured(Sample::noted(sample.value, note)),
+        skipped => skipped,
+    })
+}
+
 /// Nanoseconds per operation.
 pub(crate) fn ns_per(elapsed: std::time::Duration, operations: usize) -> f64 {
     elapsed.as_nanos() as f64 / operations.max(1) as f64

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{ns_per, Config, Impl, Outcome, Sample, Scenario, AGENTSYNC};
+use super::{noted, ns_per, Config, Impl, Outcome, Sample, Scenario, AGENTSYNC};
 
 /// Tasks contending for the async lock, on a runtime of [`WORKERS`] threads.
 const TASKS: usize = 4;
@@ -282,13 +282,6 @@ fn queue_throughput<C: Channel>(config: &Config) -> Result<Outcome, String> {
         ));
     }
     Ok(Outcome::Measured(Sample::new(ns_per(elapsed, items))))
-}
-
-fn noted(outcome: Result<Outcome, String>, note: &str) -> Result<Outcome, String> {
-    outcome.map(|o| match o {
-        Outcome::Measured(sample) => Outcome::Measured(Sample::noted(sample.value, note)),
-        skipped => skipped,
-    })
 }
 
 /// The primitive scenarios.

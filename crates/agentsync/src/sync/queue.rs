@@ -94,6 +94,16 @@ fn read_claims(claims: &AtomicI32) -> i32 {
     claims.fetch_add(0, AcqRel)
 }
 
+/// The next backoff round of an operation not yet counted as a would-be sleeper; once the
+/// rounds are used up (`Done`), counts it in `waiting` (its `Drop` takes the count back).
+fn back_off_or_register(backoff: &mut Backoff, waiting: &AtomicI32) -> Round {
+    let round = backoff.next();
+    if round == Round::Done {
+        waiting.fetch_add(1, Relaxed);
+    }
+    round
+}
+
 /// `a - b` modulo 2³¹, as a signed distance.
 #[inline]
 fn distance(a: u32, b: u32) -> i32 {
@@ -867,14 +877,13 @@ impl Attempt for SendOp<'_> {
                     return Step::Done(Err(SendError::Closed(value)))
                 }
                 Err(TrySendError::Full(_)) => match seen {
-                    None => match self.backoff.next() {
-                        Round::Spun => {}
-                        Round::Yield => return Step::Snooze,
-                        Round::Done => {
-                            header.senders_waiting.fetch_add(1, Relaxed);
-                            self.registered = true;
+                    None => {
+                        match back_off_or_register(&mut self.backoff, &header.senders_waiting) {
+                            Round::Spun => {}
+                            Round::Yield => return Step::Snooze,
+                            Round::Done => self.registered = true,
                         }
-                    },
+                    }
                     Some(seen) => {
                         // Sleep only if the ring is full by the claims: a receive that claimed
                         // a slot but has not freed it yet may already have looked for sleepers.
@@ -924,14 +933,13 @@ impl Attempt for RecvOp<'_> {
                 Ok(value) => return Step::Done(Ok(value)),
                 Err(TryRecvError::Closed) => return Step::Done(Err(RecvError::Closed)),
                 Err(TryRecvError::Empty) => match seen {
-                    None => match self.backoff.next() {
-                        Round::Spun => {}
-                        Round::Yield => return Step::Snooze,
-                        Round::Done => {
-                            header.receivers_waiting.fetch_add(1, Relaxed);
-                            self.registered = true;
+                    None => {
+                        match back_off_or_register(&mut self.backoff, &header.receivers_waiting) {
+                            Round::Spun => {}
+                            Round::Yield => return Step::Snooze,
+                            Round::Done => self.registered = true,
                         }
-                    },
+                    }
                     Some(seen) => {
                         // Sleep only if the ring is empty by the claims: a send that claimed a
                         // slot but has not filled it yet may already have looked for sleepers.
