@@ -322,7 +322,8 @@ impl Header {
                 capacity: AtomicI32::new(capacity),
                 sent: AtomicI32::new(0),
                 receivers_waiting: AtomicI32::new(0),
-                _senders_reserved: [const { std::sync::atomic::AtomicI32::new(0) }; RECEIVERS_WORD - 4],
+                _senders_reserved: [const { std::sync::atomic::AtomicI32::new(0) };
+                    RECEIVERS_WORD - 4],
                 tail: AtomicI32::new(0),
                 received: AtomicI32::new(0),
                 senders_waiting: AtomicI32::new(0),

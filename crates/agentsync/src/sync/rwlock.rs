@@ -6,8 +6,9 @@
 //! must wait first backs off for a few rounds while nobody sleeps (pauses, then yields; see
 //! `backoff.rs`: measured, this halved the time of a read-mostly 4-thread run and brought it
 //! level with parking_lot's `RwLock`), then sets the parked bit (and a writer the
-//! writer-waiting bit) in the same word, and sleeps while the word holds that value. Whoever clears the parked bit wakes every
-//! sleeper; they race again, and writers that lose set writer-waiting again.
+//! writer-waiting bit) in the same word, and sleeps while the word holds that value. Whoever
+//! clears the parked bit wakes every sleeper; they race again, and writers that lose set
+//! writer-waiting again.
 //!
 //! Policy: a waiting writer stops new readers (writer preference), so a stream of readers
 //! cannot starve writers; woken sleepers race, so there is no FIFO order among them.
