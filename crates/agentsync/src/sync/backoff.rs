@@ -7,8 +7,8 @@
 //!
 //! The schedule was measured against parking_lot in the same run (`agentsync bench --scenario
 //! contended_counter_2t --scenario contended_counter_4t`, and the criterion `sync` bench):
-//! - plain busy spinning (std's 100 re-reads; 10, 20 and 400 too) left the mutex 2–5x behind
-//!   parking_lot;
+//! - plain busy spinning, std's 100 re-reads, left the mutex 2.5–5x behind parking_lot (earlier
+//!   sessions tried 0, 10, 20 and 400: none reliably better, 0 and 400 worse);
 //! - with this backoff, and with a lost compare-exchange going back to the loop instead of
 //!   straight to sleep, the counter runs level with or ahead of parking_lot. 6 to 16 rounds
 //!   measured alike, so we keep parking_lot's 10;
