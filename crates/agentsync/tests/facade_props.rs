@@ -54,6 +54,26 @@ enum Action {
     Notify,
 }
 
+impl Action {
+    /// Every action, for the strategy to pick from.
+    const ALL: [Action; 14] = [
+        Action::Load,
+        Action::Store,
+        Action::Add,
+        Action::Sub,
+        Action::And,
+        Action::Or,
+        Action::Xor,
+        Action::Exchange,
+        Action::CompareExchange,
+        Action::Get,
+        Action::Set,
+        Action::Wait,
+        Action::WaitAsync,
+        Action::Notify,
+    ];
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Facade {
@@ -79,23 +99,7 @@ enum Op {
 }
 
 fn action() -> impl Strategy<Value = Action> {
-    use Action::*;
-    prop::sample::select(vec![
-        Load,
-        Store,
-        Add,
-        Sub,
-        And,
-        Or,
-        Xor,
-        Exchange,
-        CompareExchange,
-        Get,
-        Set,
-        Wait,
-        WaitAsync,
-        Notify,
-    ])
+    prop::sample::select(Action::ALL.to_vec())
 }
 
 fn value() -> impl Strategy<Value = i128> {
