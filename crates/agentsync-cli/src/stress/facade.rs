@@ -112,9 +112,9 @@ impl Location for Slot {
 }
 
 fn run(budget: &Budget) -> Vec<String> {
-    let memory = match SharedMemory::new(1, 1) {
+    let memory = match super::one_page_memory() {
         Ok(memory) => memory,
-        Err(error) => return vec![format!("cannot create the shared memory: {error}")],
+        Err(error) => return vec![error],
     };
     let (int32, bigint64) = (Int32Array::new(&memory), BigInt64Array::new(&memory));
     let wasm = WasmView::new(&memory);

@@ -199,6 +199,12 @@ impl Referee {
     }
 }
 
+/// The one-page shared memory a section places its words in.
+pub fn one_page_memory() -> Result<std::sync::Arc<agentsync::memory::SharedMemory>, String> {
+    agentsync::memory::SharedMemory::new(1, 1)
+        .map_err(|error| format!("cannot create the shared memory: {error}"))
+}
+
 /// The tokio runtime the sections' async workers run on.
 pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()

@@ -138,9 +138,9 @@ async fn task_worker(world: Arc<World>, seed: u64) {
 }
 
 fn run(budget: &Budget) -> Vec<String> {
-    let memory = match SharedMemory::new(1, 1) {
+    let memory = match super::one_page_memory() {
         Ok(memory) => memory,
-        Err(error) => return vec![format!("cannot create the shared memory: {error}")],
+        Err(error) => return vec![error],
     };
     if let Err(error) = memory
         .place::<Mutex>(MUTEX_AT)

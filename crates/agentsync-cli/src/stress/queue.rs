@@ -168,9 +168,9 @@ async fn task_consumer(world: Arc<World>, seed: u64) -> Vec<i32> {
 }
 
 fn run(budget: &Budget) -> Vec<String> {
-    let memory = match SharedMemory::new(1, 1) {
+    let memory = match super::one_page_memory() {
         Ok(memory) => memory,
-        Err(error) => return vec![format!("cannot create the shared memory: {error}")],
+        Err(error) => return vec![error],
     };
     if let Err(error) = QueueRef::place_new(&memory, 0, CAPACITY) {
         return vec![format!("cannot place the queue: {error}")];
