@@ -394,3 +394,42 @@ fn condvar_task_dropped_while_relocking_passes_the_notify_on() {
         assert_eq!(total_waiters(), 0);
     });
 }
+
+/// One receiver asleep on an empty queue, exactly one send, and the model ends: the receiver
+/// must get the value. (In a model with later sends or a close, those would heal a lost
+/// wake-up.) The receiver runs its backoff round before the sender starts, and the sender
+/// yields before it sends, so that "the receiver checks, the send runs up to its wake-up, the
+/// receiver sleeps" fits in two preemptions.
+#[test]
+fn queue_one_send_wakes_the_sleeping_receiver() {
+    static QUEUE: Fixed<Queue<2>> = Fixed::new();
+    loom::model(|| {
+        let queue = QUEUE.place(Queue::new()).handle();
+        let mut receive = Box::pin(queue.recv_async());
+        assert!(poll_once(receive.as_mut()).is_pending(), "nothing sent yet");
+        let t = thread::spawn(move || assert_eq!(block_on(receive), Ok(1)));
+        thread::yield_now();
+        queue.send(1).unwrap();
+        t.join().unwrap();
+        assert_eq!(total_waiters(), 0);
+    });
+}
+
+/// The mirror: one sender asleep on a full queue, exactly one receive, and the model ends.
+#[test]
+fn queue_one_receive_wakes_the_sleeping_sender() {
+    static QUEUE: Fixed<Queue<2>> = Fixed::new();
+    loom::model(|| {
+        let queue = QUEUE.place(Queue::new()).handle();
+        queue.try_send(1).unwrap();
+        queue.try_send(2).unwrap();
+        let mut send = Box::pin(queue.send_async(3));
+        assert!(poll_once(send.as_mut()).is_pending(), "the queue is full");
+        let t = thread::spawn(move || block_on(send).unwrap());
+        thread::yield_now();
+        assert_eq!(queue.recv(), Ok(1));
+        t.join().unwrap();
+        assert_eq!(total_waiters(), 0);
+        assert_eq!([queue.try_recv(), queue.try_recv()], [Ok(2), Ok(3)]);
+    });
+}
