@@ -4,8 +4,11 @@
 #![cfg(not(loom))]
 
 use agentsync::memory::{Atomics, Int32Array, MemoryError, SharedMemory};
-use agentsync::sync::{Barrier, Mutex, PlaceError, QueueRef, Semaphore};
+use agentsync::sync::{Barrier, Mutex, PlaceError, QueueRef, Semaphore, SpinLock};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::time::Duration;
+
+mod common;
 
 /// The guide's three-state lock through the facade: the same 0 / 1 / 2 protocol as `Mutex`.
 fn facade_lock(ia: &Int32Array, i: usize) {
@@ -161,4 +164,25 @@ fn placing_at_a_bad_offset_is_a_clear_error() {
     ));
     let error = memory.place::<Mutex>(70_000).unwrap_err().to_string();
     assert!(error.contains("70000"), "{error}");
+}
+
+/// Writes `values` into consecutive words from `byte_offset`, as another agent might.
+fn fill(memory: &SharedMemory, byte_offset: usize, values: &[i32]) {
+    for (index, value) in values.iter().enumerate() {
+        let word = memory.atomic_i32(byte_offset + 4 * index).unwrap();
+        word.store(*value, SeqCst);
+    }
+}
+
+#[test]
+fn spin_lock_timeout_returns_whatever_the_word_holds() {
+    for value in [2, -1, i32::MIN, i32::MAX] {
+        let memory = SharedMemory::new(1, 1).unwrap();
+        fill(&memory, 0, &[value]);
+        let timed_out = common::returns("SpinLock::lock_timeout", move || {
+            let spin: &SpinLock = memory.place(0).unwrap();
+            spin.lock_timeout(Duration::from_millis(1)).is_none()
+        });
+        assert!(timed_out, "a word of {value} is not a free spin lock");
+    }
 }
