@@ -4,7 +4,11 @@
 #![cfg(not(loom))]
 
 use agentsync::memory::{Atomics, Int32Array, MemoryError, SharedMemory};
-use agentsync::sync::{Barrier, Mutex, PlaceError, QueueRef, Semaphore, SpinLock};
+use agentsync::sync::{
+    Barrier, Mutex, PlaceError, QueueRef, RecvError, Semaphore, SendError, SpinLock, TryRecvError,
+    TrySendError,
+};
+use futures_lite::future::block_on;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
@@ -174,6 +178,9 @@ fn fill(memory: &SharedMemory, byte_offset: usize, values: &[i32]) {
     }
 }
 
+/// Where the queue tests place their queue (byte offset).
+const QUEUE_AT: usize = 1024;
+
 #[test]
 fn spin_lock_timeout_returns_whatever_the_word_holds() {
     for value in [2, -1, i32::MIN, i32::MAX] {
@@ -185,4 +192,39 @@ fn spin_lock_timeout_returns_whatever_the_word_holds() {
         });
         assert!(timed_out, "a word of {value} is not a free spin lock");
     }
+}
+
+/// A slot whose sequence word is ahead of `head` (for a send) or of `tail` (for a receive), as
+/// another agent may leave it: the try forms must answer, not wait for the claim word to move.
+#[test]
+fn queue_try_forms_return_when_a_sequence_is_ahead_of_its_claim_word() {
+    let memory = SharedMemory::new(1, 1).unwrap();
+    QueueRef::place_new(&memory, QUEUE_AT, 4).unwrap();
+    fill(&memory, QUEUE_AT + 256, &[5]); // slot 0: its turn is position 5
+    let (sent, received, timed_send, timed_receive) =
+        common::returns("the queue's try forms on a sequence ahead", move || {
+            let queue = QueueRef::place(&memory, QUEUE_AT).unwrap();
+            let short = Duration::from_millis(1);
+            let timed_send = [
+                queue.send_timeout(2, short),
+                block_on(queue.send_async_timeout(3, short)),
+            ];
+            let timed_receive = [
+                queue.recv_timeout(short),
+                block_on(queue.recv_async_timeout(short)),
+            ];
+            (
+                queue.try_send(1),
+                queue.try_recv(),
+                timed_send,
+                timed_receive,
+            )
+        });
+    assert_eq!(sent, Err(TrySendError::Full(1)));
+    assert_eq!(received, Err(TryRecvError::Empty));
+    assert_eq!(
+        timed_send,
+        [2, 3].map(|value| Err(SendError::TimedOut(value)))
+    );
+    assert_eq!(timed_receive, [Err(RecvError::TimedOut); 2]);
 }
