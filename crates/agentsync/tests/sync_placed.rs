@@ -5,10 +5,11 @@
 
 use agentsync::memory::{Atomics, Int32Array, MemoryError, SharedMemory};
 use agentsync::sync::{
-    Barrier, Mutex, PlaceError, QueueRef, RecvError, Semaphore, SendError, SpinLock, TryRecvError,
-    TrySendError,
+    Barrier, Condvar, Event, Handoff, Latch, Mutex, PlaceError, QueueRef, RecvError, RwLock,
+    Semaphore, SendError, SpinLock, TryRecvError, TrySendError,
 };
 use futures_lite::future::block_on;
+use proptest::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
@@ -178,8 +179,189 @@ fn fill(memory: &SharedMemory, byte_offset: usize, values: &[i32]) {
     }
 }
 
-/// Where the queue tests place their queue (byte offset).
+/// Where `every_bounded_form_returns` places each primitive (byte offsets).
+const MUTEX_AT: usize = 0;
+const SPIN_AT: usize = 4;
+const HANDOFF_AT: usize = 8;
+const EVENT_AT: usize = 16;
+const CONDVAR_AT: usize = 20;
+const CONDVAR_LOCK_AT: usize = 24;
+const SEMAPHORE_AT: usize = 28;
+const BARRIER_AT: usize = 32;
+const LATCH_AT: usize = 40;
+const RWLOCK_AT: usize = 44;
+/// Words of all the primitives above.
+const PRIMITIVE_WORDS: usize = 12;
 const QUEUE_AT: usize = 1024;
+/// Header and ring words of the largest queue the property places.
+const QUEUE_WORDS: usize = 64 + 2 * 8;
+
+/// Any `i32`, with the values the protocols give a meaning to (and their edges) picked often.
+fn any_word() -> impl Strategy<Value = i32> {
+    prop_oneof![
+        3 => prop::sample::select(vec![
+            0, 1, 2, 3, -1, -2, i32::MIN, i32::MIN + 1, i32::MAX, 0xFFFF, 1 << 16, 1 << 29, 1 << 30,
+        ]),
+        1 => any::<i32>(),
+    ]
+}
+
+/// Calls every try and timed form (blocking and async) of every placed primitive, each on the
+/// words `words` / `queue_words` as another agent left them. Any answer will do; returning is
+/// what is checked.
+fn every_bounded_form_returns(
+    memory: &SharedMemory,
+    words: &[i32],
+    queue_words: &[i32],
+    capacity: u32,
+    n: u32,
+) {
+    let short = Duration::from_millis(1);
+    let reset = || fill(memory, 0, words);
+
+    let mutex: &Mutex = memory.place(MUTEX_AT).unwrap();
+    reset();
+    drop(mutex.try_lock());
+    reset();
+    drop(mutex.lock_timeout(short));
+    reset();
+    drop(block_on(mutex.lock_async_timeout(short)));
+
+    let spin: &SpinLock = memory.place(SPIN_AT).unwrap();
+    reset();
+    drop(spin.try_lock());
+    reset();
+    drop(spin.lock_timeout(short));
+
+    let handoff: &Handoff = memory.place(HANDOFF_AT).unwrap();
+    reset();
+    let _ = handoff.try_get();
+    let _ = handoff.wait_timeout(short);
+    reset();
+    let _ = block_on(handoff.wait_async_timeout(short));
+    reset();
+    let _ = handoff.publish(n as i32);
+
+    let event: &Event = memory.place(EVENT_AT).unwrap();
+    reset();
+    let _ = event.wait_timeout(short);
+    reset();
+    let _ = block_on(event.wait_async_timeout(short));
+    reset();
+    event.set();
+    event.reset();
+
+    // The condvar needs a held mutex: take it, then let "another agent" scribble on its word.
+    let condvar: &Condvar = memory.place(CONDVAR_AT).unwrap();
+    let condvar_lock: &Mutex = memory.place(CONDVAR_LOCK_AT).unwrap();
+    let scribbled = words[CONDVAR_LOCK_AT / 4];
+    reset();
+    fill(memory, CONDVAR_LOCK_AT, &[0]);
+    let mut guard = condvar_lock.try_lock().unwrap();
+    fill(memory, CONDVAR_LOCK_AT, &[scribbled]);
+    let _ = condvar.wait_timeout(&mut guard, short);
+    drop(guard);
+    reset();
+    fill(memory, CONDVAR_LOCK_AT, &[0]);
+    let guard = condvar_lock.try_lock().unwrap();
+    fill(memory, CONDVAR_LOCK_AT, &[scribbled]);
+    drop(block_on(condvar.wait_async_timeout(guard, short)));
+    condvar.notify_one();
+    condvar.notify_all();
+
+    let semaphore: &Semaphore = memory.place(SEMAPHORE_AT).unwrap();
+    reset();
+    semaphore.try_acquire_many(n);
+    reset();
+    let _ = semaphore.acquire_many_timeout(n, short);
+    reset();
+    block_on(semaphore.acquire_many_async_timeout(n, short));
+    reset();
+    let _ = semaphore.release(n);
+
+    let barrier: &Barrier = memory.place(BARRIER_AT).unwrap();
+    reset();
+    let _ = barrier.wait_timeout(short);
+    reset();
+    let _ = block_on(barrier.wait_async_timeout(short));
+
+    let latch: &Latch = memory.place(LATCH_AT).unwrap();
+    reset();
+    latch.try_wait();
+    let _ = latch.wait_timeout(short);
+    reset();
+    block_on(latch.wait_async_timeout(short));
+    reset();
+    latch.count_down();
+    latch.add(n as i32);
+
+    let rwlock: &RwLock = memory.place(RWLOCK_AT).unwrap();
+    reset();
+    drop(rwlock.try_read());
+    reset();
+    drop(rwlock.try_write());
+    reset();
+    drop(rwlock.read_timeout(short));
+    reset();
+    drop(rwlock.write_timeout(short));
+    reset();
+    drop(block_on(rwlock.read_async_timeout(short)));
+    reset();
+    drop(block_on(rwlock.write_async_timeout(short)));
+
+    // The queue as another agent left it, but with a valid capacity so that it places...
+    let mut placed_words = queue_words.to_vec();
+    placed_words[1] = capacity as i32;
+    let queue_reset = || fill(memory, QUEUE_AT, &placed_words);
+    queue_reset();
+    let queue = QueueRef::place(memory, QUEUE_AT).unwrap();
+    let _ = queue.try_send(n as i32);
+    queue_reset();
+    let _ = queue.try_recv();
+    queue_reset();
+    let _ = queue.send_timeout(n as i32, short);
+    queue_reset();
+    let _ = queue.recv_timeout(short);
+    queue_reset();
+    let _ = block_on(queue.send_async_timeout(n as i32, short));
+    queue_reset();
+    let _ = block_on(queue.recv_async_timeout(short));
+    queue_reset();
+    queue.close();
+    let _ = queue.try_recv();
+    // ... and with its capacity word as written too (refused, or used for the try forms).
+    fill(memory, QUEUE_AT, queue_words);
+    if let Ok(queue) = QueueRef::place(memory, QUEUE_AT) {
+        let _ = queue.try_send(n as i32);
+        let _ = queue.try_recv();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 48,
+        failure_persistence: None,
+        // A failure here is a hang, and each shrinking step would wait out the hang guard.
+        max_shrink_iters: 0,
+        ..ProptestConfig::default()
+    })]
+
+    /// Issue 10: a word shared with another agent can hold anything. Every try and timed form
+    /// of every placed primitive returns within its bound whatever the words hold (a wrong
+    /// answer for words outside the protocol is allowed; a hang or a panic is not).
+    #[test]
+    fn every_try_and_timed_form_returns_whatever_the_words_hold(
+        words in prop::collection::vec(any_word(), PRIMITIVE_WORDS),
+        queue_words in prop::collection::vec(any_word(), QUEUE_WORDS),
+        capacity in prop::sample::select(vec![2u32, 4, 8]),
+        n in prop_oneof![Just(0u32), Just(1), Just(2), Just(u32::MAX), any::<u32>()],
+    ) {
+        let memory = SharedMemory::new(1, 1).unwrap();
+        common::returns("a try or timed form on arbitrary words", move || {
+            every_bounded_form_returns(&memory, &words, &queue_words, capacity, n)
+        });
+    }
+}
 
 #[test]
 fn spin_lock_timeout_returns_whatever_the_word_holds() {
