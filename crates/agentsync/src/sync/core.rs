@@ -84,9 +84,10 @@ pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
 struct Owed(Option<usize>);
 
 impl Owed {
-    /// A notify took our record on the word at `address`.
+    /// A notify took our record on the word at `address`. Queueing that record paid any
+    /// earlier debt (see [`rearmed`](Self::rearmed)), so this is the only one.
     fn woken(&mut self, address: usize) {
-        self.forward();
+        debug_assert!(self.0.is_none(), "a queued wait pays the debt first");
         self.0 = Some(address);
     }
 
@@ -153,7 +154,11 @@ pub(crate) fn block<A: Attempt>(
         match park(address, validate, deadline) {
             // Nothing was queued: whatever we owe, we still owe.
             WaitResult::NotEqual => {}
-            WaitResult::Ok => owed.woken(address),
+            // Queued (which paid a debt on this word), then notified: a new debt.
+            WaitResult::Ok => {
+                owed.rearmed(address);
+                owed.woken(address);
+            }
             WaitResult::TimedOut => {
                 owed.rearmed(address);
                 return Err(Unfinished::TimedOut(op));
