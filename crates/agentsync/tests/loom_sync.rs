@@ -337,3 +337,99 @@ fn queue_delivers_in_order_then_closes() {
         assert_eq!(total_waiters(), 0);
     });
 }
+
+/// Issue 10: an unlock wakes the queued task, another locker takes the free word (now 1, "no
+/// sleepers"), the task retries, backs off (nothing registered) and is dropped. The thread
+/// queued behind must still get the lock. Nothing after the drop can heal a lost wake-up: the
+/// other locker unlocks a word that says "no sleepers", and the model ends.
+#[test]
+fn mutex_woken_task_dropped_while_backing_off_passes_the_wake_up_on() {
+    loom::model(|| {
+        let lock = Arc::new(Mutex::new());
+        let held = lock.lock().unwrap();
+        let mut task = Box::pin(lock.lock_async());
+        // Under loom the backoff is one yield: the first poll snoozes, the second queues.
+        while total_waiters() == 0 {
+            assert!(poll_once(task.as_mut()).is_pending(), "acquired while held");
+        }
+        let blocker = Arc::clone(&lock);
+        let behind = thread::spawn(move || drop(blocker.lock().unwrap()));
+        drop(held); // wakes the oldest waiter: the task
+        let other = lock.try_lock(); // takes the free word, unless the thread got it first
+        drop(poll_once(task.as_mut())); // the task retries: it snoozes, or locks and unlocks
+        drop(task);
+        drop(other);
+        behind.join().unwrap();
+        assert!(!lock.is_locked());
+        assert_eq!(total_waiters(), 0);
+    });
+}
+
+/// A `notify_one` picks a task waiting on the condvar; the task's future is dropped while it
+/// backs off to lock the mutex again. The thread waiting behind it must get the notification.
+#[test]
+fn condvar_task_dropped_while_relocking_passes_the_notify_on() {
+    static SHARED: Fixed<(Mutex, Condvar, AtomicBool)> = Fixed::new();
+    loom::model(|| {
+        let shared = SHARED.place((Mutex::new(), Condvar::new(), AtomicBool::new(false)));
+        let mut task = Box::pin(shared.1.wait_async(shared.0.lock().unwrap()));
+        assert!(
+            poll_once(task.as_mut()).is_pending(),
+            "sleeps on the condvar"
+        );
+        let t = thread::spawn(move || {
+            let mut guard = shared.0.lock().unwrap();
+            while !shared.2.load(Relaxed) {
+                shared.1.wait(&mut guard).unwrap();
+            }
+        });
+        let guard = shared.0.lock().unwrap();
+        shared.2.store(true, Relaxed);
+        shared.1.notify_one(); // the task is the oldest waiter
+                               // Woken, it finds the mutex held and backs off (or it was the thread that was woken).
+        drop(poll_once(task.as_mut()));
+        drop(task);
+        drop(guard);
+        t.join().unwrap();
+        assert_eq!(total_waiters(), 0);
+    });
+}
+
+/// One receiver asleep on an empty queue, exactly one send, and the model ends: the receiver
+/// must get the value. (In a model with later sends or a close, those would heal a lost
+/// wake-up.) The receiver runs its backoff round before the sender starts, and the sender
+/// yields before it sends, so that "the receiver checks, the send runs up to its wake-up, the
+/// receiver sleeps" fits in two preemptions.
+#[test]
+fn queue_one_send_wakes_the_sleeping_receiver() {
+    static QUEUE: Fixed<Queue<2>> = Fixed::new();
+    loom::model(|| {
+        let queue = QUEUE.place(Queue::new()).handle();
+        let mut receive = Box::pin(queue.recv_async());
+        assert!(poll_once(receive.as_mut()).is_pending(), "nothing sent yet");
+        let t = thread::spawn(move || assert_eq!(block_on(receive), Ok(1)));
+        thread::yield_now();
+        queue.send(1).unwrap();
+        t.join().unwrap();
+        assert_eq!(total_waiters(), 0);
+    });
+}
+
+/// The mirror: one sender asleep on a full queue, exactly one receive, and the model ends.
+#[test]
+fn queue_one_receive_wakes_the_sleeping_sender() {
+    static QUEUE: Fixed<Queue<2>> = Fixed::new();
+    loom::model(|| {
+        let queue = QUEUE.place(Queue::new()).handle();
+        queue.try_send(1).unwrap();
+        queue.try_send(2).unwrap();
+        let mut send = Box::pin(queue.send_async(3));
+        assert!(poll_once(send.as_mut()).is_pending(), "the queue is full");
+        let t = thread::spawn(move || block_on(send).unwrap());
+        thread::yield_now();
+        assert_eq!(queue.recv(), Ok(1));
+        t.join().unwrap();
+        assert_eq!(total_waiters(), 0);
+        assert_eq!([queue.try_recv(), queue.try_recv()], [Ok(2), Ok(3)]);
+    });
+}

@@ -824,3 +824,100 @@ fn dropped_woken_async_lock_passes_the_wake_up_to_the_next_waiter() {
     assert!(!mutex.is_locked());
     assert_eq!(words.queued(), 0);
 }
+
+/// Issue 10's lost wake-up: an unlock wakes the queued task, another locker takes the free word
+/// (it is now 1: "no sleepers"), the task retries, backs off with nothing registered, and is
+/// dropped. A thread queued behind it must still get the lock.
+#[test]
+fn woken_async_lock_dropped_while_backing_off_passes_the_wake_up_on() {
+    let words = Arc::new(Words::<1>::new());
+    let mutex = mutex_in(&words);
+    let held = mutex.lock().unwrap();
+    let (_, waker) = CountingWaker::new();
+    let mut task = Box::pin(mutex.lock_async());
+    poll_until_queued(&mut task, &waker, &words);
+    // A thread queues behind the task; `'static` so that a lost wake-up fails the test instead
+    // of hanging it in a scope's join.
+    let got_it = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let behind = std::thread::spawn({
+        let (words, got_it) = (Arc::clone(&words), Arc::clone(&got_it));
+        move || {
+            drop(mutex_in(&words).lock().unwrap());
+            got_it.store(true, SeqCst);
+        }
+    });
+    common::eventually(
+        "the thread never queued",
+        || words.queued() == 2,
+        std::thread::yield_now,
+    );
+
+    drop(held); // notifies the oldest waiter: the task
+    let other = mutex.try_lock().expect("the unlock left the word free");
+    assert_eq!(words.0[0].load(SeqCst), 1, "taken by a plain try_lock");
+    assert!(
+        poll_once(&mut task, &waker).is_pending(),
+        "the task retries and backs off"
+    );
+    drop(task); // the operation under test
+
+    // Right after the drop: nobody may sleep on a word that says "no sleepers".
+    let (queued, word) = (words.queued(), words.0[0].load(SeqCst));
+    assert!(
+        queued == 0 || word == 2,
+        "{queued} waiter(s) asleep while the word is {word}: the unlock will notify no one"
+    );
+    drop(other);
+    common::eventually(
+        "the thread queued behind the dropped task never got the lock",
+        || got_it.load(SeqCst),
+        std::thread::yield_now,
+    );
+    behind.join().unwrap();
+    assert!(!mutex.is_locked());
+    assert_eq!(words.queued(), 0);
+}
+
+/// As above, but the task has a deadline that passes while it backs off: it gives up at once
+/// (a timed acquire never snoozes past its deadline) and must pass the wake-up on.
+#[test]
+fn woken_async_lock_timing_out_while_backing_off_passes_the_wake_up_on() {
+    let words = Arc::new(Words::<1>::new());
+    let mutex = mutex_in(&words);
+    let held = mutex.lock().unwrap();
+    let (_, waker) = CountingWaker::new();
+    let timeout = Duration::from_millis(50);
+    let mut task = Box::pin(mutex.lock_async_timeout(timeout));
+    poll_until_queued(&mut task, &waker, &words);
+    let behind = std::thread::spawn({
+        let words = Arc::clone(&words);
+        move || drop(mutex_in(&words).lock().unwrap())
+    });
+    common::eventually(
+        "the thread never queued",
+        || words.queued() == 2,
+        std::thread::yield_now,
+    );
+    drop(held);
+    let other = mutex.try_lock().expect("the unlock left the word free");
+    std::thread::sleep(2 * timeout);
+    let gave_up = std::cell::Cell::new(None);
+    common::eventually(
+        "the timed acquire never gave up",
+        || gave_up.get().is_some(),
+        || {
+            if let Poll::Ready(guard) = poll_once(&mut task, &waker) {
+                gave_up.set(Some(guard.is_none()));
+            }
+        },
+    );
+    assert_eq!(gave_up.get(), Some(true), "timed out, not locked");
+    let (queued, word) = (words.queued(), words.0[0].load(SeqCst));
+    assert!(
+        queued == 0 || word == 2,
+        "{queued} waiter(s) asleep while the word is {word}: the unlock will notify no one"
+    );
+    drop(other);
+    behind.join().unwrap();
+    assert_eq!(words.queued(), 0);
+}

@@ -17,14 +17,19 @@
 //!   yield is cheap and lets the next task contend at once, so the pauses do the spacing.
 
 /// Busy rounds before the yields: round `r` is `2 << r` `pause`s, 126 in all.
+#[cfg(not(loom))]
 const PAUSE_ROUNDS: u32 = 6;
+/// Under loom busy rounds only multiply the explored states (a pause is invisible to loom).
+#[cfg(loom)]
+const PAUSE_ROUNDS: u32 = 0;
 
 /// Rounds before a bounded backoff gives up (and its caller sleeps in the futex queue).
 #[cfg(not(loom))]
 const ROUNDS: u32 = 10;
-/// Under loom backing off only multiplies the explored states: go to sleep at once.
+/// Under loom one yield round: enough for models to drop or time out an acquire while it
+/// backs off (no futex wait queued, maybe a wake-up owed), few enough to keep them small.
 #[cfg(loom)]
-const ROUNDS: u32 = 0;
+const ROUNDS: u32 = 1;
 
 /// What the next round of a bounded backoff asks of its caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +55,7 @@ impl Backoff {
 
     /// Takes the next round of a backoff bounded to `ROUNDS` rounds, waiting it here if it is
     /// a busy one.
-    #[allow(clippy::absurd_extreme_comparisons)] // ROUNDS is 0 under loom
+    #[cfg_attr(loom, allow(clippy::absurd_extreme_comparisons))] // PAUSE_ROUNDS is 0
     pub(crate) fn next(&mut self) -> Round {
         if self.round >= ROUNDS {
             return Round::Done;
@@ -66,6 +71,7 @@ impl Backoff {
 
     /// Waits one round of an unbounded backoff: a busy round, or a thread yield once those
     /// are used up.
+    #[cfg_attr(loom, allow(clippy::absurd_extreme_comparisons))] // PAUSE_ROUNDS is 0
     pub(crate) fn snooze(&mut self) {
         if self.round < PAUSE_ROUNDS {
             pause(self.round);

@@ -150,7 +150,9 @@ impl Condvar {
     /// # Cancel safety
     /// The guard moves into the future, so dropping the future leaves the mutex unlocked (or
     /// still locked, if it was never polled: the guard unlocks on drop). A `notify_one` that
-    /// had already chosen this waiter is passed to the next one.
+    /// had already chosen this waiter is passed to the next one, also when the future is
+    /// dropped while it locks the mutex again (the next waiter may then return without a
+    /// notify of its own, which a condition variable allows).
     pub fn wait_async<'a>(
         &'a self,
         guard: MutexGuard<'a>,
@@ -160,7 +162,10 @@ impl Condvar {
             let op = self.op();
             drop(guard);
             core::acquire(op, None).await;
-            mutex.lock_async().await
+            let pass_on = PassOn(Some(&self.sequence));
+            let guard = mutex.lock_async().await;
+            pass_on.disarm();
+            guard
         }
     }
 
@@ -180,7 +185,10 @@ impl Condvar {
             let op = self.op();
             drop(guard);
             let woken = core::acquire(op, deadline).await.is_some();
-            (mutex.lock_async().await, woken)
+            let pass_on = PassOn(woken.then_some(&self.sequence));
+            let guard = mutex.lock_async().await;
+            pass_on.disarm();
+            (guard, woken)
         }
     }
 
@@ -202,6 +210,26 @@ impl Default for Condvar {
 impl fmt::Debug for Condvar {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Condvar").finish_non_exhaustive()
+    }
+}
+
+/// Wakes the next waiter on the sequence word when dropped armed: a wait that ended but whose
+/// future was dropped before it locked the mutex again never reached its caller, so the
+/// `notify_one` it used up is passed on.
+struct PassOn<'a>(Option<&'a AtomicI32>);
+
+impl PassOn<'_> {
+    /// The caller gets the guard: nothing to pass on.
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for PassOn<'_> {
+    fn drop(&mut self) {
+        if let Some(sequence) = self.0 {
+            futex::notify(sequence, 1);
+        }
     }
 }
 

@@ -15,9 +15,17 @@
 //! release that changes the word between "attempt failed" and "sleep" is never lost: the wait
 //! returns `not-equal` and the attempt runs again.
 //!
-//! Cancellation: an async acquire dropped after a notify took its record forwards that notify to
-//! the next waiter on the same word (`notify(word, 1)`), so a release is never swallowed;
-//! `WaitFuture::cancel` says exactly whether that happened.
+//! Wake-ups are never swallowed. A notify that took this acquire's record is a debt: the
+//! releaser counted on this waiter to act on the word. The debt is paid when the acquire
+//! finishes, or when it registers a new wait on the same word (the primitive only sleeps once
+//! the word tells the next releaser to notify again). An acquire that ends any other way (its
+//! future dropped while it backs off, its deadline passing before it sleeps again, a thread
+//! that may not block) passes the wake-up on to the next waiter on that word
+//! (`notify(word, 1)`). A future dropped while its wait is queued asks `WaitFuture::cancel`
+//! whether a notify took the record meanwhile, and forwards it if so.
+//!
+//! Deadlines bound every path: an attempt that keeps asking to snooze (words that another agent
+//! left outside the protocol, say) still gives up once the deadline has passed.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -70,29 +78,91 @@ pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 
+/// A wake-up an acquire received and has not used yet: the address of the word it was notified
+/// on (see the module docs for when it is paid and when it is passed on).
+#[derive(Default)]
+struct Owed(Option<usize>);
+
+impl Owed {
+    /// A notify took our record on the word at `address`. Queueing that record paid any
+    /// earlier debt (see [`rearmed`](Self::rearmed)), so this is the only one.
+    fn woken(&mut self, address: usize) {
+        debug_assert!(self.0.is_none(), "a queued wait pays the debt first");
+        self.0 = Some(address);
+    }
+
+    /// A new wait is queued on the word at `address`: the primitive left that word asking the
+    /// next releaser to notify, so a debt on the same word is paid. A debt on another word
+    /// cannot be paid by this wait: pass it on.
+    fn rearmed(&mut self, address: usize) {
+        if self.0 != Some(address) {
+            self.forward();
+        }
+        self.0 = None;
+    }
+
+    /// The acquire ends without using the wake-up: wake the next waiter on that word instead.
+    fn forward(&mut self) {
+        if let Some(address) = self.0.take() {
+            futex::notify_addr(address, 1);
+        }
+    }
+}
+
+/// Whether `deadline` has passed. Under loom a finite deadline counts as passed at once, as in
+/// the futex core, so models explore the give-up path of every timed acquire.
+#[cfg(not(loom))]
+fn passed(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|deadline| Instant::now() >= deadline)
+}
+
+#[cfg(loom)]
+fn passed(deadline: Option<Instant>) -> bool {
+    deadline.is_some()
+}
+
 /// The blocking driver: attempts, sleeping on the named word between attempts.
 ///
 /// A `Sleep` on a thread that may not block ends with `CannotBlock` (the try path already ran,
-/// so a free primitive is still taken on such a thread).
+/// so a free primitive is still taken on such a thread). A wake-up that this thread received
+/// and could not use is passed on before it returns unfinished.
 pub(crate) fn block<A: Attempt>(
     mut op: A,
     deadline: Option<Instant>,
 ) -> Result<A::Output, Unfinished<A>> {
+    let mut owed = Owed::default();
     loop {
-        let (word, expected) = match op.attempt() {
+        let sleep = match op.attempt() {
             Step::Done(output) => return Ok(output),
-            Step::Sleep { word, expected } => (word, expected),
-            Step::Snooze => {
-                crate::loom::thread::yield_now();
-                continue;
+            Step::Sleep { word, expected } => Some((word, expected)),
+            Step::Snooze => None,
+        };
+        let Some((word, expected)) = sleep else {
+            if passed(deadline) {
+                owed.forward();
+                return Err(Unfinished::TimedOut(op));
             }
+            crate::loom::thread::yield_now();
+            continue;
         };
         if !agent::can_block() {
+            owed.forward();
             return Err(Unfinished::CannotBlock(op));
         }
+        let address = word.key();
         let validate = || word.load_seqcst() == expected;
-        if park(word.key(), validate, deadline) == WaitResult::TimedOut {
-            return Err(Unfinished::TimedOut(op));
+        match park(address, validate, deadline) {
+            // Nothing was queued: whatever we owe, we still owe.
+            WaitResult::NotEqual => {}
+            // Queued (which paid a debt on this word), then notified: a new debt.
+            WaitResult::Ok => {
+                owed.rearmed(address);
+                owed.woken(address);
+            }
+            WaitResult::TimedOut => {
+                owed.rearmed(address);
+                return Err(Unfinished::TimedOut(op));
+            }
         }
     }
 }
@@ -102,9 +172,10 @@ pub(crate) fn block<A: Attempt>(
 /// Resolves to `Ok(output)`, or `Err(op)` if the deadline passed first.
 ///
 /// # Cancel safety
-/// Dropping it before it resolves withdraws its wait. If a notify had already picked it, that
-/// notify is forwarded to the next waiter on the same word, so nobody sleeps on a released
-/// primitive because of this drop.
+/// Dropping it before it resolves withdraws its wait. If a notify had already picked it (its
+/// wait is still queued, or it was woken and is backing off or retrying), that notify is
+/// forwarded to the next waiter on the same word, so nobody sleeps on a released primitive
+/// because of this drop. A timed-out acquire forwards an unused wake-up the same way.
 #[must_use = "futures do nothing unless polled"]
 pub(crate) struct Acquire<A: Attempt> {
     /// The operation; `None` once the future has resolved.
@@ -112,6 +183,8 @@ pub(crate) struct Acquire<A: Attempt> {
     /// The pending wait and the address of the word it waits on (a word of the primitive
     /// `op` borrows, so it outlives this future).
     wait: Option<(WaitFuture<'static>, usize)>,
+    /// A wake-up received and not yet used or passed on.
+    owed: Owed,
     deadline: Option<Instant>,
 }
 
@@ -121,6 +194,7 @@ impl<A: Attempt> Acquire<A> {
         Acquire {
             op: Some(op),
             wait: None,
+            owed: Owed::default(),
             deadline,
         }
     }
@@ -152,30 +226,43 @@ impl<A: Attempt + Unpin> Future for Acquire<A> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         loop {
-            if let Some((future, _)) = &mut this.wait {
+            if let Some((future, address)) = &mut this.wait {
                 let result = match Pin::new(future).poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(result) => result,
                 };
+                let address = *address;
                 this.wait = None;
                 if result == WaitResult::TimedOut {
                     return Poll::Ready(Err(this.op.take().expect("polled after completion")));
                 }
+                // Notified: a releaser counts on us until we finish or queue again.
+                this.owed.woken(address);
             }
             let op = this.op.as_mut().expect("polled after completion");
             match op.attempt() {
                 Step::Done(output) => {
+                    this.owed = Owed::default();
                     this.op = None;
                     return Poll::Ready(Ok(output));
                 }
                 Step::Sleep { word, expected } => {
                     match sleep_async(word, expected, this.deadline) {
-                        Ok(wait) => this.wait = wait,
-                        Err(()) => return Poll::Ready(Err(this.op.take().expect("still running"))),
+                        Ok(Some(wait)) => {
+                            this.owed.rearmed(wait.1);
+                            this.wait = Some(wait);
+                        }
+                        // Not equal: nothing queued, try again (still owing).
+                        Ok(None) => {}
+                        Err(()) => return Poll::Ready(Err(this.give_up())),
                     }
                 }
                 Step::Snooze => {
-                    // Nothing is registered: being dropped now owes nobody a wake-up.
+                    if passed(this.deadline) {
+                        return Poll::Ready(Err(this.give_up()));
+                    }
+                    // Nothing is registered; a wake-up we owe stays owed (and `Drop` passes
+                    // it on if we are dropped now).
                     cx.waker().wake_by_ref();
                     // Under loom, tell the model this task is waiting for another thread, as
                     // a spinning thread does; its `block_on` would otherwise re-poll at once.
@@ -188,16 +275,27 @@ impl<A: Attempt + Unpin> Future for Acquire<A> {
     }
 }
 
+impl<A: Attempt> Acquire<A> {
+    /// Ends unfinished at the deadline: passes on a wake-up we owe, hands the operation back.
+    fn give_up(&mut self) -> A {
+        self.owed.forward();
+        self.op.take().expect("still running")
+    }
+}
+
 impl<A: Attempt> Drop for Acquire<A> {
     fn drop(&mut self) {
         if let Some((future, address)) = self.wait.take() {
             // A notify that already picked this waiter would be swallowed by the drop: pass it
-            // on to the next waiter on the same word (DESIGN.md, layer 1: the primitives'
-            // forwarding rule). `None` (still queued, now withdrawn) or a time-out owes nothing.
+            // on to the next waiter on the same word (docs/architecture.md, layer 1: the
+            // primitives' forwarding rule). `None` (still queued, now withdrawn) or a time-out
+            // owes nothing.
             if future.cancel() == Some(WaitResult::Ok) {
                 futex::notify_addr(address, 1);
             }
         }
+        // Woken earlier, then dropped while backing off or retrying: pass that wake-up on too.
+        self.owed.forward();
     }
 }
 

@@ -19,7 +19,12 @@
 //! Blocking threads and async tasks wait in the same FIFO futex queue per word. The async
 //! forms return `Send` futures that work under any executor; each documents its cancel
 //! safety. A wait ends only through a notify or a timeout (the futex has no spurious
-//! wake-ups), and an async acquire dropped after it was woken passes that wake-up on.
+//! wake-ups), and an async acquire dropped after it was woken passes that wake-up on, whether
+//! it was still queued, backing off or retrying; a timed acquire that gives up does the same.
+//!
+//! A placed primitive's words may hold anything another agent wrote. Whatever they hold, a try
+//! form never waits and a timed form returns once its timeout has passed, without panicking;
+//! the answer is only meaningful for words that follow the documented layout.
 
 // The async forms spell out `impl Future + Send` so that the signature promises `Send`.
 #![allow(clippy::manual_async_fn)]

@@ -584,7 +584,8 @@ impl<'a> QueueRef<'a> {
         true
     }
 
-    /// Sends `value` if a slot is free.
+    /// Sends `value` if a slot is free. Never waits: on words another agent left outside the
+    /// protocol it answers `Full` rather than spin.
     ///
     /// # Errors
     /// [`TrySendError::Full`] or [`TrySendError::Closed`], handing `value` back.
@@ -622,12 +623,21 @@ impl<'a> QueueRef<'a> {
             } else if lag < 0 {
                 return Err(TrySendError::Full(value));
             } else {
-                head = self.header.head.load(Relaxed);
+                // The slot is ahead: another sender claimed this position, and its claim
+                // happens-before the sequence we just read, so `head` has moved on. If it has
+                // not, the words break the protocol (another agent wrote them): answer rather
+                // than wait for a claim that will never come.
+                let now = self.header.head.load(Relaxed);
+                if now == head {
+                    return Err(TrySendError::Full(value));
+                }
+                head = now;
             }
         }
     }
 
-    /// Receives the oldest value, if any.
+    /// Receives the oldest value, if any. Never waits: on words another agent left outside the
+    /// protocol it answers `Empty` (or `Closed`) rather than spin.
     ///
     /// # Errors
     /// [`TryRecvError::Empty`], or [`TryRecvError::Closed`] once closed and drained.
@@ -658,19 +668,28 @@ impl<'a> QueueRef<'a> {
                         wake_one(&self.header.senders_waiting, &self.header.received);
                         return Ok(value);
                     }
-                    Err(now) => tail = now,
+                    Err(now) => {
+                        tail = now;
+                        continue;
+                    }
                 }
-            } else if lag < 0 {
-                // Acquire: pairs with `close`; every claim before it is visible in `head`.
-                let head = self.header.head.load(Acquire);
-                let drained = (head as u32 & POSITION) == position;
-                if head & CLOSED != 0 && drained {
-                    return Err(TryRecvError::Closed);
+            } else if lag > 0 {
+                // The slot is ahead: another receiver claimed this position, so `tail` has
+                // moved on (as in `try_send`). If it has not, the words break the protocol:
+                // answer below rather than wait for a claim that will never come.
+                let now = self.header.tail.load(Relaxed);
+                if now != tail {
+                    tail = now;
+                    continue;
                 }
-                return Err(TryRecvError::Empty);
-            } else {
-                tail = self.header.tail.load(Relaxed);
             }
+            // Acquire: pairs with `close`; every claim before it is visible in `head`.
+            let head = self.header.head.load(Acquire);
+            let drained = (head as u32 & POSITION) == position;
+            if head & CLOSED != 0 && drained {
+                return Err(TryRecvError::Closed);
+            }
+            return Err(TryRecvError::Empty);
         }
     }
 

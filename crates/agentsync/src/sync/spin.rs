@@ -120,15 +120,17 @@ impl SpinLock {
         let mut backoff = Backoff::new();
         loop {
             // Test before test-and-set: wait for the line to say "free" without writing to it.
-            while self.state.load(Relaxed) == LOCKED {
-                backoff.snooze();
-                if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                    return None;
+            // Any value but `UNLOCKED` counts as held (another agent may write anything).
+            if self.state.load(Relaxed) == UNLOCKED {
+                if let Some(guard) = self.try_lock() {
+                    return Some(guard);
                 }
             }
-            if let Some(guard) = self.try_lock() {
-                return Some(guard);
+            // Checked on every miss, whatever the word holds, so a timed lock always returns.
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return None;
             }
+            backoff.snooze();
         }
     }
 }

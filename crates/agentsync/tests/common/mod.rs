@@ -62,3 +62,23 @@ pub fn poll_once<F: std::future::Future + Unpin>(
     let mut cx = std::task::Context::from_waker(waker);
     std::pin::Pin::new(future).poll(&mut cx)
 }
+
+/// Runs `f` on its own thread and returns its result, failing (naming `what`) if it has not
+/// returned after [`PATIENCE`]: a hang guard for calls that must return whatever state they
+/// find. A panic in `f` is passed on. A hung thread is left behind (the test has failed).
+pub fn returns<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let _ = done.send(f());
+    });
+    match result.recv_timeout(PATIENCE) {
+        Ok(value) => value,
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the worker sends before it returns"),
+        },
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("still running after {PATIENCE:?}: {what}")
+        }
+    }
+}
