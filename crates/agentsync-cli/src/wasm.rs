@@ -63,27 +63,29 @@ pub fn run(args: &WasmArgs) -> Result<(), CliError> {
             .map_err(|error| CliError::Failed(format!("{}: {error}", run.module.display())))?;
             for (thread, results) in output.results.iter().enumerate() {
                 let values: Vec<String> = results.iter().map(ToString::to_string).collect();
-                println!("thread {thread}: {}", values.join(" "));
+                say!("thread {thread}: {}", values.join(" "))?;
             }
             Ok(())
         }
     }
 }
 
-/// `agentsync wast`: one line per file, then `N passed, N failed`; fails if any file failed.
+/// `agentsync wast`: one line per file as soon as it is done, then `N passed, N failed`; fails
+/// if any file failed.
 pub fn wast(args: &WastArgs) -> Result<(), CliError> {
-    let report = if args.threads_proposal {
-        agentsync_wasm::run_wast_on(agentsync_wasm::Runtime::threads_proposal(), &args.files)
+    let runtime = if args.threads_proposal {
+        agentsync_wasm::Runtime::threads_proposal()
     } else {
-        agentsync_wasm::run_wast(&args.files)
+        agentsync_wasm::Runtime::shared()
     };
-    for file in &report.files {
-        println!("{}", file.line());
+    let report = agentsync_wasm::run_wast_each(runtime, &args.files, |file| {
+        say!("{}", file.line())?;
         for failure in file.failures.iter().skip(1) {
-            println!("     {failure}");
+            say!("     {failure}")?;
         }
-    }
-    println!("{}", report.summary());
+        Ok::<(), CliError>(())
+    })?;
+    say!("{}", report.summary())?;
     if report.failed == 0 {
         Ok(())
     } else {

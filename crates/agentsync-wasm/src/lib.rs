@@ -81,7 +81,8 @@ pub use pingpong::{pingpong, PingPong, PINGPONG_WAT};
 pub use rewrite::{memory_export_name, rewrite, AtomicOp, HostImport, Rewritten, HOST_MODULE};
 pub use runtime::{call, GuestState, Program, Runtime, Value};
 pub use script::{
-    run_wast, run_wast_dir, run_wast_on, run_wast_text, run_wast_text_on, FileReport, WastReport,
+    run_wast, run_wast_dir, run_wast_each, run_wast_on, run_wast_text, run_wast_text_on,
+    FileReport, WastReport,
 };
 pub use threads::{run_module, RunOutput, Threads, SPAWN_FIELD, SPAWN_MODULE, THREAD_START};
 pub use wasmtime;

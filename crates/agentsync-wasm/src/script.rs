@@ -91,17 +91,40 @@ pub fn run_wast(paths: &[PathBuf]) -> WastReport {
 ///
 /// While the scripts run.
 pub fn run_wast_on(runtime: &'static Runtime, paths: &[PathBuf]) -> WastReport {
+    let each = |_: &FileReport| Ok::<(), std::convert::Infallible>(());
+    match run_wast_each(runtime, paths, each) {
+        Ok(report) => report,
+        Err(never) => match never {},
+    }
+}
+
+/// [`run_wast_on`], calling `each` with every script's report as soon as that script is done
+/// (so a caller can print it before the next script runs, and a script that hangs still leaves
+/// the earlier results on screen).
+///
+/// # Errors
+///
+/// The first error `each` returns; the remaining scripts are not run.
+///
+/// # Blocking
+///
+/// While the scripts run.
+pub fn run_wast_each<E>(
+    runtime: &'static Runtime,
+    paths: &[PathBuf],
+    mut each: impl FnMut(&FileReport) -> Result<(), E>,
+) -> Result<WastReport, E> {
     let mut report = WastReport::default();
     for path in paths {
-        let file = match std::fs::read_to_string(path) {
-            Ok(text) => run_wast_text_on(runtime, &path.display().to_string(), &text),
-            Err(e) => FileReport {
-                path: path.display().to_string(),
-                passed: 0,
-                failed: 1,
-                failures: vec![format!("cannot read: {e}")],
+        let name = path.display().to_string();
+        let file = match std::fs::read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => run_wast_text_on(runtime, &name, &text),
+                Err(e) => unreadable(&name, format!("not UTF-8 text: {e}")),
             },
+            Err(e) => unreadable(&name, format!("cannot read: {e}")),
         };
+        each(&file)?;
         if file.ok() {
             report.passed += 1;
         } else {
@@ -109,7 +132,17 @@ pub fn run_wast_on(runtime: &'static Runtime, paths: &[PathBuf]) -> WastReport {
         }
         report.files.push(file);
     }
-    report
+    Ok(report)
+}
+
+/// The report of a script that could not be read.
+fn unreadable(name: &str, why: String) -> FileReport {
+    FileReport {
+        path: name.to_string(),
+        passed: 0,
+        failed: 1,
+        failures: vec![why],
+    }
 }
 
 /// Runs one script given as text; `name` labels the report.

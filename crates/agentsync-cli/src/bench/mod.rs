@@ -159,13 +159,13 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
     if args.list {
         for scenario in scenarios() {
             let impls: Vec<&str> = scenario.impls.iter().map(|i| i.name).collect();
-            println!(
+            say!(
                 "{:<22} {:<14} {}",
                 scenario.name,
                 scenario.unit,
                 impls.join(", ")
-            );
-            println!("{:<22} {}", "", scenario.what);
+            )?;
+            say!("{:<22} {}", "", scenario.what)?;
         }
         return Ok(());
     }
@@ -208,22 +208,22 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
     bar.finish_and_clear();
 
     let mode = if args.quick { "quick" } else { "full" };
-    println!(
+    say!(
         "agentsync bench ({mode}, {rounds} round(s), median; ratio = agentsync ÷ peer, lower is better for agentsync)"
-    );
-    print!("{}", report::table(&reports));
+    )?;
+    crate::output::text(&report::table(&reports))?;
     if let (Some(file), Some(path)) = (json_file, &args.json) {
         report::write_json(file, &reports, &config, rounds).map_err(|error| {
             CliError::Failed(format!("cannot write JSON to {}: {error}", path.display()))
         })?;
-        println!("wrote {}", path.display());
+        say!("wrote {}", path.display())?;
     }
     if let (Some(file), Some(path)) = (plot_file, &args.plot) {
         drop(file);
         report::write_svg(path, &reports).map_err(|error| {
             CliError::Failed(format!("cannot draw the plot {}: {error}", path.display()))
         })?;
-        println!("wrote {}", path.display());
+        say!("wrote {}", path.display())?;
     }
     Ok(())
 }
