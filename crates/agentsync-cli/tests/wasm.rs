@@ -98,3 +98,47 @@ fn wast_counts_a_failing_script_and_exits_non_zero() {
     );
     assert_eq!(stdout.lines().last(), Some("0 passed, 1 failed"));
 }
+
+/// Issue 10 item 11: each file's line is printed when that file is done, so a script that
+/// hangs (here: a wait nobody notifies) still leaves the earlier results on screen.
+#[test]
+fn wast_prints_each_file_before_the_next_one_runs() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    let dir = std::env::temp_dir().join(format!("agentsync-wast-hang-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hang = dir.join("hang.wast");
+    std::fs::write(
+        &hang,
+        "(module (memory 1 1 shared)\n\
+           (func (export \"forever\") (result i32)\n\
+             (memory.atomic.wait32 (i32.const 0) (i32.const 0) (i64.const -1))))\n\
+         (assert_return (invoke \"forever\") (i32.const 0))\n",
+    )
+    .unwrap();
+    let first = wasm_crate("tests/wast/w13_shared_memory.wast");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agentsync"))
+        .args(["wast", &first, hang.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = sender.send(line);
+    });
+    // A hang guard, not a speed check: the first line comes long before this.
+    let line = receiver.recv_timeout(Duration::from_secs(60));
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    let line = line.expect("the first file's line was printed while the second still runs");
+    assert!(
+        line.starts_with("ok ") && line.contains("w13_shared_memory"),
+        "{line}"
+    );
+}
