@@ -57,8 +57,9 @@
 //! - `agentsync.thread_spawn` is this crate's own import, not wasi-threads.
 //! - The script runner matches `assert_trap` / `assert_exhaustion` messages by substring, but
 //!   not the messages of `assert_invalid` (any validation error), `assert_malformed` (any
-//!   parse or validation error) and `assert_unlinkable` (any link or instantiation error):
-//!   validators word their errors differently. `assert_exception`, `assert_suspension`,
+//!   parse or validation error) and `assert_unlinkable` (any error resolving the imports of a
+//!   valid module; a trap while instantiating is not one): validators word their errors
+//!   differently. `assert_exception`, `assert_suspension`,
 //!   components, `v128` and `externref` values are reported as unsupported failures.
 
 mod demo;

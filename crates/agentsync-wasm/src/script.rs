@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::thread::{Scope, ScopedJoinHandle};
 
-use wasmtime::{Extern, Instance, Linker, Store, Val};
+use wasmtime::{Extern, Instance, Linker, Store, Val, ValType};
 use wast::core::{NanPattern, WastArgCore, WastRetCore};
 use wast::parser::{self, ParseBuffer};
 use wast::token::{Id, Span};
@@ -178,32 +178,29 @@ pub fn run_wast_text_on(runtime: &'static Runtime, name: &str, text: &str) -> Fi
         path: name.to_string(),
         ..FileReport::default()
     };
-    let buf = match ParseBuffer::new(text) {
-        Ok(buf) => buf,
-        Err(mut e) => {
-            e.set_text(text);
-            report.failed = 1;
-            report.failures.push(e.to_string());
-            return report;
-        }
-    };
-    let wast = match parser::parse::<Wast>(&buf) {
-        Ok(wast) => wast,
-        Err(mut e) => {
-            e.set_text(text);
-            report.failed = 1;
-            report.failures.push(e.to_string());
-            return report;
-        }
-    };
-    std::thread::scope(|scope| {
-        let mut cx = Context::new(runtime, scope, text, HashMap::new());
-        for directive in wast.directives {
-            cx.directive(directive);
-        }
-        cx.finish(&mut report);
+    let parsed = ParseBuffer::new(text).and_then(|buf| {
+        let wast = parser::parse::<Wast>(&buf)?;
+        std::thread::scope(|scope| {
+            let mut cx = Context::new(runtime, scope, text, HashMap::new());
+            for directive in wast.directives {
+                cx.directive(directive);
+            }
+            cx.finish(&mut report);
+        });
+        Ok(())
     });
+    if let Err(e) = parsed {
+        report.failed += 1;
+        report.failures.push(one_line(&e, text));
+    }
     report
+}
+
+/// A parse error as one line `line:column: message`, the position in the script itself (the
+/// `wast` crate's own rendering spans several lines, with a caret diagram).
+fn one_line(error: &wast::Error, text: &str) -> String {
+    let (line, col) = error.span().linecol_in(text);
+    format!("{}:{}: {}", line + 1, col + 1, error.message())
 }
 
 /// What the threads of a script count.
@@ -229,7 +226,8 @@ struct Context<'scope, 'env> {
     current: Option<Instance>,
     named: HashMap<String, Named>,
     definitions: HashMap<String, Program>,
-    threads: HashMap<String, ScopedJoinHandle<'scope, Tally>>,
+    /// Threads started and not yet waited for, with the span of their `thread` directive.
+    threads: HashMap<String, (Span, ScopedJoinHandle<'scope, Tally>)>,
     tally: Tally,
 }
 
@@ -261,12 +259,10 @@ impl<'scope, 'env: 'scope> Context<'scope, 'env> {
     }
 
     fn finish(mut self, report: &mut FileReport) {
-        let pending: Vec<_> = self.threads.drain().collect();
-        for (name, handle) in pending {
-            self.record(
-                Span::from_offset(0),
-                Err(format!("thread ${name} never waited for")),
-            );
+        let mut pending: Vec<_> = self.threads.drain().collect();
+        pending.sort_by_key(|(_, (span, _))| span.offset());
+        for (name, (span, handle)) in pending {
+            self.record(span, Err(format!("thread ${name} was never waited for")));
             self.join(handle);
         }
         report.passed += self.tally.passed;
@@ -331,9 +327,9 @@ impl<'scope, 'env: 'scope> Context<'scope, 'env> {
             WastDirective::AssertUnlinkable {
                 module, message, ..
             } => self.expect_no_module(QuoteWat::Wat(module), message, "unlinkable"),
-            WastDirective::Thread(thread) => self.thread(thread),
+            WastDirective::Thread(thread) => self.thread(span, thread),
             WastDirective::Wait { thread, .. } => self.wait(thread),
-            other => Err(format!("unsupported directive at {:?}", other.span())),
+            other => Err(format!("unsupported directive: {}", directive_name(&other))),
         };
         self.record(span, outcome);
     }
@@ -425,9 +421,30 @@ impl<'scope, 'env: 'scope> Context<'scope, 'env> {
         }
     }
 
+    /// Calls an export. Arguments that do not fit its parameters are a [`WasmError::ArgumentCount`]
+    /// or [`WasmError::BadArgument`] of the script, found before the call, so that no
+    /// `assert_trap` can take them for a trap.
     fn invoke(&mut self, invoke: WastInvoke<'_>) -> Result<Vec<Val>, WasmError> {
         let instance = self.instance_for(invoke.module)?;
         let args = invoke.args.iter().map(arg).collect::<Result<Vec<_>, _>>()?;
+        let func = instance
+            .get_func(&mut self.store, invoke.name)
+            .ok_or_else(|| WasmError::NoSuchFunction(invoke.name.to_string()))?;
+        let params: Vec<ValType> = func.ty(&self.store).params().collect();
+        if params.len() != args.len() {
+            return Err(WasmError::ArgumentCount {
+                expected: params.len(),
+                given: args.len(),
+            });
+        }
+        for (value, ty) in args.iter().zip(&params) {
+            if !value.matches_ty(&self.store, ty).unwrap_or(false) {
+                return Err(WasmError::BadArgument {
+                    given: crate::runtime::Value::from(value).to_string(),
+                    expected: ty.to_string(),
+                });
+            }
+        }
         crate::runtime::call(&mut self.store, &instance, invoke.name, &args)
     }
 
@@ -474,19 +491,27 @@ impl<'scope, 'env: 'scope> Context<'scope, 'env> {
             Err(WasmError::Malformed(e)) if kind == "invalid" => {
                 Err(format!("expected invalid ({message}), got malformed: {e}"))
             }
-            Err(_) => Ok(()),
-            Ok((_, program)) if kind == "unlinkable" => {
-                match program.instantiate(&mut self.store, None, Some(&self.linker)) {
-                    Err(WasmError::Link(_)) | Err(WasmError::Trap(_)) => Ok(()),
-                    Err(e) => Err(format!("expected unlinkable ({message}), got {e}")),
-                    Ok(_) => Err(format!("expected unlinkable ({message}), module linked")),
-                }
+            // An unlinkable module is a valid one: failing before linking is another error.
+            Err(e) if kind == "unlinkable" => {
+                Err(format!("expected unlinkable ({message}), got {e}"))
             }
+            Err(_) => Ok(()),
+            Ok((_, program)) if kind == "unlinkable" => self.expect_unlinkable(&program, message),
             Ok(_) => Err(format!("expected {kind} module ({message}), it compiled")),
         }
     }
 
-    fn thread(&mut self, thread: wast::WastThread<'env>) -> Outcome {
+    /// Passes only if the imports cannot be resolved. A trap while instantiating (a start
+    /// function, a segment out of bounds) is a trap, not a link error.
+    fn expect_unlinkable(&mut self, program: &Program, message: &str) -> Outcome {
+        match program.instantiate(&mut self.store, None, Some(&self.linker)) {
+            Err(WasmError::Link(_)) => Ok(()),
+            Err(e) => Err(format!("expected unlinkable ({message}), got {e}")),
+            Ok(_) => Err(format!("expected unlinkable ({message}), module linked")),
+        }
+    }
+
+    fn thread(&mut self, span: Span, thread: wast::WastThread<'env>) -> Outcome {
         let mut shared = HashMap::new();
         if let Some(id) = thread.shared_module {
             let memories = self
@@ -511,17 +536,39 @@ impl<'scope, 'env: 'scope> Context<'scope, 'env> {
                 failures: report.failures,
             }
         });
-        self.threads.insert(thread.name.name().to_string(), handle);
-        Ok(())
+        let name = thread.name.name().to_string();
+        match self.threads.insert(name.clone(), (span, handle)) {
+            None => Ok(()),
+            // The earlier thread still counts: join it so its results are not lost.
+            Some((_, earlier)) => {
+                self.join(earlier);
+                Err(format!(
+                    "thread ${name} started again before a (wait ${name}) for the first one"
+                ))
+            }
+        }
     }
 
     fn wait(&mut self, thread: Id<'_>) -> Outcome {
-        let handle = self
+        let (_, handle) = self
             .threads
             .remove(thread.name())
             .ok_or_else(|| format!("no running thread ${}", thread.name()))?;
         self.join(handle);
         Ok(())
+    }
+}
+
+/// The keyword of a directive the runner does not support, for its failure message.
+fn directive_name(directive: &WastDirective<'_>) -> &'static str {
+    match directive {
+        WastDirective::AssertException { .. } => "assert_exception",
+        WastDirective::AssertSuspension { .. } => "assert_suspension",
+        WastDirective::AssertInvalidCustom { .. } => "assert_invalid_custom",
+        WastDirective::AssertMalformedCustom { .. } => "assert_malformed_custom",
+        WastDirective::Module(QuoteWat::QuoteComponent(..))
+        | WastDirective::ModuleDefinition(QuoteWat::QuoteComponent(..)) => "component",
+        _ => "this directive",
     }
 }
 

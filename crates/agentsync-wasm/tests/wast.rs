@@ -135,3 +135,109 @@ fn mutated_trap_messages_fail_the_scripts() {
 fn rewrite_keeps_function_indices_memories_offsets_and_memory64() {
     run("rewrite_preserves_modules.wast");
 }
+
+/// A second `thread $T` before `(wait $T)` is a script error, and the first `$T`'s failures
+/// still count (they used to be dropped with its handle: a false pass).
+#[test]
+fn a_reused_thread_name_fails_and_keeps_the_first_threads_failures() {
+    let text = "(module $Mem (memory (export \"m\") 1 1 shared))\n\
+                (thread $T (shared (module $Mem))\n\
+                  (module (func (export \"f\") (result i32) (i32.const 1)))\n\
+                  (assert_return (invoke \"f\") (i32.const 2)))\n\
+                (thread $T (shared (module $Mem))\n\
+                  (module (func (export \"g\") (result i32) (i32.const 1)))\n\
+                  (assert_return (invoke \"g\") (i32.const 1)))\n\
+                (wait $T)\n";
+    let file = agentsync_wasm::run_wast_text("reused.wast", text);
+    assert!(!file.ok(), "{}", file.line());
+    assert_eq!(file.failed, 2, "{:?}", file.failures);
+    let failures = file.failures.join("\n");
+    assert!(failures.contains("4:2: got I32(1)"), "{failures}");
+    assert!(
+        failures.contains("5:2: thread $T started again"),
+        "{failures}"
+    );
+}
+
+/// A call the script gets wrong (argument type or count) is not a trap: `assert_trap` and
+/// `assert_exhaustion` fail on it even when the message would match the call error's text.
+#[test]
+fn assert_trap_fails_on_a_call_error() {
+    let text = "(module (func (export \"id\") (param i32) (result i32) (local.get 0)))\n\
+                (assert_trap (invoke \"id\" (i64.const 1)) \"type mismatch\")\n\
+                (assert_trap (invoke \"id\") \"arguments\")\n\
+                (assert_trap (invoke \"id\" (i32.const 1) (i32.const 2)) \"\")\n\
+                (assert_exhaustion (invoke \"id\") \"\")\n";
+    let file = agentsync_wasm::run_wast_text("call_error.wast", text);
+    assert_eq!((file.passed, file.failed), (1, 4), "{:?}", file.failures);
+    assert!(
+        file.failures[0].contains("argument \"1:i64\" is not a valid i32"),
+        "{:?}",
+        file.failures
+    );
+    assert!(
+        file.failures[1].contains("the function takes 1 arguments, 0 given"),
+        "{:?}",
+        file.failures
+    );
+}
+
+/// A trap while instantiating (here a start function) is a trap, not "unlinkable"; nor is a
+/// module that does not even validate.
+#[test]
+fn assert_unlinkable_fails_on_a_trapping_start_function_or_an_invalid_module() {
+    let text = "(assert_unlinkable\n\
+                  (module (func $start unreachable) (start $start))\n\
+                  \"unreachable\")\n\
+                (assert_unlinkable (module (func (result i32))) \"type mismatch\")\n\
+                (assert_unlinkable\n\
+                  (module (import \"spectest\" \"no_such_import\" (func)))\n\
+                  \"unknown import\")\n";
+    let file = agentsync_wasm::run_wast_text("unlinkable.wast", text);
+    assert_eq!((file.passed, file.failed), (1, 2), "{:?}", file.failures);
+    assert!(
+        file.failures[0].starts_with("1:2: expected unlinkable (unreachable), got trap"),
+        "{:?}",
+        file.failures
+    );
+    assert!(
+        file.failures[1].starts_with("4:2: expected unlinkable (type mismatch), got invalid"),
+        "{:?}",
+        file.failures
+    );
+}
+
+/// A script that does not parse fails with one line `line:column: message` in the script,
+/// named by its own path: no `<anon>`, no multi-line caret diagram in the summary.
+#[test]
+fn a_parse_error_is_one_line_with_the_scripts_line_and_column() {
+    let text = "(module\n  (func (result i32) (i32.const)))\n";
+    let file = agentsync_wasm::run_wast_text("broken.wast", text);
+    assert_eq!((file.passed, file.failed), (0, 1), "{:?}", file.failures);
+    let failure = &file.failures[0];
+    assert!(failure.starts_with("2:"), "{failure}");
+    assert!(
+        !failure.contains('\n') && !failure.contains("<anon>"),
+        "{failure}"
+    );
+    assert!(!file.line().contains('\n'), "{}", file.line());
+    assert!(
+        file.line().starts_with("FAIL broken.wast"),
+        "{}",
+        file.line()
+    );
+}
+
+/// An unsupported directive is named by its keyword at the script's line:column, not by a
+/// `Span { offset: … }`.
+#[test]
+fn an_unsupported_directive_is_named_at_its_line_and_column() {
+    let text = "(module (func (export \"f\")))\n(assert_exception (invoke \"f\"))\n";
+    let file = agentsync_wasm::run_wast_text("exception.wast", text);
+    assert_eq!(
+        file.failures,
+        ["2:2: unsupported directive: assert_exception"],
+        "{}",
+        file.line()
+    );
+}
