@@ -100,7 +100,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Tour => tour::run(),
         Command::Bench(args) => bench::run(&args),
         Command::Stress(args) => stress::run(&args),
-        Command::Wasm(args) => wasm::run(&args),
+        Command::Wasm(args) => wasm::module_readable(&args).and_then(|()| wasm::run(&args)),
         Command::Wast(args) => wasm::wast(&args),
     };
     ExitCode::from(exit_code(outcome))

@@ -70,9 +70,37 @@ pub fn run(args: &WasmArgs) -> Result<(), CliError> {
     }
 }
 
+/// A file named on the command line that cannot be opened is a usage error
+/// ([`EXIT_USAGE`](crate::EXIT_USAGE)), found before anything runs; what the file holds is
+/// the run's business.
+///
+/// # Errors
+///
+/// [`CliError::Usage`] naming the file and the reason.
+pub fn readable(path: &std::path::Path) -> Result<(), CliError> {
+    std::fs::File::open(path)
+        .map(drop)
+        .map_err(|error| CliError::Usage(format!("cannot read {}: {error}", path.display())))
+}
+
+/// `agentsync wasm run`'s module file must be readable ([`readable`]).
+///
+/// # Errors
+///
+/// [`CliError::Usage`] naming the file.
+pub fn module_readable(args: &WasmArgs) -> Result<(), CliError> {
+    match &args.command {
+        WasmCommand::Run(run) => readable(&run.module),
+    }
+}
+
 /// `agentsync wast`: one line per file as soon as it is done, then `N passed, N failed`; fails
-/// if any file failed.
+/// if any file failed. A file that cannot be opened is a usage error found before anything
+/// runs.
 pub fn wast(args: &WastArgs) -> Result<(), CliError> {
+    for path in &args.files {
+        readable(path)?;
+    }
     let runtime = if args.threads_proposal {
         agentsync_wasm::Runtime::threads_proposal()
     } else {

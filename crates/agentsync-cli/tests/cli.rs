@@ -233,3 +233,27 @@ fn bench_list_names_every_scenario() {
         }
     }
 }
+
+/// `--quick` runs smaller counts, and its descriptions say so instead of the full run's.
+#[test]
+fn bench_quick_descriptions_name_the_counts_a_quick_run_uses() {
+    let quick = text(&agentsync(&["bench", "--list", "--quick"]).stdout);
+    assert!(
+        quick.contains("median lateness of 10,000 async timeouts (50–250 ms)"),
+        "{quick}"
+    );
+    assert!(
+        quick.contains("(100,000 on one word; polyfill 500)"),
+        "{quick}"
+    );
+    assert!(!quick.contains("polyfill 2,000"), "{quick}");
+    let full = text(&agentsync(&["bench", "--list"]).stdout);
+    assert!(
+        full.contains("median lateness of 100,000 async timeouts (300–1300 ms)"),
+        "{full}"
+    );
+    assert!(
+        full.contains("(100,000 on one word; polyfill 2,000)"),
+        "{full}"
+    );
+}

@@ -56,7 +56,11 @@ fn wasm_run_calls_the_export_on_every_thread_over_one_memory() {
 #[test]
 fn wasm_run_reports_a_missing_file_and_a_bad_export_clearly() {
     let missing = agentsync(&["wasm", "run", "/nonexistent/x.wat", "--invoke", "f"]);
-    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        missing.status.code(),
+        Some(2),
+        "an unreadable file is a usage error"
+    );
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/x.wat"));
 
     let module = wasm_crate("examples/wasm/counter.wat");
@@ -141,4 +145,21 @@ fn wast_prints_each_file_before_the_next_one_runs() {
         line.starts_with("ok ") && line.contains("w13_shared_memory"),
         "{line}"
     );
+}
+
+/// Usage errors exit 2 (`EXIT_USAGE`), a run whose scripts fail exits 1: a script that cannot
+/// be opened is the former, found before any script runs.
+#[test]
+fn wast_with_an_unreadable_file_is_a_usage_error_naming_it() {
+    let good = wasm_crate("tests/wast/w13_shared_memory.wast");
+    let output = agentsync(&["wast", &good, "/nonexistent/missing.wast"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot read /nonexistent/missing.wast: "),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "nothing ran");
+    let clap_error = agentsync(&["wast", "--no-such-flag", &good]);
+    assert_eq!(clap_error.status.code(), Some(2));
 }

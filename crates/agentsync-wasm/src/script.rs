@@ -44,10 +44,11 @@ impl FileReport {
         if self.ok() {
             format!("ok   {} ({} directives)", self.path, self.passed)
         } else {
+            // The summary stays one line even if a message spans several.
             let first = self
                 .failures
                 .first()
-                .map(String::as_str)
+                .and_then(|f| f.lines().next())
                 .unwrap_or("no directives");
             format!(
                 "FAIL {} ({} passed, {} failed; first: {first})",
@@ -342,10 +343,11 @@ impl<'scope, 'env: 'scope> Context<'scope, 'env> {
             QuoteWat::Wat(Wat::Module(m)) => m.id.map(|id| id.name().to_string()),
             _ => None,
         };
-        let bytes = module.encode().map_err(|mut e| {
-            e.set_text(self.text);
-            WasmError::Malformed(e.to_string())
-        })?;
+        // One line: the directive's line:column is added by `record`; a quoted module's spans
+        // point into the quoted text, not into the script.
+        let bytes = module
+            .encode()
+            .map_err(|e| WasmError::Malformed(e.message()))?;
         Ok((id, self.runtime.compile(&bytes)?))
     }
 

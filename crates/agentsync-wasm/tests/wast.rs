@@ -241,3 +241,20 @@ fn an_unsupported_directive_is_named_at_its_line_and_column() {
         file.line()
     );
 }
+
+/// A module that fails to parse inside a script (here a quoted one) is one line too.
+#[test]
+fn a_module_parse_error_is_one_line_without_anon() {
+    let text = "(module quote \"(func (i32.const))\")\n";
+    let file = agentsync_wasm::run_wast_text("quoted.wast", text);
+    assert_eq!(file.failed, 1, "{:?}", file.failures);
+    let failure = &file.failures[0];
+    assert!(
+        failure.starts_with("1:9: malformed module: expected a i32"),
+        "{failure}"
+    );
+    assert!(
+        !failure.contains('\n') && !failure.contains("<anon>"),
+        "{failure}"
+    );
+}

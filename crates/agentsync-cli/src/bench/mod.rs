@@ -117,8 +117,8 @@ pub struct Scenario {
     pub name: &'static str,
     /// `ns/op`, `ns/round-trip`, `bytes/waiter`, `µs lateness`.
     pub unit: &'static str,
-    /// One line: what is measured.
-    pub what: &'static str,
+    /// One line: what is measured, with the counts the run uses (`--quick` runs fewer).
+    pub what: fn(&Config) -> String,
     /// agentsync first, then the peers.
     pub impls: &'static [Impl],
 }
@@ -156,6 +156,7 @@ fn open_output(path: &PathBuf, flag: &str) -> Result<File, CliError> {
 
 /// `agentsync bench`.
 pub fn run(args: &BenchArgs) -> Result<(), CliError> {
+    let config = Config { quick: args.quick };
     if args.list {
         for scenario in scenarios() {
             let impls: Vec<&str> = scenario.impls.iter().map(|i| i.name).collect();
@@ -165,7 +166,7 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
                 scenario.unit,
                 impls.join(", ")
             )?;
-            say!("{:<22} {}", "", scenario.what)?;
+            say!("{:<22} {}", "", (scenario.what)(&config))?;
         }
         return Ok(());
     }
@@ -187,7 +188,6 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
         .as_ref()
         .map(|p| open_output(p, "--plot"))
         .transpose()?;
-    let config = Config { quick: args.quick };
     let rounds = args.rounds.unwrap_or(config.pick(5, 3)) as usize;
     let selected: Vec<Scenario> = scenarios()
         .into_iter()
@@ -278,7 +278,7 @@ fn run_scenario(
     Ok(ScenarioReport {
         scenario: scenario.name,
         unit: scenario.unit,
-        what: scenario.what,
+        what: (scenario.what)(config),
         rows,
     })
 }
@@ -289,6 +289,19 @@ pub(crate) fn noted(outcome: Result<Outcome, String>, note: &str) -> Result<Outc
         Outcome::Measured(sample) => Outcome::Measured(Sample::noted(sample.value, note)),
         skipped => skipped,
     })
+}
+
+/// A count with thousands separators, as the descriptions write them: `100,000`.
+pub(crate) fn thousands(count: usize) -> String {
+    let digits = count.to_string();
+    let mut out = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// Nanoseconds per operation.
@@ -329,6 +342,15 @@ mod tests {
         assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
         assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn thousands_separates_groups_of_three() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(500), "500");
+        assert_eq!(thousands(2_000), "2,000");
+        assert_eq!(thousands(100_000), "100,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub struct ScenarioReport {
     /// Its unit.
     pub unit: &'static str,
     /// What it measures.
-    pub what: &'static str,
+    pub what: String,
     /// agentsync first, then the peers.
     pub rows: Vec<Row>,
 }
