@@ -27,6 +27,7 @@ pub mod bench;
 pub mod output;
 pub mod raw_futex;
 pub mod stress;
+pub mod temp;
 pub mod tour;
 pub mod wasm;
 

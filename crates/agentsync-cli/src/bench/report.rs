@@ -131,7 +131,7 @@ struct JsonRow<'a> {
 
 /// Writes `{"scenarios": [{"scenario", "impl", "median", "unit", "runs", …}]}`.
 pub fn write_json(
-    file: File,
+    file: &mut File,
     reports: &[ScenarioReport],
     config: &Config,
     rounds: usize,
