@@ -163,3 +163,42 @@ fn wast_with_an_unreadable_file_is_a_usage_error_naming_it() {
     let clap_error = agentsync(&["wast", "--no-such-flag", &good]);
     assert_eq!(clap_error.status.code(), Some(2));
 }
+
+/// `--profile threads-proposal` (and its older spelling `--threads-proposal`) runs scripts as
+/// the threads proposal's spec version defines them; a directory stands for its `.wast` files.
+#[test]
+fn wast_threads_proposal_profile_runs_directories_of_scripts() {
+    let scratch = std::env::temp_dir().join(format!("agentsync-profile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(scratch.join("sub")).unwrap();
+    let script = wasm_crate("tests/wast/profile_threads_proposal.wast");
+    std::fs::copy(&script, scratch.join("b.wast")).unwrap();
+    std::fs::copy(&script, scratch.join("sub/a.wast")).unwrap();
+    std::fs::write(scratch.join("notes.txt"), "not a script").unwrap();
+    let dir = scratch.to_str().unwrap();
+    let by_profile = agentsync(&["wast", "--profile", "threads-proposal", dir]);
+    let by_flag = agentsync(&["wast", "--threads-proposal", &script]);
+    let current = agentsync(&["wast", &script]);
+    let _ = std::fs::remove_dir_all(&scratch);
+
+    let stdout = String::from_utf8_lossy(&by_profile.stdout);
+    assert!(by_profile.status.success(), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!("ok   {dir}/b.wast")),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("ok   {dir}/sub/a.wast")),
+        "{stdout}"
+    );
+    assert_eq!(lines[2..], ["2 passed, 0 failed"], "{stdout}");
+
+    let stdout = String::from_utf8_lossy(&by_flag.stdout);
+    assert!(by_flag.status.success(), "{stdout}");
+    assert_eq!(stdout.lines().last(), Some("1 passed, 0 failed"));
+
+    let stdout = String::from_utf8_lossy(&current.stdout);
+    assert_eq!(current.status.code(), Some(1), "{stdout}");
+    assert!(stdout.starts_with("FAIL"), "{stdout}");
+}

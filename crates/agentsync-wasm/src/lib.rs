@@ -67,6 +67,7 @@ mod error;
 mod host;
 mod memory;
 mod pingpong;
+mod profile;
 mod rewrite;
 mod runtime;
 mod script;
@@ -79,11 +80,12 @@ pub use demo::{
 pub use error::{Trap, WasmError};
 pub use memory::{wasm_timeout, GuestMemory, PAGE_SIZE};
 pub use pingpong::{pingpong, PingPong, PINGPONG_WAT};
+pub use profile::{KnownDivergence, Profile};
 pub use rewrite::{memory_export_name, rewrite, AtomicOp, HostImport, Rewritten, HOST_MODULE};
 pub use runtime::{call, GuestState, Program, Runtime, Value};
 pub use script::{
-    run_wast, run_wast_dir, run_wast_each, run_wast_on, run_wast_text, run_wast_text_on,
-    FileReport, WastReport,
+    run_wast, run_wast_dir, run_wast_each, run_wast_on, run_wast_profile, run_wast_text,
+    run_wast_text_on, run_wast_text_profile, FileReport, WastReport,
 };
 pub use threads::{run_module, RunOutput, Threads, SPAWN_FIELD, SPAWN_MODULE, THREAD_START};
 pub use wasmtime;

@@ -12,12 +12,14 @@ use std::path::{Path, PathBuf};
 use std::thread::{Scope, ScopedJoinHandle};
 
 use wasmtime::{Extern, Instance, Linker, Store, Val, ValType};
-use wast::core::{NanPattern, WastArgCore, WastRetCore};
+use wast::core::{NanPattern, V128Pattern, WastArgCore, WastRetCore};
+use wast::lexer::Lexer;
 use wast::parser::{self, ParseBuffer};
 use wast::token::{Id, Span};
 use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
 
 use crate::error::{describe, WasmError};
+use crate::profile::Profile;
 use crate::runtime::{GuestState, Program, Runtime};
 
 /// The outcome of one script.
@@ -31,6 +33,9 @@ pub struct FileReport {
     pub failed: usize,
     /// One line per failure: `line:column: what happened`.
     pub failures: Vec<String>,
+    /// Directives that failed where the profile lists a known divergence of the engine:
+    /// `line:column: reason (what happened)`. Neither passed nor failed.
+    pub divergences: Vec<String>,
 }
 
 impl FileReport {
@@ -41,8 +46,15 @@ impl FileReport {
 
     /// The one line printed for this file.
     pub fn line(&self) -> String {
-        if self.ok() {
+        if self.ok() && self.divergences.is_empty() {
             format!("ok   {} ({} directives)", self.path, self.passed)
+        } else if self.ok() {
+            let known = self.divergences.len();
+            let plural = if known == 1 { "" } else { "s" };
+            format!(
+                "ok   {} ({} directives, {known} known divergence{plural})",
+                self.path, self.passed
+            )
         } else {
             // The summary stays one line even if a message spans several.
             let first = self
@@ -113,6 +125,60 @@ pub fn run_wast_on(runtime: &'static Runtime, paths: &[PathBuf]) -> WastReport {
 pub fn run_wast_each<E>(
     runtime: &'static Runtime,
     paths: &[PathBuf],
+    each: impl FnMut(&FileReport) -> Result<(), E>,
+) -> Result<WastReport, E> {
+    run_scripts(runtime, Profile::Current, paths, each)
+}
+
+/// [`run_wast_each`] against a version of the spec: `profile` chooses the runtime, which
+/// modules are valid, and the engine's known divergences (see [`Profile`]). A directory stands
+/// for the `.wast` files under it, sorted by path.
+///
+/// # Errors
+///
+/// The first error `each` returns; the remaining scripts are not run.
+///
+/// # Blocking
+///
+/// While the scripts run.
+pub fn run_wast_profile<E>(
+    profile: Profile,
+    paths: &[PathBuf],
+    each: impl FnMut(&FileReport) -> Result<(), E>,
+) -> Result<WastReport, E> {
+    let mut expanded = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let start = expanded.len();
+            collect_scripts(path, &mut expanded);
+            expanded[start..].sort();
+        } else {
+            expanded.push(path.clone());
+        }
+    }
+    run_scripts(profile.runtime(), profile, &expanded, each)
+}
+
+/// The `.wast` files under `dir`, at any depth (a directory that cannot be read stands for
+/// itself, so that it is reported as unreadable rather than dropped).
+fn collect_scripts(dir: &Path, into: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        into.push(dir.to_path_buf());
+        return;
+    };
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        if path.is_dir() {
+            collect_scripts(&path, into);
+        } else if path.extension().is_some_and(|x| x == "wast") {
+            into.push(path);
+        }
+    }
+}
+
+fn run_scripts<E>(
+    runtime: &'static Runtime,
+    profile: Profile,
+    paths: &[PathBuf],
     mut each: impl FnMut(&FileReport) -> Result<(), E>,
 ) -> Result<WastReport, E> {
     let mut report = WastReport::default();
@@ -120,7 +186,7 @@ pub fn run_wast_each<E>(
         let name = path.display().to_string();
         let file = match std::fs::read(path) {
             Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => run_wast_text_on(runtime, &name, &text),
+                Ok(text) => run_text(runtime, profile, &name, &text),
                 Err(e) => unreadable(&name, format!("not UTF-8 text: {e}")),
             },
             Err(e) => unreadable(&name, format!("cannot read: {e}")),
@@ -143,6 +209,7 @@ fn unreadable(name: &str, why: String) -> FileReport {
         passed: 0,
         failed: 1,
         failures: vec![why],
+        divergences: Vec::new(),
     }
 }
 
@@ -175,14 +242,32 @@ pub fn run_wast_text(name: &str, text: &str) -> FileReport {
 ///
 /// While the script runs.
 pub fn run_wast_text_on(runtime: &'static Runtime, name: &str, text: &str) -> FileReport {
+    run_text(runtime, Profile::Current, name, text)
+}
+
+/// Runs one script against a version of the spec (see [`Profile`]); `name` labels the report
+/// and, by its file name, finds the profile's known divergences.
+///
+/// # Blocking
+///
+/// While the script runs.
+pub fn run_wast_text_profile(profile: Profile, name: &str, text: &str) -> FileReport {
+    run_text(profile.runtime(), profile, name, text)
+}
+
+fn run_text(runtime: &'static Runtime, profile: Profile, name: &str, text: &str) -> FileReport {
     let mut report = FileReport {
         path: name.to_string(),
         ..FileReport::default()
     };
-    let parsed = ParseBuffer::new(text).and_then(|buf| {
+    // Spec scripts may hold any Unicode in strings (names.wast has bidi controls); the wast
+    // crate's lint against confusable characters is not a spec rule.
+    let mut lexer = Lexer::new(text);
+    lexer.allow_confusing_unicode(true);
+    let parsed = ParseBuffer::new_with_lexer(lexer).and_then(|buf| {
         let wast = parser::parse::<Wast>(&buf)?;
         std::thread::scope(|scope| {
-            let mut cx = Context::new(runtime, scope, text, HashMap::new());
+            let mut cx = Context::new(runtime, profile, scope, text, HashMap::new());
             for directive in wast.directives {
                 cx.directive(directive);
             }
@@ -194,7 +279,49 @@ pub fn run_wast_text_on(runtime: &'static Runtime, name: &str, text: &str) -> Fi
         report.failed += 1;
         report.failures.push(one_line(&e, text));
     }
+    apply_divergences(profile, &mut report);
     report
+}
+
+/// Moves the failures the profile lists as known divergences to `divergences`; a listed
+/// divergence that did not fail becomes a failure, so the list cannot go stale.
+fn apply_divergences(profile: Profile, report: &mut FileReport) {
+    let file = Path::new(&report.path)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let listed: Vec<_> = profile
+        .known_divergences()
+        .iter()
+        .filter(|d| d.file == file)
+        .collect();
+    if listed.is_empty() {
+        return;
+    }
+    for divergence in listed {
+        let prefix = format!("{}: ", divergence.at);
+        match report.failures.iter().position(|f| f.starts_with(&prefix)) {
+            Some(index) => {
+                let failure = report.failures.remove(index);
+                report.failed -= 1;
+                report.divergences.push(format!(
+                    "{}: {} ({})",
+                    divergence.at,
+                    divergence.reason,
+                    &failure[prefix.len()..]
+                ));
+            }
+            None => {
+                report.failed += 1;
+                report.failures.push(format!(
+                    "{}: listed as a known divergence ({}) of profile {}, but it did not fail",
+                    divergence.at,
+                    divergence.reason,
+                    profile.name()
+                ));
+            }
+        }
+    }
 }
 
 /// A parse error as one line `line:column: message`, the position in the script itself (the
@@ -222,6 +349,7 @@ struct Context<'scope, 'env> {
     scope: &'scope Scope<'scope, 'env>,
     text: &'env str,
     runtime: &'static Runtime,
+    profile: Profile,
     store: Store<GuestState>,
     linker: Linker<GuestState>,
     current: Option<Instance>,
@@ -237,6 +365,7 @@ type Outcome = Result<(), String>;
 impl<'scope, 'env: 'scope> Context<'scope, 'env> {
     fn new(
         runtime: &'static Runtime,
+        profile: Profile,
         scope: &'scope Scope<'scope, 'env>,
         text: &'env str,
         shared: HashMap<String, Named>,
@@ -249,6 +378,7 @@ impl<'scope, 'env: 'scope> Context<'scope, 'env> {
             scope,
             text,
             runtime,
+            profile,
             store,
             linker,
             current: None,
@@ -348,6 +478,7 @@ impl<'scope, 'env: 'scope> Context<'scope, 'env> {
         let bytes = module
             .encode()
             .map_err(|e| WasmError::Malformed(e.message()))?;
+        self.profile.check(&bytes)?;
         Ok((id, self.runtime.compile(&bytes)?))
     }
 
@@ -428,7 +559,11 @@ impl<'scope, 'env: 'scope> Context<'scope, 'env> {
     /// `assert_trap` can take them for a trap.
     fn invoke(&mut self, invoke: WastInvoke<'_>) -> Result<Vec<Val>, WasmError> {
         let instance = self.instance_for(invoke.module)?;
-        let args = invoke.args.iter().map(arg).collect::<Result<Vec<_>, _>>()?;
+        let args = invoke
+            .args
+            .iter()
+            .map(|a| arg(&mut self.store, a))
+            .collect::<Result<Vec<_>, _>>()?;
         let func = instance
             .get_func(&mut self.store, invoke.name)
             .ok_or_else(|| WasmError::NoSuchFunction(invoke.name.to_string()))?;
@@ -481,7 +616,16 @@ impl<'scope, 'env: 'scope> Context<'scope, 'env> {
             let WastRet::Core(want) = want else {
                 return Err("component results are not supported".to_string());
             };
-            if !matches(value, want) {
+            // A host reference (`ref.extern N`) is compared by the number it carries.
+            let host = match value {
+                Val::ExternRef(Some(r)) => r
+                    .data(&self.store)
+                    .ok()
+                    .flatten()
+                    .and_then(|d| d.downcast_ref::<u32>().copied()),
+                _ => None,
+            };
+            if !matches(value, want, host) {
                 return Err(format!("got {value:?}, expected {want:?}"));
             }
         }
@@ -523,10 +667,10 @@ impl<'scope, 'env: 'scope> Context<'scope, 'env> {
                 .collect();
             shared.insert(id.name().to_string(), Named::Shared(memories));
         }
-        let (runtime, scope, text) = (self.runtime, self.scope, self.text);
+        let (runtime, profile, scope, text) = (self.runtime, self.profile, self.scope, self.text);
         let directives = thread.directives;
         let handle = scope.spawn(move || {
-            let mut child = Context::new(runtime, scope, text, shared);
+            let mut child = Context::new(runtime, profile, scope, text, shared);
             for directive in directives {
                 child.directive(directive);
             }
@@ -594,7 +738,7 @@ fn expect_failure(outcome: Result<Vec<Val>, WasmError>, message: &str, kind: &st
     }
 }
 
-fn arg(a: &WastArg<'_>) -> Result<Val, WasmError> {
+fn arg(store: &mut Store<GuestState>, a: &WastArg<'_>) -> Result<Val, WasmError> {
     let WastArg::Core(a) = a else {
         return Err(WasmError::Malformed(
             "component arguments are not supported".into(),
@@ -605,6 +749,14 @@ fn arg(a: &WastArg<'_>) -> Result<Val, WasmError> {
         WastArgCore::I64(v) => Val::I64(*v),
         WastArgCore::F32(v) => Val::F32(v.bits),
         WastArgCore::F64(v) => Val::F64(v.bits),
+        WastArgCore::RefExtern(n) => Val::ExternRef(Some(
+            wasmtime::ExternRef::new(&mut *store, *n).map_err(|e| WasmError::Trap(describe(&e)))?,
+        )),
+        WastArgCore::V128(v) => Val::V128(u128::from_le_bytes(v.to_le_bytes()).into()),
+        WastArgCore::RefNull(wast::core::HeapType::Abstract {
+            ty: wast::core::AbstractHeapType::Extern,
+            ..
+        }) => Val::ExternRef(None),
         WastArgCore::RefNull(_) => Val::FuncRef(None),
         other => {
             return Err(WasmError::Malformed(format!(
@@ -614,7 +766,8 @@ fn arg(a: &WastArg<'_>) -> Result<Val, WasmError> {
     })
 }
 
-fn matches(value: &Val, want: &WastRetCore<'_>) -> bool {
+/// Whether `value` is what the script wants; `host` is the number a host reference carries.
+fn matches(value: &Val, want: &WastRetCore<'_>, host: Option<u32>) -> bool {
     match (value, want) {
         (Val::I32(v), WastRetCore::I32(w)) => v == w,
         (Val::I64(v), WastRetCore::I64(w)) => v == w,
@@ -628,10 +781,39 @@ fn matches(value: &Val, want: &WastRetCore<'_>) -> bool {
             NanPattern::CanonicalNan => bits & 0x7fff_ffff_ffff_ffff == 0x7ff8_0000_0000_0000,
             NanPattern::ArithmeticNan => bits & 0x7ff8_0000_0000_0000 == 0x7ff8_0000_0000_0000,
         },
+        (Val::V128(v), WastRetCore::V128(pattern)) => v128_matches(v.as_u128(), pattern),
         (Val::FuncRef(f), WastRetCore::RefNull(_)) => f.is_none(),
+        (Val::ExternRef(r), WastRetCore::RefNull(_)) => r.is_none(),
         (Val::FuncRef(f), WastRetCore::RefFunc(_)) => f.is_some(),
-        (v, WastRetCore::Either(options)) => options.iter().any(|w| matches(v, w)),
+        (Val::ExternRef(Some(_)), WastRetCore::RefExtern(None)) => true,
+        (Val::ExternRef(Some(_)), WastRetCore::RefExtern(Some(n))) => host == Some(*n),
+        (v, WastRetCore::Either(options)) => options.iter().any(|w| matches(v, w, host)),
         _ => false,
+    }
+}
+
+/// Whether a `v128` result matches its pattern, lane by lane (little-endian lanes).
+fn v128_matches(bits: u128, pattern: &V128Pattern) -> bool {
+    let bytes = bits.to_le_bytes();
+    let lane = |width: usize, index: usize| -> u64 {
+        let mut value = [0u8; 8];
+        value[..width].copy_from_slice(&bytes[index * width..(index + 1) * width]);
+        u64::from_le_bytes(value)
+    };
+    let f32_lane = |index: usize, want: &NanPattern<wast::token::F32>| {
+        let bits = lane(4, index) as u32;
+        matches(&Val::F32(bits), &WastRetCore::F32(*want), None)
+    };
+    let f64_lane = |index: usize, want: &NanPattern<wast::token::F64>| {
+        matches(&Val::F64(lane(8, index)), &WastRetCore::F64(*want), None)
+    };
+    match pattern {
+        V128Pattern::I8x16(w) => (0..16).all(|i| lane(1, i) as u8 == w[i] as u8),
+        V128Pattern::I16x8(w) => (0..8).all(|i| lane(2, i) as u16 == w[i] as u16),
+        V128Pattern::I32x4(w) => (0..4).all(|i| lane(4, i) as u32 == w[i] as u32),
+        V128Pattern::I64x2(w) => (0..2).all(|i| lane(8, i) == w[i] as u64),
+        V128Pattern::F32x4(w) => (0..4).all(|i| f32_lane(i, &w[i])),
+        V128Pattern::F64x2(w) => (0..2).all(|i| f64_lane(i, &w[i])),
     }
 }
 

@@ -258,3 +258,78 @@ fn a_module_parse_error_is_one_line_without_anon() {
         "{failure}"
     );
 }
+
+fn profile_script() -> (PathBuf, String) {
+    let path = script("profile_threads_proposal.wast");
+    let text = std::fs::read_to_string(&path).unwrap();
+    (path, text)
+}
+
+/// The threads-proposal profile accepts and rejects modules as that spec version does; the
+/// current profile (what the engine implements today) fails exactly the four version checks.
+#[test]
+fn threads_proposal_profile_judges_modules_as_that_spec_version() {
+    use agentsync_wasm::Profile;
+    let (path, text) = profile_script();
+    let name = path.display().to_string();
+    let proposal = agentsync_wasm::run_wast_text_profile(Profile::ThreadsProposal, &name, &text);
+    assert!(
+        proposal.ok(),
+        "{}\n{}",
+        proposal.line(),
+        proposal.failures.join("\n")
+    );
+    assert!(proposal.divergences.is_empty());
+    let current = agentsync_wasm::run_wast_text_profile(Profile::Current, &name, &text);
+    let lines: Vec<&str> = current
+        .failures
+        .iter()
+        .map(|f| f.split(':').next().unwrap())
+        .collect();
+    assert_eq!(lines, ["6", "10", "15", "28"], "{:?}", current.failures);
+}
+
+/// A known divergence is reported as one, with its reason: neither passed nor failed. A
+/// listed divergence that stops diverging is a failure, so the list cannot go stale.
+#[test]
+fn a_known_divergence_is_reported_and_must_still_diverge() {
+    use agentsync_wasm::Profile;
+    let divergence = Profile::ThreadsProposal
+        .divergence("bulk.wast", "221:2")
+        .expect("listed");
+    let padding = "\n".repeat(218);
+    let module = "(module (table 3 funcref)\n\
+                  (func (export \"call\") (param i32) (result i32)\n\
+                    (call_indirect (result i32) (local.get 0))))";
+    let diverging = format!(
+        "{module}{padding}(assert_trap (invoke \"call\" (i32.const 2)) \"uninitialized element 2\")\n"
+    );
+    let file = agentsync_wasm::run_wast_text_profile(
+        Profile::ThreadsProposal,
+        "suite/bulk.wast",
+        &diverging,
+    );
+    assert!(file.ok(), "{}\n{:?}", file.line(), file.failures);
+    assert_eq!(file.divergences.len(), 1);
+    assert!(file.divergences[0].starts_with(&format!("221:2: {}", divergence.reason)));
+    assert!(
+        file.line().contains("1 known divergence"),
+        "{}",
+        file.line()
+    );
+
+    let agreeing = format!(
+        "{module}{padding}(assert_trap (invoke \"call\" (i32.const 2)) \"uninitialized element\")\n"
+    );
+    let file = agentsync_wasm::run_wast_text_profile(
+        Profile::ThreadsProposal,
+        "suite/bulk.wast",
+        &agreeing,
+    );
+    assert!(!file.ok());
+    assert!(
+        file.failures[0].contains("listed as a known divergence"),
+        "{:?}",
+        file.failures
+    );
+}
