@@ -107,6 +107,17 @@ pub fn run(cli: Cli) -> ExitCode {
     ExitCode::from(exit_code(outcome))
 }
 
+/// What a command line that did not parse into a command ends with: `--help` and
+/// `--version` are written to stdout through [`output`] (so a closed or full stdout ends them
+/// as it ends any command), argument errors go to stderr with [`EXIT_USAGE`].
+pub fn parse_failed(error: &clap::Error) -> ExitCode {
+    if error.use_stderr() {
+        let _ = error.print();
+        return ExitCode::from(EXIT_USAGE);
+    }
+    ExitCode::from(exit_code(output::text(&error.render().to_string())))
+}
+
 /// The exit code of an outcome; errors are printed to stderr (except a closed stdout, which
 /// ends the command quietly). A failing stderr is ignored: there is nowhere left to report.
 fn exit_code(outcome: Result<(), CliError>) -> u8 {

@@ -11,6 +11,8 @@ fn commands() -> Vec<Vec<String>> {
     let wasm = concat!(env!("CARGO_MANIFEST_DIR"), "/../agentsync-wasm");
     let strings = |args: &[&str]| args.iter().map(|a| a.to_string()).collect();
     vec![
+        strings(&["--help"]),
+        strings(&["--version"]),
         strings(&["tour"]),
         strings(&["wast", &format!("{wasm}/tests/wast/w13_shared_memory.wast")]),
         strings(&[
