@@ -7,7 +7,7 @@
 //! `error: cannot write output: …` on stderr and exits with [`EXIT_FAILED`](crate::EXIT_FAILED).
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io;
 use std::sync::Mutex;
 
 use crate::CliError;
@@ -19,10 +19,7 @@ use crate::CliError;
 ///
 /// [`CliError::Output`] with the write error.
 pub fn line(args: fmt::Arguments<'_>) -> Result<(), CliError> {
-    let mut stdout = io::stdout().lock();
-    writeln!(stdout, "{args}")
-        .and_then(|()| stdout.flush())
-        .map_err(CliError::Output)
+    write(format_args!("{args}\n"))
 }
 
 /// Writes `text` as it is (it brings its own newlines) to stdout and flushes.
@@ -31,11 +28,25 @@ pub fn line(args: fmt::Arguments<'_>) -> Result<(), CliError> {
 ///
 /// [`CliError::Output`] with the write error.
 pub fn text(text: &str) -> Result<(), CliError> {
+    write(format_args!("{text}"))
+}
+
+/// Writes to stdout and flushes.
+#[cfg(not(test))]
+fn write(args: fmt::Arguments<'_>) -> Result<(), CliError> {
+    use std::io::Write;
     let mut stdout = io::stdout().lock();
     stdout
-        .write_all(text.as_bytes())
+        .write_fmt(args)
         .and_then(|()| stdout.flush())
         .map_err(CliError::Output)
+}
+
+/// In unit tests, through `print!`, which the test harness captures (it cannot fail there).
+#[cfg(test)]
+fn write(args: fmt::Arguments<'_>) -> Result<(), CliError> {
+    print!("{args}");
+    Ok(())
 }
 
 /// The first write error of code that cannot return one (the library's examples, run inside
