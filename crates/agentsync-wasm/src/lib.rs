@@ -59,8 +59,12 @@
 //!   not the messages of `assert_invalid` (any validation error), `assert_malformed` (any
 //!   parse or validation error) and `assert_unlinkable` (any error resolving the imports of a
 //!   valid module; a trap while instantiating is not one): validators word their errors
-//!   differently. `assert_exception`, `assert_suspension`,
-//!   components, `v128` and `externref` values are reported as unsupported failures.
+//!   differently. `assert_exception`, `assert_suspension`, components, and GC values (`ref.any`,
+//!   `ref.struct`, …) are reported as unsupported failures.
+//! - Scripts are judged against one version of the spec at a time ([`Profile`]): `current`
+//!   (what wasmtime implements today) by default, or `threads-proposal` (the threads proposal
+//!   repository's `test/core`). Where the engine still differs from a profile's scripts, the
+//!   profile lists the place and the reason ([`Profile::known_divergences`]).
 
 mod demo;
 mod error;
