@@ -160,16 +160,18 @@ pub fn run_wast_profile<E>(
 }
 
 /// The `.wast` files under `dir`, at any depth (a directory that cannot be read stands for
-/// itself, so that it is reported as unreadable rather than dropped).
+/// itself, so that it is reported as unreadable rather than dropped). Symlinked directories
+/// are not entered, so a link loop cannot recurse forever; symlinked files are kept.
 fn collect_scripts(dir: &Path, into: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         into.push(dir.to_path_buf());
         return;
     };
-    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-        if path.is_dir() {
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
             collect_scripts(&path, into);
-        } else if path.extension().is_some_and(|x| x == "wast") {
+        } else if path.extension().is_some_and(|x| x == "wast") && !path.is_dir() {
             into.push(path);
         }
     }

@@ -333,3 +333,28 @@ fn a_known_divergence_is_reported_and_must_still_diverge() {
         file.failures
     );
 }
+
+/// A directory stands for the `.wast` files under it; a symlink loop among its directories is
+/// not followed (it used to recurse until the stack overflowed), and a file that is not UTF-8
+/// is a failure naming the problem.
+#[test]
+fn a_directory_with_a_symlink_loop_and_a_binary_file_is_reported_not_crashed() {
+    let dir = std::env::temp_dir().join(format!("agentsync-wast-dir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::os::unix::fs::symlink(&dir, dir.join("sub/loop")).unwrap();
+    std::os::unix::fs::symlink(dir.join("loop.wast"), dir.join("sub/loop.wast")).unwrap();
+    std::fs::copy(script("w13_shared_memory.wast"), dir.join("a.wast")).unwrap();
+    std::fs::write(dir.join("sub/binary.wast"), b"\xff\xfe(module)").unwrap();
+    let report = agentsync_wasm::run_wast_profile(
+        agentsync_wasm::Profile::Current,
+        std::slice::from_ref(&dir),
+        |_| Ok::<(), ()>(()),
+    )
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let lines: Vec<String> = report.files.iter().map(|f| f.line()).collect();
+    assert_eq!(report.summary(), "1 passed, 2 failed", "{lines:#?}");
+    assert!(lines[1].contains("sub/binary.wast") && lines[1].contains("not UTF-8"));
+    assert!(lines[2].contains("sub/loop.wast") && lines[2].contains("cannot read"));
+}
