@@ -5,12 +5,29 @@
 //!
 //! Exit codes: [`EXIT_OK`] on success, [`EXIT_FAILED`] when a tour check fails, a stress
 //! invariant is broken or a run fails, [`EXIT_USAGE`] for bad arguments (clap uses the same code
-//! for the errors it finds itself).
+//! for the errors it finds itself), [`EXIT_BROKEN_PIPE`] when the reader of stdout went away.
+//!
+//! All output on stdout goes through [`output::line`] (the `say!` macro), which returns write
+//! errors instead of panicking: a closed pipe (`agentsync tour | head -1`) stops the command
+//! quietly, any other write error (`agentsync tour >/dev/full`) prints one line
+//! `error: cannot write output: …` and exits with [`EXIT_FAILED`].
+
+/// `println!` that returns [`CliError::Output`] instead of panicking: `say!("{x}")?`.
+macro_rules! say {
+    () => {
+        $crate::output::line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::line(format_args!($($arg)*))
+    };
+}
 
 pub mod alloc_count;
 pub mod bench;
+pub mod output;
 pub mod raw_futex;
 pub mod stress;
+pub mod temp;
 pub mod tour;
 pub mod wasm;
 
@@ -25,6 +42,11 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 /// The arguments were wrong: unknown scenario, an output path that cannot be written, ….
 pub const EXIT_USAGE: u8 = 2;
+/// stdout was closed before the command finished (`agentsync tour | head -1`): the command
+/// stops quietly. 141 is 128 + SIGPIPE, what a shell reports for a writer killed by SIGPIPE,
+/// so `set -o pipefail` treats us like any other writer; not 0, because the run stopped before
+/// it could check everything.
+pub const EXIT_BROKEN_PIPE: u8 = 141;
 
 /// `agentsync`: the ECMAScript / WebAssembly shared-memory synchronization model for Rust.
 #[derive(Debug, Parser)]
@@ -57,35 +79,59 @@ pub enum CliError {
     Usage(String),
     /// The command ran and something failed; exits with [`EXIT_FAILED`].
     Failed(String),
+    /// stdout could not be written; exits with [`EXIT_BROKEN_PIPE`] (quietly) if the reader
+    /// went away, else with [`EXIT_FAILED`].
+    Output(std::io::Error),
 }
 
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CliError::Usage(message) | CliError::Failed(message) => f.write_str(message),
+            CliError::Output(error) => write!(f, "cannot write output: {error}"),
         }
     }
 }
 
 impl std::error::Error for CliError {}
 
-/// Runs a parsed command line and returns the process exit code. Errors are printed to stderr.
+/// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Tour => tour::run(),
         Command::Bench(args) => bench::run(&args),
         Command::Stress(args) => stress::run(&args),
-        Command::Wasm(args) => wasm::run(&args),
+        Command::Wasm(args) => wasm::module_readable(&args).and_then(|()| wasm::run(&args)),
         Command::Wast(args) => wasm::wast(&args),
     };
-    match outcome {
-        Ok(()) => ExitCode::from(EXIT_OK),
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::from(match error {
-                CliError::Usage(_) => EXIT_USAGE,
-                CliError::Failed(_) => EXIT_FAILED,
-            })
+    ExitCode::from(exit_code(outcome))
+}
+
+/// What a command line that did not parse into a command ends with: `--help` and
+/// `--version` are written to stdout through [`output`] (so a closed or full stdout ends them
+/// as it ends any command), argument errors go to stderr with [`EXIT_USAGE`].
+pub fn parse_failed(error: &clap::Error) -> ExitCode {
+    if error.use_stderr() {
+        let _ = error.print();
+        return ExitCode::from(EXIT_USAGE);
+    }
+    ExitCode::from(exit_code(output::text(&error.render().to_string())))
+}
+
+/// The exit code of an outcome; errors are printed to stderr (except a closed stdout, which
+/// ends the command quietly). A failing stderr is ignored: there is nowhere left to report.
+fn exit_code(outcome: Result<(), CliError>) -> u8 {
+    use std::io::Write;
+    let error = match outcome {
+        Ok(()) => return EXIT_OK,
+        Err(CliError::Output(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+            return EXIT_BROKEN_PIPE
         }
+        Err(error) => error,
+    };
+    let _ = writeln!(std::io::stderr(), "error: {error}");
+    match error {
+        CliError::Usage(_) => EXIT_USAGE,
+        CliError::Failed(_) | CliError::Output(_) => EXIT_FAILED,
     }
 }

@@ -11,5 +11,8 @@ use clap::Parser;
 static ALLOCATOR: CountingAlloc = CountingAlloc;
 
 fn main() -> ExitCode {
-    agentsync_cli::run(agentsync_cli::Cli::parse())
+    match agentsync_cli::Cli::try_parse() {
+        Ok(cli) => agentsync_cli::run(cli),
+        Err(error) => agentsync_cli::parse_failed(&error),
+    }
 }

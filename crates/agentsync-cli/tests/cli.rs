@@ -233,3 +233,157 @@ fn bench_list_names_every_scenario() {
         }
     }
 }
+
+/// `--quick` runs smaller counts, and its descriptions say so instead of the full run's.
+#[test]
+fn bench_quick_descriptions_name_the_counts_a_quick_run_uses() {
+    let quick = text(&agentsync(&["bench", "--list", "--quick"]).stdout);
+    assert!(
+        quick.contains("median lateness of 10,000 async timeouts (50–250 ms)"),
+        "{quick}"
+    );
+    assert!(
+        quick.contains("(100,000 on one word; polyfill 500)"),
+        "{quick}"
+    );
+    assert!(!quick.contains("polyfill 2,000"), "{quick}");
+    let full = text(&agentsync(&["bench", "--list"]).stdout);
+    assert!(
+        full.contains("median lateness of 100,000 async timeouts (300–1300 ms)"),
+        "{full}"
+    );
+    assert!(
+        full.contains("(100,000 on one word; polyfill 2,000)"),
+        "{full}"
+    );
+}
+
+/// A scratch directory for one test, removed when dropped (also when the test fails).
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("agentsync-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn entries(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn quick_bench_args(json: &std::path::Path) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = [
+        "bench",
+        "--quick",
+        "--rounds",
+        "1",
+        "--scenario",
+        "notify_no_waiters",
+        "--json",
+    ]
+    .iter()
+    .map(Into::into)
+    .collect();
+    args.push(json.into());
+    args
+}
+
+/// The node script used to go to `$TMPDIR/agentsync-bench-<pid>.cjs`, following a symlink
+/// planted there. Now its name is random, it is created exclusively, and it is gone after the
+/// run: the planted link's target is never written and nothing else is left behind.
+#[test]
+fn bench_node_script_does_not_follow_a_planted_symlink_and_is_removed() {
+    let scratch = Scratch::new("planted");
+    let json = scratch.0.join("out.json");
+    let victim = scratch.0.join("victim");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agentsync"))
+        .args(quick_bench_args(&json))
+        .env("TMPDIR", &scratch.0)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The old predictable name; agentsync's own rounds run before node's, so this is planted
+    // before the script would be written.
+    let planted = scratch
+        .0
+        .join(format!("agentsync-bench-{}.cjs", child.id()));
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    assert!(!victim.exists(), "the planted symlink was followed");
+    let link = planted.file_name().unwrap().to_string_lossy().into_owned();
+    let mut expected = vec![link, "out.json".to_string()];
+    expected.sort();
+    assert_eq!(scratch.entries(), expected, "temporary files left behind");
+}
+
+/// When node fails, only the node peer is skipped, with the reason; the run goes on and
+/// succeeds.
+#[test]
+fn bench_a_failing_node_is_skipped_with_its_reason() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = Scratch::new("badnode");
+    let node = scratch.0.join("node");
+    std::fs::write(&node, "#!/bin/sh\necho 'boom: node broke' >&2\nexit 3\n").unwrap();
+    std::fs::set_permissions(&node, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let json = scratch.0.join("out.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_agentsync"))
+        .args(quick_bench_args(&json))
+        .env("PATH", &scratch.0)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let reason = "node: failed (exit status: 3: boom: node broke), skipped";
+    assert!(
+        text(&output.stdout).contains(reason),
+        "{}",
+        text(&output.stdout)
+    );
+    let document: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = document["scenarios"].as_array().unwrap();
+    assert!(rows[0]["median"].as_f64().is_some(), "agentsync ran");
+    assert_eq!(rows[2]["impl"], "node");
+    assert_eq!(rows[2]["skipped"], reason);
+}
+
+/// `--json` is written only at the end of a successful run: a run that fails (here: stdout is
+/// full, so the table cannot be printed) leaves no JSON file, and an existing one untouched.
+#[test]
+fn bench_a_failed_run_leaves_no_partial_json() {
+    let scratch = Scratch::new("nojson");
+    let fresh = scratch.0.join("fresh.json");
+    let kept = scratch.0.join("kept.json");
+    std::fs::write(&kept, "{\"earlier\": true}\n").unwrap();
+    for json in [&fresh, &kept] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_agentsync"))
+            .args(quick_bench_args(json))
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    }
+    assert_eq!(scratch.entries(), ["kept.json"]);
+    assert_eq!(
+        std::fs::read_to_string(&kept).unwrap(),
+        "{\"earlier\": true}\n"
+    );
+}

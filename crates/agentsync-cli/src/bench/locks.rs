@@ -154,19 +154,19 @@ pub(super) const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "uncontended_lock",
         unit: "ns/op",
-        what: "lock + increment + unlock on one thread",
+        what: |_| "lock + increment + unlock on one thread".into(),
         impls: lock_impls!(uncontended_by),
     },
     Scenario {
         name: "contended_counter_2t",
         unit: "ns/op",
-        what: "2 threads increment one locked counter",
+        what: |_| "2 threads increment one locked counter".into(),
         impls: lock_impls!(contended_by::<2>),
     },
     Scenario {
         name: "contended_counter_4t",
         unit: "ns/op",
-        what: "4 threads increment one locked counter",
+        what: |_| "4 threads increment one locked counter".into(),
         impls: lock_impls!(contended_by::<4>),
     },
 ];

@@ -14,12 +14,12 @@ mod timeouts;
 mod waiters;
 mod wasm;
 
-use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::temp::{parent_dir, TempFile};
 use crate::CliError;
 
 pub use locks::{AgentsyncMutex, AGENTSYNC_MUTEX_NOTE};
@@ -117,8 +117,8 @@ pub struct Scenario {
     pub name: &'static str,
     /// `ns/op`, `ns/round-trip`, `bytes/waiter`, `µs lateness`.
     pub unit: &'static str,
-    /// One line: what is measured.
-    pub what: &'static str,
+    /// One line: what is measured, with the counts the run uses (`--quick` runs fewer).
+    pub what: fn(&Config) -> String,
     /// agentsync first, then the peers.
     pub impls: &'static [Impl],
 }
@@ -143,29 +143,52 @@ pub fn scenario_names() -> Vec<&'static str> {
     scenarios().iter().map(|s| s.name).collect()
 }
 
-/// Opens an output file before the run, so a bad path is a usage error found in a millisecond
-/// rather than after minutes of measuring.
-fn open_output(path: &PathBuf, flag: &str) -> Result<File, CliError> {
-    File::create(path).map_err(|error| {
+/// Checks before the run that an output file can be written, so a bad path is a usage error
+/// found in a millisecond rather than after minutes of measuring. Nothing is left behind:
+/// the file itself is only written at the end of a successful run ([`write_output`]).
+fn check_output(path: &Path, flag: &str) -> Result<(), CliError> {
+    let unwritable = |why: String| {
         CliError::Usage(format!(
-            "cannot write {flag} output to {}: {error}",
+            "cannot write {flag} output to {}: {why}",
             path.display()
         ))
-    })
+    };
+    if path.is_dir() {
+        return Err(unwritable("it is a directory".into()));
+    }
+    TempFile::new_in(parent_dir(path), ".agentsync-", ".tmp")
+        .map(drop)
+        .map_err(|error| unwritable(error.to_string()))
+}
+
+/// Writes an output file whole or not at all: into a temporary file beside it, renamed over
+/// it once complete; on any error the temporary file is removed and `path` is untouched.
+fn write_output(
+    path: &Path,
+    what: &str,
+    write: impl FnOnce(&mut TempFile) -> Result<(), String>,
+) -> Result<(), CliError> {
+    let failed =
+        |why: String| CliError::Failed(format!("cannot write {what} {}: {why}", path.display()));
+    let mut file = TempFile::new_in(parent_dir(path), ".agentsync-", ".tmp")
+        .map_err(|e| failed(e.to_string()))?;
+    write(&mut file).map_err(failed)?;
+    file.persist(path).map_err(|e| failed(e.to_string()))
 }
 
 /// `agentsync bench`.
 pub fn run(args: &BenchArgs) -> Result<(), CliError> {
+    let config = Config { quick: args.quick };
     if args.list {
         for scenario in scenarios() {
             let impls: Vec<&str> = scenario.impls.iter().map(|i| i.name).collect();
-            println!(
+            say!(
                 "{:<22} {:<14} {}",
                 scenario.name,
                 scenario.unit,
                 impls.join(", ")
-            );
-            println!("{:<22} {}", "", scenario.what);
+            )?;
+            say!("{:<22} {}", "", (scenario.what)(&config))?;
         }
         return Ok(());
     }
@@ -177,17 +200,12 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
             )));
         }
     }
-    let json_file = args
-        .json
-        .as_ref()
-        .map(|p| open_output(p, "--json"))
-        .transpose()?;
-    let plot_file = args
-        .plot
-        .as_ref()
-        .map(|p| open_output(p, "--plot"))
-        .transpose()?;
-    let config = Config { quick: args.quick };
+    if let Some(json) = &args.json {
+        check_output(json, "--json")?;
+    }
+    if let Some(plot) = &args.plot {
+        check_output(plot, "--plot")?;
+    }
     let rounds = args.rounds.unwrap_or(config.pick(5, 3)) as usize;
     let selected: Vec<Scenario> = scenarios()
         .into_iter()
@@ -208,22 +226,22 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
     bar.finish_and_clear();
 
     let mode = if args.quick { "quick" } else { "full" };
-    println!(
+    say!(
         "agentsync bench ({mode}, {rounds} round(s), median; ratio = agentsync ÷ peer, lower is better for agentsync)"
-    );
-    print!("{}", report::table(&reports));
-    if let (Some(file), Some(path)) = (json_file, &args.json) {
-        report::write_json(file, &reports, &config, rounds).map_err(|error| {
-            CliError::Failed(format!("cannot write JSON to {}: {error}", path.display()))
+    )?;
+    crate::output::text(&report::table(&reports))?;
+    // Written only now, after a successful run: a failed run leaves no partial file.
+    if let Some(path) = &args.json {
+        write_output(path, "JSON to", |file| {
+            report::write_json(file.file(), &reports, &config, rounds).map_err(|e| e.to_string())
         })?;
-        println!("wrote {}", path.display());
+        say!("wrote {}", path.display())?;
     }
-    if let (Some(file), Some(path)) = (plot_file, &args.plot) {
-        drop(file);
-        report::write_svg(path, &reports).map_err(|error| {
-            CliError::Failed(format!("cannot draw the plot {}: {error}", path.display()))
+    if let Some(path) = &args.plot {
+        write_output(path, "the plot", |file| {
+            report::write_svg(file.path(), &reports)
         })?;
-        println!("wrote {}", path.display());
+        say!("wrote {}", path.display())?;
     }
     Ok(())
 }
@@ -278,7 +296,7 @@ fn run_scenario(
     Ok(ScenarioReport {
         scenario: scenario.name,
         unit: scenario.unit,
-        what: scenario.what,
+        what: (scenario.what)(config),
         rows,
     })
 }
@@ -289,6 +307,19 @@ pub(crate) fn noted(outcome: Result<Outcome, String>, note: &str) -> Result<Outc
         Outcome::Measured(sample) => Outcome::Measured(Sample::noted(sample.value, note)),
         skipped => skipped,
     })
+}
+
+/// A count with thousands separators, as the descriptions write them: `100,000`.
+pub(crate) fn thousands(count: usize) -> String {
+    let digits = count.to_string();
+    let mut out = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// Nanoseconds per operation.
@@ -329,6 +360,15 @@ mod tests {
         assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
         assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn thousands_separates_groups_of_three() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(500), "500");
+        assert_eq!(thousands(2_000), "2,000");
+        assert_eq!(thousands(100_000), "100,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     #[test]

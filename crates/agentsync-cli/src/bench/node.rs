@@ -1,15 +1,19 @@
 //! The `node` peer: the same scenarios written for Node.js (V8), the reference implementation
 //! of these semantics, in `bench/node/agentsync-bench.cjs`, run as a child process.
 //!
-//! The script is compiled into the binary and written to a temporary file for each run, so the
-//! bench works from any directory. Without `node` on PATH the peer is skipped with a note.
+//! The script is compiled into the binary and written for each run to a temporary file created
+//! exclusively under a random name ([`TempFile`]) and removed afterwards, so the bench works
+//! from any directory and never follows a file planted in the temporary directory. Without
+//! `node` on PATH, or when node fails, the peer is skipped with the reason; the rest of the
+//! bench goes on.
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Write};
 use std::process::Command;
 
 use serde::Deserialize;
 
 use super::{waiters::NATIVE_WAITERS, Config, Outcome, Sample};
+use crate::temp::TempFile;
 
 /// The Node.js side of the bench.
 const SCRIPT: &str = include_str!("../../../../bench/node/agentsync-bench.cjs");
@@ -31,31 +35,48 @@ fn count(scenario: &str, config: &Config) -> usize {
     }
 }
 
-/// Runs one round of `scenario` under Node.js.
+/// Runs one round of `scenario` under Node.js. Whatever goes wrong on node's side (no node,
+/// the script cannot be written, node fails or prints something else) skips this peer with the
+/// reason; the rest of the bench goes on.
 pub(super) fn run(scenario: &str, config: &Config) -> Result<Outcome, String> {
-    let path = std::env::temp_dir().join(format!("agentsync-bench-{}.cjs", std::process::id()));
-    std::fs::write(&path, SCRIPT)
-        .map_err(|e| format!("cannot write the node script to {}: {e}", path.display()))?;
+    Ok(match measure(scenario, config) {
+        Ok(outcome) => outcome,
+        Err(reason) => Outcome::Skipped(format!("node: {reason}, skipped")),
+    })
+}
+
+/// One round under Node.js; `Err` is why node could not measure it.
+fn measure(scenario: &str, config: &Config) -> Result<Outcome, String> {
+    // Created exclusively under a random name and removed when `script` drops, on every return.
+    let mut script = TempFile::new_in(&std::env::temp_dir(), "agentsync-bench-", ".cjs")
+        .and_then(|mut file| file.file().write_all(SCRIPT.as_bytes()).map(|()| file))
+        .map_err(|e| format!("cannot write its script to a temporary file ({e})"))?;
+    script.file().flush().map_err(|e| {
+        format!(
+            "cannot write its script to {} ({e})",
+            script.path().display()
+        )
+    })?;
     let output = Command::new("node")
         .arg("--expose-gc")
-        .arg(&path)
+        .arg(script.path())
         .arg(scenario)
         .arg(count(scenario, config).to_string())
         .output();
-    let _ = std::fs::remove_file(&path);
+    drop(script);
     let output = match output {
         Ok(output) => output,
-        Err(error) if error.kind() == ErrorKind::NotFound => {
-            return Ok(Outcome::Skipped("node: not found, skipped".into()))
-        }
-        Err(error) => return Err(format!("cannot run node: {error}")),
+        Err(error) if error.kind() == ErrorKind::NotFound => return Err("not found".into()),
+        Err(error) => return Err(format!("cannot run ({error})")),
     };
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
         return Err(format!(
-            "node exited with {}: {}",
+            "failed ({}{})",
             output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
+            last.map(|l| format!(": {}", l.trim())).unwrap_or_default()
         ));
     }
     let last = stdout
@@ -64,13 +85,13 @@ pub(super) fn run(scenario: &str, config: &Config) -> Result<Outcome, String> {
         .find(|l| !l.trim().is_empty())
         .unwrap_or("");
     let line: Line = serde_json::from_str(last)
-        .map_err(|e| format!("node printed {last:?}, not the expected JSON line: {e}"))?;
+        .map_err(|e| format!("printed {last:?}, not the expected JSON line ({e})"))?;
     match (line.skipped, line.value) {
         (Some(reason), _) => Ok(Outcome::Skipped(format!("node: {reason}"))),
         (None, Some(value)) => Ok(Outcome::Measured(Sample {
             value,
             note: line.note,
         })),
-        (None, None) => Err(format!("node printed no value: {last}")),
+        (None, None) => Err(format!("printed no value ({last})")),
     }
 }

@@ -209,7 +209,7 @@ pub(super) const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "sync_pingpong",
         unit: "ns/round-trip",
-        what: "two threads hand a turn back and forth by wait/notify",
+        what: |_| "two threads hand a turn back and forth by wait/notify".into(),
         impls: &[
             Impl {
                 name: AGENTSYNC,
@@ -232,7 +232,10 @@ pub(super) const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "thread_task_pingpong",
         unit: "ns/round-trip",
-        what: "a thread (blocking wait) and a task on a current-thread tokio runtime (async wait)",
+        what: |_| {
+            "a thread (blocking wait) and a task on a current-thread tokio runtime (async wait)"
+                .into()
+        },
         impls: &[
             Impl {
                 name: AGENTSYNC,
@@ -247,7 +250,7 @@ pub(super) const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "notify_no_waiters",
         unit: "ns/op",
-        what: "notify(1) on a word nobody waits on",
+        what: |_| "notify(1) on a word nobody waits on".into(),
         impls: &[
             Impl {
                 name: AGENTSYNC,

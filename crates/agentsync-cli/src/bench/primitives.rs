@@ -289,7 +289,9 @@ pub(super) const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "rwlock_read_mostly_4t",
         unit: "ns/op",
-        what: "4 threads share one counter: 1 op in 8 increments it (write lock), 7 read it",
+        what: |_| {
+            "4 threads share one counter: 1 op in 8 increments it (write lock), 7 read it".into()
+        },
         impls: &[
             Impl {
                 name: AGENTSYNC,
@@ -313,7 +315,9 @@ pub(super) const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "async_contended_lock",
         unit: "ns/op",
-        what: "4 tasks on a 2-thread tokio runtime increment one counter behind an async lock",
+        what: |_| {
+            "4 tasks on a 2-thread tokio runtime increment one counter behind an async lock".into()
+        },
         impls: &[
             Impl {
                 name: AGENTSYNC,
@@ -337,7 +341,9 @@ pub(super) const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "queue_throughput",
         unit: "ns/item",
-        what: "2 producer and 2 consumer threads move i32s through a bounded queue of 64 slots",
+        what: |_| {
+            "2 producer and 2 consumer threads move i32s through a bounded queue of 64 slots".into()
+        },
         impls: &[
             Impl {
                 name: AGENTSYNC,

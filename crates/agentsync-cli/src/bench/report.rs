@@ -47,7 +47,7 @@ pub struct ScenarioReport {
     /// Its unit.
     pub unit: &'static str,
     /// What it measures.
-    pub what: &'static str,
+    pub what: String,
     /// agentsync first, then the peers.
     pub rows: Vec<Row>,
 }
@@ -131,7 +131,7 @@ struct JsonRow<'a> {
 
 /// Writes `{"scenarios": [{"scenario", "impl", "median", "unit", "runs", …}]}`.
 pub fn write_json(
-    file: File,
+    file: &mut File,
     reports: &[ScenarioReport],
     config: &Config,
     rounds: usize,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use agentsync::WaitResult;
 
-use super::{percentile_sorted, Config, Impl, Outcome, Sample, Scenario, AGENTSYNC};
+use super::{percentile_sorted, thousands, Config, Impl, Outcome, Sample, Scenario, AGENTSYNC};
 
 /// Nobody notifies this word: every wait on it times out.
 static NEVER_NOTIFIED: AtomicI32 = AtomicI32::new(0);
@@ -112,7 +112,15 @@ fn tokio_timeouts(config: &Config) -> Result<Outcome, String> {
 pub(super) const SCENARIOS: &[Scenario] = &[Scenario {
     name: "async_timeouts_100k",
     unit: "µs lateness",
-    what: "median lateness of 100,000 async timeouts (300–1300 ms), p99 in the note",
+    what: |config| {
+        let (shortest, span) = timeouts(config);
+        format!(
+            "median lateness of {} async timeouts ({}–{} ms), p99 in the note",
+            thousands(timers(config)),
+            shortest.as_millis(),
+            (shortest + span).as_millis()
+        )
+    },
     impls: &[
         Impl {
             name: AGENTSYNC,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use agentsync::polyfill::{self, PolyfillFuture};
 use agentsync::{Settled, WaitFuture, WaitResult};
 
-use super::{node, ns_per, Config, Impl, Outcome, Sample, Scenario, AGENTSYNC};
+use super::{node, ns_per, thousands, Config, Impl, Outcome, Sample, Scenario, AGENTSYNC};
 use crate::alloc_count;
 
 /// Pending waiters for the native path and for Node.
@@ -187,19 +187,37 @@ pub(super) const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "wait_async_create",
         unit: "ns/waiter",
-        what: "queue one pending wait_async (100,000 on one word; polyfill 2,000)",
+        what: |config| {
+            format!(
+                "queue one pending wait_async ({} on one word; polyfill {})",
+                thousands(NATIVE_WAITERS),
+                thousands(polyfill_waiters(config))
+            )
+        },
         impls: waiter_impls!(Measure::Create, "wait_async_create"),
     },
     Scenario {
         name: "wait_async_notify",
         unit: "ns/waiter",
-        what: "one notify(all) over 100,000 pending async waiters (polyfill 2,000), per waiter",
+        what: |config| {
+            format!(
+                "one notify(all) over {} pending async waiters (polyfill {}), per waiter",
+                thousands(NATIVE_WAITERS),
+                thousands(polyfill_waiters(config))
+            )
+        },
         impls: waiter_impls!(Measure::Notify, "wait_async_notify"),
     },
     Scenario {
         name: "wait_async_bytes",
         unit: "bytes/waiter",
-        what: "memory held by one pending async waiter (100,000; polyfill 2,000)",
+        what: |config| {
+            format!(
+                "memory held by one pending async waiter ({}; polyfill {})",
+                thousands(NATIVE_WAITERS),
+                thousands(polyfill_waiters(config))
+            )
+        },
         impls: waiter_impls!(Measure::Bytes, "wait_async_bytes"),
     },
 ];

@@ -27,7 +27,9 @@ pub(super) const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "wasm_pingpong",
         unit: "ns/round-trip",
-        what: "two Wasm threads ping-pong through memory.atomic.wait32/notify: rewritten onto agentsync vs wasmtime's native",
+        what: |_| {
+            "two Wasm threads ping-pong through memory.atomic.wait32/notify: rewritten onto agentsync vs wasmtime's native".into()
+        },
         impls: &[
             Impl {
                 name: AGENTSYNC,
@@ -42,7 +44,9 @@ pub(super) const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "host_guest_pingpong",
         unit: "ns/round-trip",
-        what: "a host thread and a Wasm thread ping-pong on one guest word (agentsync only: no other runtime lets them share a queue)",
+        what: |_| {
+            "a host thread and a Wasm thread ping-pong on one guest word (agentsync only: no other runtime lets them share a queue)".into()
+        },
         impls: &[Impl {
             name: AGENTSYNC,
             run: |config| measure(PingPong::HostGuest, config),

@@ -104,18 +104,18 @@ pub fn run(args: &StressArgs) -> Result<(), CliError> {
     let share = Duration::from_secs(args.seconds) / sections.len() as u32;
     let mut report = Vec::new();
     for section in &sections {
-        println!("stress [{}] {} for {share:?}", section.name, section.what);
+        say!("stress [{}] {} for {share:?}", section.name, section.what)?;
         let budget = Budget {
             until: Instant::now() + share,
             counters: Arc::new(Counters::default()),
         };
         let violations = with_progress(section.name, &budget, share, || (section.run)(&budget));
-        println!("  {}", budget.counters);
+        say!("  {}", budget.counters)?;
         if violations.is_empty() {
-            println!("  invariants held");
+            say!("  invariants held")?;
         } else {
             for violation in &violations {
-                println!("  VIOLATION: {violation}");
+                say!("  VIOLATION: {violation}")?;
             }
             report.extend(
                 violations
@@ -125,7 +125,7 @@ pub fn run(args: &StressArgs) -> Result<(), CliError> {
         }
     }
     if report.is_empty() {
-        println!("stress: all sections passed");
+        say!("stress: all sections passed")?;
         Ok(())
     } else {
         Err(CliError::Failed(format!(

@@ -79,20 +79,20 @@ fn event_loop() -> Result<tokio::runtime::Runtime, String> {
 fn three_results(checks: &mut Checks) -> Result<(), String> {
     let word = AtomicI32::new(0);
     let not_equal = wait(&word, 1, None);
-    println!(
+    checks.say(format_args!(
         "  wait(word = 0, expected 1)           -> {}",
         show(not_equal)
-    );
+    ));
     checks.equal(
         "a different value is not-equal (Wasm code 1)",
         not_equal,
         Ok(WaitResult::NotEqual),
     );
     let timed_out = wait(&word, 0, Some(Duration::from_millis(10)));
-    println!(
+    checks.say(format_args!(
         "  wait(word = 0, expected 0, 10 ms)    -> {}",
         show(timed_out)
-    );
+    ));
     checks.equal(
         "nobody notifies: timed-out (Wasm code 2)",
         timed_out,
@@ -110,10 +110,10 @@ fn three_results(checks: &mut Checks) -> Result<(), String> {
         )
     });
     let woken = woken?;
-    println!(
+    checks.say(format_args!(
         "  wait(word = 0, expected 0) + notify  -> {} (notify returned {count})",
         show(woken)
-    );
+    ));
     checks.equal(
         "a notify wakes it: ok (Wasm code 0)",
         woken,
@@ -157,12 +157,12 @@ fn handoff(checks: &mut Checks) -> Result<(), String> {
     });
     let (woke, received) = consumer.map_err(|_| "the consumer panicked".to_string())?;
     match woke {
-        Ok(result) => println!("consumer woke: {result}"),
-        Err(error) => println!("consumer could not wait: {error}"),
+        Ok(result) => checks.say(format_args!("consumer woke: {result}")),
+        Err(error) => checks.say(format_args!("consumer could not wait: {error}")),
     }
     match received {
-        Some(value) => println!("payload: {value:x}"),
-        None => println!("payload: (none)"),
+        Some(value) => checks.say(format_args!("payload: {value:x}")),
+        None => checks.say(format_args!("payload: (none)")),
     }
     checks.equal(
         "the consumer was asleep and notify woke exactly it",
@@ -224,7 +224,9 @@ fn wait_async_outcomes(checks: &mut Checks) -> Result<(), String> {
         checks.equal("the event-loop thread cannot block", can_block, false);
         for (call, is_async, result) in &seen {
             let shown = result.map_or("?", WaitResult::as_str);
-            println!("  {call:<44} -> {{ async: {is_async}, value: \"{shown}\" }}");
+            checks.say(format_args!(
+                "  {call:<44} -> {{ async: {is_async}, value: \"{shown}\" }}"
+            ));
         }
         let want = [
             (false, Some(WaitResult::NotEqual)),
@@ -265,12 +267,15 @@ fn blocking_wait_error(checks: &mut Checks) -> Result<(), String> {
             .join()
             .map_err(|_| "the event-loop thread panicked".to_string())
     })?;
-    println!("  wait(word = 0, expected 0, forever)  -> {}", show(equal));
-    println!(
+    checks.say(format_args!(
+        "  wait(word = 0, expected 0, forever)  -> {}",
+        show(equal)
+    ));
+    checks.say(format_args!(
         "  wait(word = 0, expected 1, forever)  -> {}",
         show(different)
-    );
-    println!("  both returned in {after:?}");
+    ));
+    checks.say(format_args!("  both returned in {after:?}"));
     checks.equal("the wait is an error", equal, Err(WaitError::CannotBlock));
     checks.equal(
         "its message",
@@ -321,7 +326,10 @@ fn fifo_order(checks: &mut Checks) -> Result<(), String> {
         let d = wait_async(&word, 0, None)
             .into_future()
             .ok_or("task D settled at once")?;
-        println!("  queued, in this order: {}", arrival.join(", "));
+        checks.say(format_args!(
+            "  queued, in this order: {}",
+            arrival.join(", ")
+        ));
         let mut observed = Vec::new();
         for round in 1..=4 {
             let before_threads = lock(&woken_threads).len();
@@ -337,10 +345,10 @@ fn fifo_order(checks: &mut Checks) -> Result<(), String> {
             } else {
                 None
             };
-            println!(
+            checks.say(format_args!(
                 "  notify(word, 1) #{round} returned {count}: woke {}",
                 woke.unwrap_or("nobody")
-            );
+            ));
             observed.push(woke.unwrap_or("nobody"));
         }
         let a = a.join().map_err(|_| "thread A panicked")?;
@@ -383,13 +391,19 @@ fn self_notify(checks: &mut Checks) -> Result<(), String> {
             .join()
             .map_err(|_| "the event-loop thread panicked".to_string())
     })?;
-    println!("  wait_async(word = 0, expected 0)      -> {{ async: {queued} }}");
-    println!("  store 1, notify(word, 1)              -> {count}");
-    println!(
+    checks.say(format_args!(
+        "  wait_async(word = 0, expected 0)      -> {{ async: {queued} }}"
+    ));
+    checks.say(format_args!(
+        "  store 1, notify(word, 1)              -> {count}"
+    ));
+    checks.say(format_args!(
         "  the future, before any poll           -> {}",
         decided.map_or("pending", WaitResult::as_str)
-    );
-    println!("  awaited on the same thread            -> \"{result}\"");
+    ));
+    checks.say(format_args!(
+        "  awaited on the same thread            -> \"{result}\""
+    ));
     checks.equal("the wait was queued", queued, true);
     checks.equal("the agent's own notify found its waiter", count, 1);
     checks.equal(
@@ -450,8 +464,12 @@ fn polyfill_beside_native(checks: &mut Checks) -> Result<(), String> {
     // Helpers outlive their waits (they idle a few seconds), so this counts the ones started.
     let polyfill_helpers = agentsync::polyfill::helper_threads().saturating_sub(helpers_before);
 
-    println!("  {BATCH} pending waits on one word, then notify(all):");
-    println!("  path      queued  woken  ok   helper threads  time to queue");
+    checks.say(format_args!(
+        "  {BATCH} pending waits on one word, then notify(all):"
+    ));
+    checks.say(format_args!(
+        "  path      queued  woken  ok   helper threads  time to queue"
+    ));
     for (name, batch, helpers, time) in [
         ("native", &native_batch, native_helpers, native_created),
         (
@@ -461,10 +479,10 @@ fn polyfill_beside_native(checks: &mut Checks) -> Result<(), String> {
             polyfill_created,
         ),
     ] {
-        println!(
+        checks.say(format_args!(
             "  {name:<9} {:>6} {:>6} {:>4} {:>16} {:>14.2?}",
             batch.queued, batch.woken, batch.ok, helpers, time
-        );
+        ));
     }
     checks.equal("same results on both paths", &polyfill_batch, &native_batch);
     checks.equal(

@@ -39,60 +39,73 @@ pub(super) const STEPS: &[Step] = &[
 fn toolbox(checks: &mut Checks) -> Result<(), String> {
     let memory = SharedMemory::new(1, 2).map_err(|e| e.to_string())?;
     let ia = Int32Array::new(&memory);
-    let show = |call: &str, result: String, opcode: &str| {
-        println!("  {call:<38} -> {result:<12} [{opcode}]")
+    let show = |checks: &mut Checks, call: &str, result: String, opcode: &str| {
+        checks.say(format_args!("  {call:<38} -> {result:<12} [{opcode}]"))
     };
 
     let stored = Atomics::store(&ia, 0, 5).map_err(|e| e.to_string())?;
     show(
+        checks,
         "Atomics.store(ia, 0, 5)",
         stored.to_string(),
         "i32.atomic.store",
     );
     let old_add = Atomics::add(&ia, 0, 3).map_err(|e| e.to_string())?;
     show(
+        checks,
         "Atomics.add(ia, 0, 3)",
         format!("old {old_add}"),
         "i32.atomic.rmw.add",
     );
     let old_sub = Atomics::sub(&ia, 0, 1).map_err(|e| e.to_string())?;
     show(
+        checks,
         "Atomics.sub(ia, 0, 1)",
         format!("old {old_sub}"),
         "i32.atomic.rmw.sub",
     );
     let old_and = Atomics::and(&ia, 0, 0b110).map_err(|e| e.to_string())?;
     show(
+        checks,
         "Atomics.and(ia, 0, 0b110)",
         format!("old {old_and}"),
         "i32.atomic.rmw.and",
     );
     let old_or = Atomics::or(&ia, 0, 0b1000).map_err(|e| e.to_string())?;
     show(
+        checks,
         "Atomics.or(ia, 0, 0b1000)",
         format!("old {old_or}"),
         "i32.atomic.rmw.or",
     );
     let old_xor = Atomics::xor(&ia, 0, 0b1).map_err(|e| e.to_string())?;
     show(
+        checks,
         "Atomics.xor(ia, 0, 1)",
         format!("old {old_xor}"),
         "i32.atomic.rmw.xor",
     );
     let old_exchange = Atomics::exchange(&ia, 0, 40).map_err(|e| e.to_string())?;
     show(
+        checks,
         "Atomics.exchange(ia, 0, 40)",
         format!("old {old_exchange}"),
         "i32.atomic.rmw.xchg",
     );
     let old_cas = Atomics::compare_exchange(&ia, 0, 40, 42).map_err(|e| e.to_string())?;
     show(
+        checks,
         "Atomics.compareExchange(ia, 0, 40, 42)",
         format!("old {old_cas}"),
         "i32.atomic.rmw.cmpxchg",
     );
     let loaded = Atomics::load(&ia, 0).map_err(|e| e.to_string())?;
-    show("Atomics.load(ia, 0)", loaded.to_string(), "i32.atomic.load");
+    show(
+        checks,
+        "Atomics.load(ia, 0)",
+        loaded.to_string(),
+        "i32.atomic.load",
+    );
     checks.equal(
         "each call returned the old value, as JS does",
         (
@@ -113,17 +126,20 @@ fn toolbox(checks: &mut Checks) -> Result<(), String> {
     let out_of_range = Atomics::load(&ia, ia.len())
         .map(|_| ())
         .map_err(|e| e.to_string());
-    println!(
+    checks.say(format_args!(
         "  {:<38} -> {out_of_range:?}",
         "Atomics.load(ia, ia.length)"
-    );
+    ));
     checks.check(
         "an index past the end is a RangeError, not a panic",
         out_of_range.is_err(),
     );
     let bytes = Uint8Array::new(&memory);
     let not_waitable = Atomics::wait(&bytes, 0, 0, None).map_err(|e| e.to_string());
-    println!("  {:<38} -> {not_waitable:?}", "Atomics.wait(u8a, 0, 0)");
+    checks.say(format_args!(
+        "  {:<38} -> {not_waitable:?}",
+        "Atomics.wait(u8a, 0, 0)"
+    ));
     checks.check(
         "waiting on a Uint8Array is a TypeError",
         not_waitable.is_err(),
@@ -131,13 +147,19 @@ fn toolbox(checks: &mut Checks) -> Result<(), String> {
 
     let wasm = WasmView::new(&memory);
     let unaligned = wasm.i32_atomic_load(2, 0);
-    println!("  {:<38} -> {unaligned:?}", "i32.atomic.load at address 2");
+    checks.say(format_args!(
+        "  {:<38} -> {unaligned:?}",
+        "i32.atomic.load at address 2"
+    ));
     checks.check(
         "an unaligned Wasm atomic traps",
         matches!(unaligned, Err(Trap::UnalignedAtomic { .. })),
     );
     let beyond = wasm.i32_atomic_load(memory.byte_length() as u64, 0);
-    println!("  {:<38} -> {beyond:?}", "i32.atomic.load past the end");
+    checks.say(format_args!(
+        "  {:<38} -> {beyond:?}",
+        "i32.atomic.load past the end"
+    ));
     checks.check(
         "a Wasm atomic past the end traps out of bounds",
         matches!(beyond, Err(Trap::OutOfBounds { .. })),
@@ -153,7 +175,9 @@ fn toolbox(checks: &mut Checks) -> Result<(), String> {
 
 fn spinlock_step(checks: &mut Checks) -> Result<(), String> {
     let total = spinlock::run(THREADS, ITERATIONS).map_err(|e| e.to_string())?;
-    println!("  {THREADS} threads x {ITERATIONS} increments under the spinlock = {total}");
+    checks.say(format_args!(
+        "  {THREADS} threads x {ITERATIONS} increments under the spinlock = {total}"
+    ));
     checks.equal("the counter is exact", total as usize, THREADS * ITERATIONS);
     Ok(())
 }
@@ -162,10 +186,10 @@ fn parking_lock_step(checks: &mut Checks) -> Result<(), String> {
     // More rounds than the spinlock: parking shows only once threads really collide.
     let iterations = 5 * ITERATIONS;
     let report = parking_lock::run(THREADS, iterations).map_err(|e| e.to_string())?;
-    println!(
+    checks.say(format_args!(
         "  {THREADS} threads x {iterations} increments under the parking lock = {}; unlock saw 2 and notified {} times",
         report.total, report.notifies
-    );
+    ));
     checks.equal(
         "the counter is exact",
         report.total as usize,

@@ -11,9 +11,9 @@ mod memory_steps;
 mod sync_steps;
 mod wasm_steps;
 
-use std::fmt::Debug;
+use std::fmt::{self, Debug};
 
-use crate::CliError;
+use crate::{output, CliError};
 
 /// One idea of the tour.
 #[derive(Clone, Copy)]
@@ -43,6 +43,8 @@ pub struct Checks {
     passed: usize,
     failed: Vec<String>,
     step: String,
+    /// The first line that could not be written; the tour stops after the step.
+    unwritten: Option<CliError>,
 }
 
 impl Checks {
@@ -50,12 +52,25 @@ impl Checks {
     pub fn check(&mut self, what: &str, ok: bool) -> bool {
         if ok {
             self.passed += 1;
-            println!("  ✓ {what}");
+            self.say(format_args!("  ✓ {what}"));
         } else {
             self.failed.push(format!("{}: {what}", self.step));
-            println!("  ✗ {what}  <-- FAILED");
+            self.say(format_args!("  ✗ {what}  <-- FAILED"));
         }
         ok
+    }
+
+    /// Prints one line of a step. The first write error is kept (later lines are dropped) and
+    /// ends the tour once the step returns, so steps need not stop mid-way to handle it.
+    pub fn say(&mut self, args: fmt::Arguments<'_>) {
+        if self.unwritten.is_none() {
+            self.unwritten = output::line(args).err();
+        }
+    }
+
+    /// The write error [`say`](Self::say) kept, if any.
+    fn unwritten(&mut self) -> Result<(), CliError> {
+        self.unwritten.take().map_or(Ok(()), Err)
     }
 
     /// Checks `got == want`, printing both when they differ.
@@ -82,22 +97,24 @@ impl Checks {
 pub fn run() -> Result<(), CliError> {
     let steps = steps();
     let mut checks = Checks::default();
-    println!(
+    say!(
         "agentsync tour: {} steps, each run live and checked\n",
         steps.len()
-    );
+    )?;
     for (index, step) in steps.iter().enumerate() {
         checks.step = format!("step {} ({})", index + 1, step.title);
-        println!("[{}/{}] {}", index + 1, steps.len(), step.title);
-        println!("  shows: {}", step.what);
+        say!("[{}/{}] {}", index + 1, steps.len(), step.title)?;
+        say!("  shows: {}", step.what)?;
         if let Err(error) = (step.run)(&mut checks) {
             checks.check(&format!("the step could not run: {error}"), false);
         }
-        println!();
+        checks.unwritten()?;
+        output::take_kept()?;
+        say!()?;
     }
     if checks.failed.is_empty() {
-        println!("tour: all {} checks passed", checks.passed);
-        println!("next: `agentsync bench --quick` measures these against their peers; `agentsync stress --seconds 10` hammers them");
+        say!("tour: all {} checks passed", checks.passed)?;
+        say!("next: `agentsync bench --quick` measures these against their peers; `agentsync stress --seconds 10` hammers them")?;
         Ok(())
     } else {
         Err(CliError::Failed(format!(

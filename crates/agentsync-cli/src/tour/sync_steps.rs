@@ -4,6 +4,14 @@
 
 use super::{Checks, Step};
 
+/// The examples print with `println!`, which panics on a closed stdout; inside the tour their
+/// lines go through [`crate::output`] instead (indented as a step's lines are).
+macro_rules! println {
+    ($($arg:tt)*) => {
+        $crate::output::line_or_keep(format_args!("  {}", format_args!($($arg)*)))
+    };
+}
+
 #[allow(dead_code)]
 #[path = "../../../agentsync/examples/primitives.rs"]
 mod primitives;
@@ -49,7 +57,6 @@ pub(super) const STEPS: &[Step] = &[
 /// Runs each demonstration; it prints what it did and asserts its invariant.
 fn demo(checks: &mut Checks, demos: &[(&str, fn())]) -> Result<(), String> {
     for (name, run) in demos {
-        print!("  ");
         let held = std::panic::catch_unwind(run).is_ok();
         checks.check(&format!("{name}: its invariant held"), held);
     }

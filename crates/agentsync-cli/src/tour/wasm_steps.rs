@@ -22,14 +22,14 @@ pub(super) const STEPS: &[Step] = &[
 
 fn wasm_locks(checks: &mut Checks) -> Result<(), String> {
     let demo = lock_demo(4, 1, 10_000).map_err(|e| e.to_string())?;
-    println!(
+    checks.say(format_args!(
         "  spin lock:    {} guest + {} host threads x {} = {}",
         demo.guest_threads, demo.host_threads, demo.iterations, demo.spin_total
-    );
-    println!(
+    ));
+    checks.say(format_args!(
         "  parking lock: counter {}; ok waits {} guest + {} host; notify woke {} (guest) + {} (host)",
         demo.parking_total, demo.guest_ok_waits, demo.host_ok_waits, demo.guest_woken, demo.host_woken
-    );
+    ));
     checks.equal(
         "the spin-locked counter is exact",
         demo.spin_total,
@@ -51,22 +51,22 @@ fn wasm_locks(checks: &mut Checks) -> Result<(), String> {
 
 fn wasm_async_handoff(checks: &mut Checks) -> Result<(), String> {
     let demo = async_notify_demo().map_err(|e| e.to_string())?;
-    println!(
+    checks.say(format_args!(
         "  host wait_async on guest word 0     -> {{ async: {} }}, then {}",
         demo.was_async, demo.host_result
-    );
-    println!(
+    ));
+    checks.say(format_args!(
         "  guest memory.atomic.notify returned -> {}",
         demo.guest_notify_returned
-    );
-    println!(
+    ));
+    checks.say(format_args!(
         "  host notify on guest word 8         -> woke {}",
         demo.host_notify_returned
-    );
-    println!(
+    ));
+    checks.say(format_args!(
         "  guest memory.atomic.wait32 returned -> {} (0 = ok)",
         demo.guest_wait_code
-    );
+    ));
     checks.equal(
         "the host's wait was queued on guest memory",
         demo.was_async,

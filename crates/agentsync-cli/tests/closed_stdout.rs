@@ -1,0 +1,90 @@
+//! Every command whose stdout is closed or full ends with a clear status, never a panic: a
+//! closed pipe (`agentsync tour | head -1`) stops it quietly with status 141 (128 + SIGPIPE),
+//! a full disk (`>/dev/full`) prints `error: cannot write output: …` and exits with 1.
+
+use std::fs::OpenOptions;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::process::{Command, Output, Stdio};
+
+/// The commands of issue 10, each short.
+fn commands() -> Vec<Vec<String>> {
+    let wasm = concat!(env!("CARGO_MANIFEST_DIR"), "/../agentsync-wasm");
+    let strings = |args: &[&str]| args.iter().map(|a| a.to_string()).collect();
+    vec![
+        strings(&["--help"]),
+        strings(&["--version"]),
+        strings(&["tour"]),
+        strings(&["wast", &format!("{wasm}/tests/wast/w13_shared_memory.wast")]),
+        strings(&[
+            "wasm",
+            "run",
+            &format!("{wasm}/examples/wasm/counter.wat"),
+            "--invoke",
+            "add",
+            "10",
+        ]),
+        strings(&[
+            "bench",
+            "--quick",
+            "--rounds",
+            "1",
+            "--scenario",
+            "notify_no_waiters",
+        ]),
+        strings(&["stress", "--seconds", "1"]),
+    ]
+}
+
+fn run_with_stdout(args: &[String], stdout: Stdio) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agentsync"))
+        .args(args)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("the agentsync binary runs")
+}
+
+/// The write end of a pipe whose read end is already closed: every write fails with EPIPE,
+/// as for a reader like `head -1` that went away.
+fn closed_pipe() -> OwnedFd {
+    let mut fds = [0; 2];
+    // SAFETY:
+    // - `fds` is a valid, writable array of two file descriptors, as pipe(2) requires.
+    let created = unsafe { libc::pipe(fds.as_mut_ptr()) };
+    assert_eq!(created, 0, "pipe(2) failed");
+    // SAFETY:
+    // - pipe(2) succeeded, so both descriptors are open and owned by nobody else.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read);
+    write
+}
+
+#[test]
+fn a_closed_pipe_ends_every_command_quietly_with_status_141() {
+    for args in commands() {
+        let output = run_with_stdout(&args, Stdio::from(closed_pipe()));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(output.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(!stderr.contains("error"), "{args:?} is not quiet: {stderr}");
+    }
+}
+
+#[test]
+fn a_full_disk_is_one_error_line_and_status_1() {
+    for args in commands() {
+        let full = OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full exists on Linux");
+        let output = run_with_stdout(&args, Stdio::from(full));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: cannot write output: No space left on device"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    }
+}
