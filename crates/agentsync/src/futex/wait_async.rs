@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, RawWakerVTable, Waker};
 use std::time::{Duration, Instant};
 
 use super::node::{decode, Node, Wake, CANCELLED, WAITING};
@@ -76,7 +76,25 @@ impl<F: Future<Output = WaitResult> + Unpin> Future for Settled<F> {
 #[must_use = "a pending wait is cancelled when dropped"]
 pub struct WaitFuture<'a> {
     node: Arc<Node>,
+    /// The identity (data and vtable addresses) of the waker stored in the record, if any.
+    /// Only this future stores wakers there, so it can tell without the bucket lock whether a
+    /// poll needs to clone its waker: see [`WaitFuture::register`].
+    registered: Option<WakerId>,
     _location: PhantomData<&'a ()>,
+}
+
+/// What [`Waker::will_wake`] compares: the data and vtable addresses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct WakerId(usize, usize);
+
+impl WakerId {
+    #[inline]
+    fn of(waker: &Waker) -> Self {
+        WakerId(
+            waker.data() as usize,
+            waker.vtable() as *const RawWakerVTable as usize,
+        )
+    }
 }
 
 impl std::fmt::Debug for WaitFuture<'_> {
@@ -184,6 +202,7 @@ pub(crate) fn enqueue<'a>(
     }
     WaitAsync::Async(WaitFuture {
         node,
+        registered: None,
         _location: PhantomData,
     })
 }
@@ -227,22 +246,39 @@ impl WaitFuture<'_> {
         None
     }
 
-    /// Stores `waker` unless the record was decided meanwhile. Returns the displaced waker, to
-    /// be dropped after unlocking, or `Err` with the result.
-    fn register(&self, waker: &Waker) -> Result<Wake, WaitResult> {
-        let _locked = table::bucket(self.node.key).lock();
-        if let Some(result) = decode(self.node.state.load(Relaxed)) {
-            return Err(result);
+    /// Stores `waker` in the record unless it is already there or the record was decided.
+    ///
+    /// Waker methods are user code and may call `notify`, even on this bucket, so none of them
+    /// runs under the bucket lock: the clone is made before locking, and the displaced waker
+    /// (or the unused clone) is dropped after unlocking. Whether a clone is needed at all is
+    /// known without the lock, since only this future stores wakers in its record and a record
+    /// still `WAITING` still holds the last one stored. The caller has just seen `WAITING`.
+    fn register(&mut self, waker: &Waker) -> Poll<WaitResult> {
+        let id = WakerId::of(waker);
+        if self.registered == Some(id) {
+            // The stored waker wakes this task too: whoever decides the record later wakes it.
+            return Poll::Pending;
         }
-        // SAFETY: the record is linked (`WAITING`) and we hold its bucket lock, which guards
-        // `wake`.
-        let old = self.node.wake.with_mut(|wake| unsafe {
-            match &*wake {
-                Wake::Task(current) if current.will_wake(waker) => Wake::Nobody,
-                _ => std::mem::replace(&mut *wake, Wake::Task(waker.clone())),
+        let clone = Wake::Task(waker.clone());
+        let locked = table::bucket(self.node.key).lock();
+        let decided = decode(self.node.state.load(Relaxed));
+        let unused = match decided {
+            Some(_) => clone,
+            None => {
+                self.registered = Some(id);
+                // SAFETY: the record is linked (`WAITING`) and we hold its bucket lock, which
+                // guards `wake`.
+                self.node
+                    .wake
+                    .with_mut(|stored| unsafe { stored.replace(clone) })
             }
-        });
-        Ok(old)
+        };
+        drop(locked);
+        drop(unused);
+        match decided {
+            Some(result) => Poll::Ready(result),
+            None => Poll::Pending,
+        }
     }
 }
 
@@ -250,16 +286,11 @@ impl Future for WaitFuture<'_> {
     type Output = WaitResult;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WaitResult> {
-        if let Some(result) = self.node.result() {
+        let this = self.get_mut();
+        if let Some(result) = this.node.result() {
             return Poll::Ready(result);
         }
-        match self.register(cx.waker()) {
-            Ok(old) => {
-                drop(old);
-                Poll::Pending
-            }
-            Err(result) => Poll::Ready(result),
-        }
+        this.register(cx.waker())
     }
 }
 
