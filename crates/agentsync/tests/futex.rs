@@ -745,3 +745,65 @@ fn waker_methods_never_run_under_the_bucket_lock() {
         assert_eq!(waiter_count(word), 0);
     });
 }
+
+/// A waker whose `wake` panics, as a buggy executor's might.
+struct PanickingWaker;
+
+impl std::task::Wake for PanickingWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("this waker panics in wake");
+    }
+}
+
+#[test]
+fn a_panicking_waker_does_not_strand_the_wake_ups_after_it() {
+    let word: &'static AtomicI32 = Box::leak(Box::new(AtomicI32::new(0)));
+    let panicking = Waker::from(Arc::new(PanickingWaker));
+    let (_, quiet) = CountingWaker::new();
+    // Queue: an async waiter with the panicking waker, a blocking thread, another async waiter.
+    let mut first = wait_async(word, 0, FOREVER).into_future().unwrap();
+    assert_eq!(poll_once(&mut first, &panicking), Poll::Pending);
+    let blocked = thread::spawn(move || wait(word, 0, FOREVER).unwrap());
+    wait_until_queued(word, 2);
+    let last = wait_async(word, 0, FOREVER).into_future().unwrap();
+
+    let notified = std::panic::catch_unwind(|| notify(word, 2));
+    assert!(notified.is_err(), "the waker's panic reaches the notifier");
+    // That notify took the two oldest records; both are delivered as `ok`.
+    eventually(
+        "the thread queued behind the panicking waker was never woken",
+        || blocked.is_finished(),
+        || thread::sleep(Duration::from_millis(1)),
+    );
+    assert_eq!(blocked.join().unwrap(), WaitResult::Ok);
+    assert_eq!(poll_once(&mut first, &quiet), Poll::Ready(WaitResult::Ok));
+    assert_eq!(
+        last.result(),
+        None,
+        "notify(2) left the third waiter queued"
+    );
+    assert_eq!(waiter_count(word), 1);
+    // No lock is left held: the bucket still works, and the counts add up (2 + 1 == 3 `ok`).
+    assert_eq!(notify(word, usize::MAX), 1);
+    assert_eq!(block_on(last), WaitResult::Ok);
+    assert_eq!(waiter_count(word), 0);
+}
+
+#[test]
+fn a_panicking_waker_does_not_stop_the_timer() {
+    let word: &'static AtomicI32 = Box::leak(Box::new(AtomicI32::new(0)));
+    let panicking = Waker::from(Arc::new(PanickingWaker));
+    let mut doomed = wait_async(word, 0, ms(1)).into_future().unwrap();
+    assert_eq!(poll_once(&mut doomed, &panicking), Poll::Pending);
+    eventually(
+        "the first deadline never fired",
+        || doomed.result().is_some(),
+        || thread::sleep(Duration::from_millis(1)),
+    );
+    assert_eq!(doomed.result(), Some(WaitResult::TimedOut));
+    // The timer thread, which ran that waker, still fires later deadlines.
+    let later = within_patience("the timer stopped after a waker panicked", move || {
+        block_on(wait_async(word, 0, ms(1)))
+    });
+    assert_eq!(later, WaitResult::TimedOut);
+}

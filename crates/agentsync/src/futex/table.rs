@@ -9,6 +9,7 @@ use crate::loom::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 use crate::loom::{Mutex, MutexGuard};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::ptr;
 
 use super::node::{Node, Wake};
@@ -218,14 +219,20 @@ impl WakeList {
     }
 
     /// Wakes everyone collected, in the order they were taken.
+    ///
+    /// A waker is user code and may panic. Every record here is already decided, so a wake-up
+    /// left undelivered would strand its waiter: the others are still delivered, and then the
+    /// first panic is resumed in the notifier.
     pub(crate) fn wake_all(mut self) {
-        for slot in &mut self.inline[..self.len] {
-            if let Some(wake) = slot.take() {
-                wake.wake();
+        let mut panic = None;
+        let inline = self.inline[..self.len].iter_mut().filter_map(Option::take);
+        for wake in inline.chain(self.spill.drain(..)) {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| wake.wake())) {
+                panic.get_or_insert(payload);
             }
         }
-        for wake in self.spill.drain(..) {
-            wake.wake();
+        if let Some(payload) = panic {
+            resume_unwind(payload);
         }
     }
 }
