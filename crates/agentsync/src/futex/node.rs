@@ -39,10 +39,37 @@ impl Wake {
     pub(crate) fn wake(self) {
         match self {
             Wake::Nobody => {}
-            Wake::Thread(thread) => thread.unpark(),
+            Wake::Thread(thread) => {
+                #[cfg(loom)]
+                if EXPLORE_WAKE_WINDOW.with(std::cell::Cell::get) {
+                    loom::thread::yield_now();
+                }
+                thread.unpark()
+            }
             Wake::Task(waker) => waker.wake(),
         }
     }
+}
+
+#[cfg(loom)]
+std::thread_local! {
+    static EXPLORE_WAKE_WINDOW: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Loom models only: whether a notifier yields between deciding a blocking record and
+/// unparking its thread. Set it before `loom::model` (loom runs a model's threads on the
+/// calling OS thread, so they all see it).
+///
+/// Loom's `unpark` hands the notifier's causality to the woken thread at once, even while that
+/// thread still runs, and its partial-order reduction does not count `unpark` as racing the
+/// thread's read of its record. So without the yield loom never runs a blocking waiter between
+/// the decision and the unpark: the window in which a weak ordering or a late access to the
+/// record shows. It is opt-in because a late `unpark` that reaches a thread already blocked in
+/// loom's `JoinHandle::join` trips an assertion inside loom (std's join ignores it): a model
+/// that turns it on lets its blocking waiters finish right after their wait.
+#[cfg(loom)]
+pub fn explore_wake_window(on: bool) {
+    EXPLORE_WAKE_WINDOW.with(|flag| flag.set(on));
 }
 
 /// One waiter record.
