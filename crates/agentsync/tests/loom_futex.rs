@@ -245,3 +245,39 @@ fn a_woken_async_waiter_sees_what_the_notifier_wrote_before_notify() {
         notifier.join().unwrap();
     });
 }
+
+/// A notifier never touches a blocking record after its waiter may have returned (and freed
+/// its stack frame): every access through the queue is checked against the record's death
+/// (see `Node::touch`). Needs [`explore_wake_window`], as above.
+#[test]
+fn a_notifier_never_touches_a_record_after_its_waiter_returned() {
+    explore_wake_window(true);
+    loom::model(|| {
+        let word = Arc::new(AtomicI32::new(0));
+        let waiter = {
+            let word = Arc::clone(&word);
+            thread::spawn(move || wait(&*word, 0, None).unwrap())
+        };
+        word.store(1, SeqCst);
+        let woke = notify(&*word, 1);
+        let result = waiter.join().unwrap();
+        assert_eq!(woke == 1, result == WaitResult::Ok);
+    });
+}
+
+/// The same for an async record, which dies with its future: a notifier must be done with it
+/// before the future can see the result and be dropped.
+#[test]
+fn a_notifier_never_touches_a_record_after_its_future_was_dropped() {
+    loom::model(|| {
+        let word = Arc::new(AtomicI32::new(0));
+        let waiter = {
+            let word = Arc::clone(&word);
+            thread::spawn(move || loom::future::block_on(wait_async(&*word, 0, None)))
+        };
+        word.store(1, SeqCst);
+        let woke = notify(&*word, 1);
+        let result = waiter.join().unwrap();
+        assert_eq!(woke == 1, result == WaitResult::Ok);
+    });
+}

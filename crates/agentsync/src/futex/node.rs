@@ -85,6 +85,12 @@ pub(crate) struct Node {
     pub(crate) state: AtomicU8,
     /// The wake handle. Guarded by the bucket lock.
     pub(crate) wake: UnsafeCell<Wake>,
+    /// Loom models only: the record's liveness. Its owner writes it when the record dies
+    /// ([`Node::die`]); every access through a queue link reads it first ([`Node::touch`]). An
+    /// access that a waiter's return does not follow in happens-before order (a use after free
+    /// in the real build) is then a causality error that loom reports on the spot.
+    #[cfg(loom)]
+    liveness: UnsafeCell<()>,
 }
 
 // SAFETY:
@@ -104,13 +110,39 @@ impl Node {
             key,
             state: AtomicU8::new(WAITING),
             wake: UnsafeCell::new(wake),
+            #[cfg(loom)]
+            liveness: UnsafeCell::new(()),
         }
+    }
+
+    /// Marks an access through a queue link (by a notifier, a timer, a neighbour's unlink).
+    /// Checked under loom only; compiles to nothing otherwise.
+    #[inline(always)]
+    pub(crate) fn touch(&self) {
+        #[cfg(loom)]
+        self.liveness.with(|_| ());
+    }
+
+    /// Marks the death of the record: its owner frees it or gives it up, and no queue may reach
+    /// it any more. Checked under loom only; compiles to nothing otherwise.
+    #[inline(always)]
+    pub(crate) fn die(&self) {
+        #[cfg(loom)]
+        self.liveness.with_mut(|_| ());
     }
 
     /// The final result, if decided. Pairs with the `Release` store of the deciding party.
     #[inline]
     pub(crate) fn result(&self) -> Option<WaitResult> {
         decode(self.state.load(Acquire))
+    }
+}
+
+/// A blocking record dies with its waiter's stack frame; an async one when its last handle goes.
+#[cfg(loom)]
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.die();
     }
 }
 

@@ -297,5 +297,8 @@ impl Future for WaitFuture<'_> {
 impl Drop for WaitFuture<'_> {
     fn drop(&mut self) {
         self.withdraw();
+        // Withdrawn or decided: no queue reaches the record any more, even if the timer still
+        // holds a handle to it.
+        self.node.die();
     }
 }
