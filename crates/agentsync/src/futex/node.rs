@@ -8,6 +8,7 @@
 use crate::loom::atomic::{AtomicU8, Ordering::Acquire};
 use crate::loom::thread::Thread;
 use crate::loom::UnsafeCell;
+use std::cell::Cell;
 use std::ptr;
 use std::task::Waker;
 
@@ -85,6 +86,9 @@ pub(crate) struct Node {
     pub(crate) state: AtomicU8,
     /// The wake handle. Guarded by the bucket lock.
     pub(crate) wake: UnsafeCell<Wake>,
+    /// Whether the owning future has stored a waker in `wake`. Only that future reads or
+    /// writes it, while polled (through `&mut`); it sits in what would be padding.
+    pub(crate) registered: Cell<bool>,
     /// Loom models only: the record's liveness. Its owner writes it when the record dies
     /// ([`Node::die`]); every access through a queue link reads it first ([`Node::touch`]). An
     /// access that a waiter's return does not follow in happens-before order (a use after free
@@ -96,7 +100,8 @@ pub(crate) struct Node {
 // SAFETY:
 // - `prev`, `next` and `wake` are only touched while holding the lock of the bucket that
 //   `key` hashes to (every access site is under that lock), so they are never raced;
-// - `state` is atomic; `key` is immutable.
+// - `state` is atomic; `key` is immutable;
+// - `registered` is only used by the future that owns the record, through `&mut` to it.
 unsafe impl Sync for Node {}
 // SAFETY: the raw pointers are queue links owned by the bucket (see `Sync` above); `Thread`
 // and `Waker` are `Send`.
@@ -110,6 +115,7 @@ impl Node {
             key,
             state: AtomicU8::new(WAITING),
             wake: UnsafeCell::new(wake),
+            registered: Cell::new(false),
             #[cfg(loom)]
             liveness: UnsafeCell::new(()),
         }

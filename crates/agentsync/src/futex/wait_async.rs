@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::task::{Context, Poll, RawWakerVTable, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::node::{decode, Node, Wake, CANCELLED, WAITING};
@@ -76,25 +76,7 @@ impl<F: Future<Output = WaitResult> + Unpin> Future for Settled<F> {
 #[must_use = "a pending wait is cancelled when dropped"]
 pub struct WaitFuture<'a> {
     node: Arc<Node>,
-    /// The identity (data and vtable addresses) of the waker stored in the record, if any.
-    /// Only this future stores wakers there, so it can tell without the bucket lock whether a
-    /// poll needs to clone its waker: see [`WaitFuture::register`].
-    registered: Option<WakerId>,
     _location: PhantomData<&'a ()>,
-}
-
-/// What [`Waker::will_wake`] compares: the data and vtable addresses.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct WakerId(usize, usize);
-
-impl WakerId {
-    #[inline]
-    fn of(waker: &Waker) -> Self {
-        WakerId(
-            waker.data() as usize,
-            waker.vtable() as *const RawWakerVTable as usize,
-        )
-    }
 }
 
 impl std::fmt::Debug for WaitFuture<'_> {
@@ -202,7 +184,6 @@ pub(crate) fn enqueue<'a>(
     }
     WaitAsync::Async(WaitFuture {
         node,
-        registered: None,
         _location: PhantomData,
     })
 }
@@ -250,26 +231,35 @@ impl WaitFuture<'_> {
     ///
     /// Waker methods are user code and may call `notify`, even on this bucket, so none of them
     /// runs under the bucket lock: the clone is made before locking, and the displaced waker
-    /// (or the unused clone) is dropped after unlocking. Whether a clone is needed at all is
-    /// known without the lock, since only this future stores wakers in its record and a record
-    /// still `WAITING` still holds the last one stored. The caller has just seen `WAITING`.
+    /// (or the unused clone) is dropped after unlocking. `will_wake` only compares pointers.
+    /// A re-poll with the waker already stored takes the lock once and clones nothing; a
+    /// re-poll with another waker unlocks to clone it and locks again.
     fn register(&mut self, waker: &Waker) -> Poll<WaitResult> {
-        let id = WakerId::of(waker);
-        if self.registered == Some(id) {
-            // The stored waker wakes this task too: whoever decides the record later wakes it.
-            return Poll::Pending;
+        let node = &*self.node;
+        if node.registered.get() {
+            let _locked = table::bucket(node.key).lock();
+            if let Some(result) = decode(node.state.load(Relaxed)) {
+                return Poll::Ready(result);
+            }
+            // SAFETY: the record is linked (`WAITING`) and we hold its bucket lock, which
+            // guards `wake`.
+            let stored = node.wake.with_mut(|stored| unsafe {
+                matches!(&*stored, Wake::Task(stored) if stored.will_wake(waker))
+            });
+            if stored {
+                return Poll::Pending;
+            }
         }
         let clone = Wake::Task(waker.clone());
-        let locked = table::bucket(self.node.key).lock();
-        let decided = decode(self.node.state.load(Relaxed));
+        let locked = table::bucket(node.key).lock();
+        let decided = decode(node.state.load(Relaxed));
         let unused = match decided {
             Some(_) => clone,
             None => {
-                self.registered = Some(id);
+                node.registered.set(true);
                 // SAFETY: the record is linked (`WAITING`) and we hold its bucket lock, which
                 // guards `wake`.
-                self.node
-                    .wake
+                node.wake
                     .with_mut(|stored| unsafe { stored.replace(clone) })
             }
         };
