@@ -10,7 +10,7 @@ use common::{eventually, poll_once, wait_until_queued, CountingWaker, PATIENCE};
 use futures_lite::future::block_on;
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
+use std::task::{Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -660,4 +660,150 @@ fn wait_result_strings_and_wasm_codes() {
     assert_eq!(strings, ["ok", "not-equal", "timed-out"]);
     let codes: Vec<_> = all.iter().map(|r| r.wasm_code()).collect();
     assert_eq!(codes, [0, 1, 2]);
+}
+
+// ---------------------------------------------------------------- wakers are user code
+
+/// Runs `f` on its own thread and returns its result, failing after [`PATIENCE`] instead of
+/// hanging the test run when `f` deadlocks (the stuck thread is left behind).
+fn within_patience<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (send, receive) = std::sync::mpsc::channel();
+    thread::spawn(move || send.send(f()));
+    receive
+        .recv_timeout(PATIENCE)
+        .unwrap_or_else(|_| panic!("gave up after {PATIENCE:?}: {what}"))
+}
+
+/// Two distinct `'static` words that hash to the same bucket.
+fn two_words_in_one_bucket() -> (&'static AtomicI32, &'static AtomicI32) {
+    let words: &'static [AtomicI32] = Vec::leak((0..4096).map(|_| AtomicI32::new(0)).collect());
+    let bucket = |w: &AtomicI32| agentsync::futex::bucket_index(w.key());
+    let twin = words[1..]
+        .iter()
+        .find(|w| bucket(w) == bucket(&words[0]))
+        .expect("4096 words cover every bucket");
+    (&words[0], twin)
+}
+
+/// The state behind a [`reentrant_waker`]: every waker method notifies `neighbour` and
+/// counts the call.
+struct Reentrant {
+    neighbour: &'static AtomicI32,
+    calls: AtomicU32,
+}
+
+/// A waker whose `clone`, `wake`, `wake_by_ref` and `drop` each call `notify` on a location
+/// in the bucket of the word waited on: run under that bucket's lock, any of them deadlocks.
+fn reentrant_waker(neighbour: &'static AtomicI32) -> (&'static Reentrant, Waker) {
+    use std::task::{RawWaker, RawWakerVTable};
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, touch, touch, touch);
+    fn touch(data: *const ()) {
+        // SAFETY: `data` is the leaked `Reentrant` the waker was built from.
+        let state = unsafe { &*data.cast::<Reentrant>() };
+        notify(state.neighbour, 1);
+        state.calls.fetch_add(1, SeqCst);
+    }
+    fn clone(data: *const ()) -> RawWaker {
+        touch(data);
+        RawWaker::new(data, &VTABLE)
+    }
+    let state: &'static Reentrant = Box::leak(Box::new(Reentrant {
+        neighbour,
+        calls: AtomicU32::new(0),
+    }));
+    let raw = RawWaker::new((state as *const Reentrant).cast(), &VTABLE);
+    // SAFETY: the vtable functions only read the leaked `Reentrant`, which lives forever and
+    // is `Sync`; they uphold the `RawWaker` contract (clone returns a waker for the same data).
+    (state, unsafe { Waker::from_raw(raw) })
+}
+
+#[test]
+fn waker_methods_never_run_under_the_bucket_lock() {
+    let (word, neighbour) = two_words_in_one_bucket();
+    within_patience("a waker method ran under the bucket lock", move || {
+        let (first_state, first) = reentrant_waker(neighbour);
+        let (second_state, second) = reentrant_waker(neighbour);
+        let mut future = wait_async(word, 0, FOREVER).into_future().unwrap();
+        // First poll: the waker is cloned into the record.
+        assert_eq!(poll_once(&mut future, &first), Poll::Pending);
+        assert_eq!(first_state.calls.load(SeqCst), 1, "cloned once");
+        // Same waker again: nothing to clone.
+        assert_eq!(poll_once(&mut future, &first), Poll::Pending);
+        // Another waker: it is cloned in, and the old clone dropped.
+        assert_eq!(poll_once(&mut future, &second), Poll::Pending);
+        assert_eq!(first_state.calls.load(SeqCst), 2, "clone, then drop");
+        assert_eq!(second_state.calls.load(SeqCst), 1, "cloned once");
+        // The notify wakes (consumes) the stored clone.
+        assert_eq!(notify(word, 1), 1);
+        assert_eq!(second_state.calls.load(SeqCst), 2, "clone, then wake");
+        assert_eq!(poll_once(&mut future, &second), Poll::Ready(WaitResult::Ok));
+        // A second record, cancelled with a waker registered: the clone is dropped.
+        let mut future = wait_async(word, 0, FOREVER).into_future().unwrap();
+        assert_eq!(poll_once(&mut future, &first), Poll::Pending);
+        assert_eq!(future.cancel(), None);
+        assert_eq!(first_state.calls.load(SeqCst), 4, "clone, then drop");
+        assert_eq!(waiter_count(word), 0);
+    });
+}
+
+/// A waker whose `wake` panics, as a buggy executor's might.
+struct PanickingWaker;
+
+impl std::task::Wake for PanickingWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("this waker panics in wake");
+    }
+}
+
+#[test]
+fn a_panicking_waker_does_not_strand_the_wake_ups_after_it() {
+    let word: &'static AtomicI32 = Box::leak(Box::new(AtomicI32::new(0)));
+    let panicking = Waker::from(Arc::new(PanickingWaker));
+    let (_, quiet) = CountingWaker::new();
+    // Queue: an async waiter with the panicking waker, a blocking thread, another async waiter.
+    let mut first = wait_async(word, 0, FOREVER).into_future().unwrap();
+    assert_eq!(poll_once(&mut first, &panicking), Poll::Pending);
+    let blocked = thread::spawn(move || wait(word, 0, FOREVER).unwrap());
+    wait_until_queued(word, 2);
+    let last = wait_async(word, 0, FOREVER).into_future().unwrap();
+
+    let notified = std::panic::catch_unwind(|| notify(word, 2));
+    assert!(notified.is_err(), "the waker's panic reaches the notifier");
+    // That notify took the two oldest records; both are delivered as `ok`.
+    eventually(
+        "the thread queued behind the panicking waker was never woken",
+        || blocked.is_finished(),
+        || thread::sleep(Duration::from_millis(1)),
+    );
+    assert_eq!(blocked.join().unwrap(), WaitResult::Ok);
+    assert_eq!(poll_once(&mut first, &quiet), Poll::Ready(WaitResult::Ok));
+    assert_eq!(
+        last.result(),
+        None,
+        "notify(2) left the third waiter queued"
+    );
+    assert_eq!(waiter_count(word), 1);
+    // No lock is left held: the bucket still works, and the counts add up (2 + 1 == 3 `ok`).
+    assert_eq!(notify(word, usize::MAX), 1);
+    assert_eq!(block_on(last), WaitResult::Ok);
+    assert_eq!(waiter_count(word), 0);
+}
+
+#[test]
+fn a_panicking_waker_does_not_stop_the_timer() {
+    let word: &'static AtomicI32 = Box::leak(Box::new(AtomicI32::new(0)));
+    let panicking = Waker::from(Arc::new(PanickingWaker));
+    let mut doomed = wait_async(word, 0, ms(1)).into_future().unwrap();
+    assert_eq!(poll_once(&mut doomed, &panicking), Poll::Pending);
+    eventually(
+        "the first deadline never fired",
+        || doomed.result().is_some(),
+        || thread::sleep(Duration::from_millis(1)),
+    );
+    assert_eq!(doomed.result(), Some(WaitResult::TimedOut));
+    // The timer thread, which ran that waker, still fires later deadlines.
+    let later = within_patience("the timer stopped after a waker panicked", move || {
+        block_on(wait_async(word, 0, ms(1)))
+    });
+    assert_eq!(later, WaitResult::TimedOut);
 }

@@ -2,10 +2,15 @@
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p agentsync --release --test loom_futex --target-dir target/loom`.
 #![cfg(loom)]
 
-use agentsync::{futex::fire_armed, notify, wait, wait_async, waiter_count, WaitResult};
+use agentsync::futex::{explore_wake_window, fire_armed};
+use agentsync::{notify, wait, wait_async, waiter_count, WaitResult};
+use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicI32, Ordering::SeqCst};
 use loom::sync::Arc;
 use loom::thread;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 /// A blocking waiter and a notifier that changes the value first: the waiter must return
@@ -159,5 +164,120 @@ fn blocking_and_async_waiters_with_notify_all() {
         assert_eq!(woke, ok);
         assert!(results.iter().all(|r| *r != WaitResult::TimedOut));
         assert_eq!(waiter_count(&*word), 0);
+    });
+}
+
+/// A word to wait on and a payload that the notifier writes (non-atomically) before it
+/// changes the word and notifies.
+struct Message {
+    word: AtomicI32,
+    payload: UnsafeCell<u32>,
+}
+
+impl Message {
+    fn new() -> Arc<Self> {
+        Arc::new(Message {
+            word: AtomicI32::new(0),
+            payload: UnsafeCell::new(0),
+        })
+    }
+
+    /// The notifier's side: write the payload, publish, notify.
+    fn send(&self) -> usize {
+        // SAFETY: the only write; readers read only after a notify or the new word ordered
+        // them after it (what the models check).
+        self.payload.with_mut(|payload| unsafe { *payload = 42 });
+        self.word.store(1, SeqCst);
+        notify(&self.word, 1)
+    }
+
+    /// The waiter's side, once woken: loom reports a causality error if the write above does
+    /// not happen before this read.
+    fn read(&self) -> u32 {
+        // SAFETY: see `send`; loom checks it.
+        self.payload.with(|payload| unsafe { *payload })
+    }
+}
+
+/// A blocking waiter that reports `ok` sees everything its notifier wrote before `notify`:
+/// the record's decision is published with `Release` and read with `Acquire`, and nothing else
+/// orders the two threads on this path (the waiter takes no lock after it queued). Weakening
+/// either ordering to `Relaxed` fails this model. It needs [`explore_wake_window`], so the
+/// waiter runs on its own thread and ends right after its wait.
+#[test]
+fn a_woken_blocking_waiter_sees_what_the_notifier_wrote_before_notify() {
+    explore_wake_window(true);
+    loom::model(|| {
+        let message = Message::new();
+        let waiter = {
+            let message = Arc::clone(&message);
+            thread::spawn(move || {
+                let result = wait(&message.word, 0, None).unwrap();
+                (result, message.read())
+            })
+        };
+        let woke = message.send();
+        let (result, payload) = waiter.join().unwrap();
+        assert_eq!(payload, 42, "{result:?}");
+        assert_eq!(woke == 1, result == WaitResult::Ok);
+    });
+}
+
+/// The same for an async waiter, reading the payload while its future is still alive (its
+/// drop reads the record's state again, which would hide a weak read in `poll`).
+#[test]
+fn a_woken_async_waiter_sees_what_the_notifier_wrote_before_notify() {
+    loom::model(|| {
+        let message = Message::new();
+        let notifier = {
+            let message = Arc::clone(&message);
+            thread::spawn(move || message.send())
+        };
+        if let Some(mut future) = wait_async(&message.word, 0, None).into_future() {
+            let (result, payload) =
+                loom::future::block_on(poll_fn(|cx| match Pin::new(&mut future).poll(cx) {
+                    Poll::Ready(result) => Poll::Ready((result, message.read())),
+                    Poll::Pending => Poll::Pending,
+                }));
+            assert_eq!((result, payload), (WaitResult::Ok, 42));
+            drop(future);
+        }
+        notifier.join().unwrap();
+    });
+}
+
+/// A notifier never touches a blocking record after its waiter may have returned (and freed
+/// its stack frame): every access through the queue is checked against the record's death
+/// (see `Node::touch`). Needs [`explore_wake_window`], as above.
+#[test]
+fn a_notifier_never_touches_a_record_after_its_waiter_returned() {
+    explore_wake_window(true);
+    loom::model(|| {
+        let word = Arc::new(AtomicI32::new(0));
+        let waiter = {
+            let word = Arc::clone(&word);
+            thread::spawn(move || wait(&*word, 0, None).unwrap())
+        };
+        word.store(1, SeqCst);
+        let woke = notify(&*word, 1);
+        let result = waiter.join().unwrap();
+        assert_eq!(woke == 1, result == WaitResult::Ok);
+    });
+}
+
+/// The same for an async record, which dies with its future: a notifier must be done with it
+/// before the future can see the result and be dropped.
+#[test]
+fn a_notifier_never_touches_a_record_after_its_future_was_dropped() {
+    loom::model(|| {
+        let word = Arc::new(AtomicI32::new(0));
+        let waiter = {
+            let word = Arc::clone(&word);
+            thread::spawn(move || loom::future::block_on(wait_async(&*word, 0, None)))
+        };
+        word.store(1, SeqCst);
+        let woke = notify(&*word, 1);
+        let result = waiter.join().unwrap();
+        assert_eq!(woke == 1, result == WaitResult::Ok);
     });
 }

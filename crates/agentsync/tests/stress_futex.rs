@@ -5,7 +5,9 @@
 //! (a cancel that finds its record already notified counts as delivered: `cancel()` returns
 //! `Some(Ok)`), and no waiter is left queued at the end.
 //!
-//! Runs for `AGENTSYNC_STRESS_MS` milliseconds (default 1500).
+//! Runs for `AGENTSYNC_STRESS_MS` milliseconds (default 1500). CI also runs it under
+//! AddressSanitizer (the last steps of `.ci/run`), where a notifier that touches a waiter record
+//! after the waiter may have returned (a freed future, a popped stack frame) fails the run.
 
 mod common;
 

@@ -483,3 +483,117 @@ fn w4_alignment_is_checked_before_an_address_that_overflows() {
         Err(Trap::OutOfBounds { .. })
     ));
 }
+
+/// Which check stopped a wait or notify (or that it got past all of them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    Unaligned,
+    Unshared,
+    Bounds,
+    /// Every check passed: a wait compared (and reported not-equal), a notify returned this.
+    Passed(u32),
+}
+
+fn stop(result: Result<u32, Trap>) -> Stop {
+    match result {
+        Ok(code) => Stop::Passed(code),
+        Err(Trap::UnalignedAtomic { .. }) => Stop::Unaligned,
+        Err(Trap::ExpectedSharedMemory) => Stop::Unshared,
+        Err(Trap::OutOfBounds { .. }) => Stop::Bounds,
+        Err(other) => panic!("unexpected trap {other:?}"),
+    }
+}
+
+/// Address and offset pairs for an access of `size` bytes to a one-page memory, each with a
+/// description: (what, address, offset, aligned, in bounds).
+fn trap_order_rows(size: u64) -> Vec<(&'static str, u64, u64, bool, bool)> {
+    let end = PAGE_SIZE as u64;
+    vec![
+        ("aligned, in bounds", 16, 0, true, true),
+        ("aligned, the last cell", end - size, 0, true, true),
+        (
+            "aligned, the last cell by offset",
+            0,
+            end - size,
+            true,
+            true,
+        ),
+        ("aligned, just past the end", end, 0, true, false),
+        ("aligned, past the end by offset", size, end, true, false),
+        (
+            "aligned, address + offset is exactly 2^64",
+            u64::MAX - size + 1,
+            size,
+            true,
+            false,
+        ),
+        (
+            "aligned, address + offset past 2^64",
+            u64::MAX - size + 1,
+            2 * size,
+            true,
+            false,
+        ),
+        (
+            "aligned, the offset alone near 2^64",
+            size,
+            u64::MAX - size + 1,
+            true,
+            false,
+        ),
+        ("misaligned, in bounds", size / 2, 0, false, true),
+        ("misaligned, past the end", end + size / 2, 0, false, false),
+        (
+            "misaligned, address + offset past 2^64",
+            u64::MAX,
+            2,
+            false,
+            false,
+        ),
+    ]
+}
+
+#[test]
+fn w7_wait_traps_alignment_then_unshared_then_bounds_for_every_address() {
+    let views = [
+        ("shared", WasmView::new(&shared(1))),
+        ("unshared", WasmView::new(&non_shared())),
+    ];
+    for (kind, wasm) in &views {
+        let is_shared = *kind == "shared";
+        for size in [4u64, 8] {
+            for (what, address, offset, aligned, in_bounds) in trap_order_rows(size) {
+                let expected = match (aligned, is_shared, in_bounds) {
+                    (false, _, _) => Stop::Unaligned,
+                    (true, false, _) => Stop::Unshared,
+                    (true, true, false) => Stop::Bounds,
+                    (true, true, true) => Stop::Passed(1), // cells hold 0, expected 1: not-equal
+                };
+                let got = match size {
+                    4 => stop(wasm.memory_atomic_wait32(address, offset, 1, 0)),
+                    _ => stop(wasm.memory_atomic_wait64(address, offset, 1, 0)),
+                };
+                assert_eq!(got, expected, "wait{} on {kind} memory, {what}", size * 8);
+            }
+        }
+    }
+}
+
+#[test]
+fn w11_notify_traps_alignment_then_bounds_then_unshared_returns_zero_for_every_address() {
+    let views = [
+        ("shared", WasmView::new(&shared(1))),
+        ("unshared", WasmView::new(&non_shared())),
+    ];
+    for (kind, wasm) in &views {
+        for (what, address, offset, aligned, in_bounds) in trap_order_rows(4) {
+            let expected = match (aligned, in_bounds) {
+                (false, _) => Stop::Unaligned,
+                (true, false) => Stop::Bounds,
+                (true, true) => Stop::Passed(0), // nobody waits (shared) or unshared: 0
+            };
+            let got = stop(wasm.memory_atomic_notify(address, offset, 1));
+            assert_eq!(got, expected, "notify on {kind} memory, {what}");
+        }
+    }
+}

@@ -26,6 +26,9 @@ pub use wait_async::{wait_async, wait_async_ptr, Settled, WaitAsync, WaitFuture}
 
 #[cfg(loom)]
 #[doc(hidden)]
+pub use node::explore_wake_window;
+#[cfg(loom)]
+#[doc(hidden)]
 pub use timer::fire_armed;
 
 /// How a wait ended: the three results of `Atomics.wait`.

@@ -8,6 +8,7 @@
 use crate::loom::atomic::{AtomicU8, Ordering::Acquire};
 use crate::loom::thread::Thread;
 use crate::loom::UnsafeCell;
+use std::cell::Cell;
 use std::ptr;
 use std::task::Waker;
 
@@ -39,10 +40,37 @@ impl Wake {
     pub(crate) fn wake(self) {
         match self {
             Wake::Nobody => {}
-            Wake::Thread(thread) => thread.unpark(),
+            Wake::Thread(thread) => {
+                #[cfg(loom)]
+                if EXPLORE_WAKE_WINDOW.with(std::cell::Cell::get) {
+                    loom::thread::yield_now();
+                }
+                thread.unpark()
+            }
             Wake::Task(waker) => waker.wake(),
         }
     }
+}
+
+#[cfg(loom)]
+std::thread_local! {
+    static EXPLORE_WAKE_WINDOW: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Loom models only: whether a notifier yields between deciding a blocking record and
+/// unparking its thread. Set it before `loom::model` (loom runs a model's threads on the
+/// calling OS thread, so they all see it).
+///
+/// Loom's `unpark` hands the notifier's causality to the woken thread at once, even while that
+/// thread still runs, and its partial-order reduction does not count `unpark` as racing the
+/// thread's read of its record. So without the yield loom never runs a blocking waiter between
+/// the decision and the unpark: the window in which a weak ordering or a late access to the
+/// record shows. It is opt-in because a late `unpark` that reaches a thread already blocked in
+/// loom's `JoinHandle::join` trips an assertion inside loom (std's join ignores it): a model
+/// that turns it on lets its blocking waiters finish right after their wait.
+#[cfg(loom)]
+pub fn explore_wake_window(on: bool) {
+    EXPLORE_WAKE_WINDOW.with(|flag| flag.set(on));
 }
 
 /// One waiter record.
@@ -58,12 +86,22 @@ pub(crate) struct Node {
     pub(crate) state: AtomicU8,
     /// The wake handle. Guarded by the bucket lock.
     pub(crate) wake: UnsafeCell<Wake>,
+    /// Whether the owning future has stored a waker in `wake`. Only that future reads or
+    /// writes it, while polled (through `&mut`); it sits in what would be padding.
+    pub(crate) registered: Cell<bool>,
+    /// Loom models only: the record's liveness. Its owner writes it when the record dies
+    /// ([`Node::die`]); every access through a queue link reads it first ([`Node::touch`]). An
+    /// access that a waiter's return does not follow in happens-before order (a use after free
+    /// in the real build) is then a causality error that loom reports on the spot.
+    #[cfg(loom)]
+    liveness: UnsafeCell<()>,
 }
 
 // SAFETY:
 // - `prev`, `next` and `wake` are only touched while holding the lock of the bucket that
 //   `key` hashes to (every access site is under that lock), so they are never raced;
-// - `state` is atomic; `key` is immutable.
+// - `state` is atomic; `key` is immutable;
+// - `registered` is only used by the future that owns the record, through `&mut` to it.
 unsafe impl Sync for Node {}
 // SAFETY: the raw pointers are queue links owned by the bucket (see `Sync` above); `Thread`
 // and `Waker` are `Send`.
@@ -77,13 +115,40 @@ impl Node {
             key,
             state: AtomicU8::new(WAITING),
             wake: UnsafeCell::new(wake),
+            registered: Cell::new(false),
+            #[cfg(loom)]
+            liveness: UnsafeCell::new(()),
         }
+    }
+
+    /// Marks an access through a queue link (by a notifier, a timer, a neighbour's unlink).
+    /// Checked under loom only; compiles to nothing otherwise.
+    #[inline(always)]
+    pub(crate) fn touch(&self) {
+        #[cfg(loom)]
+        self.liveness.with(|_| ());
+    }
+
+    /// Marks the death of the record: its owner frees it or gives it up, and no queue may reach
+    /// it any more. Checked under loom only; compiles to nothing otherwise.
+    #[inline(always)]
+    pub(crate) fn die(&self) {
+        #[cfg(loom)]
+        self.liveness.with_mut(|_| ());
     }
 
     /// The final result, if decided. Pairs with the `Release` store of the deciding party.
     #[inline]
     pub(crate) fn result(&self) -> Option<WaitResult> {
         decode(self.state.load(Acquire))
+    }
+}
+
+/// A blocking record dies with its waiter's stack frame; an async one when its last handle goes.
+#[cfg(loom)]
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.die();
     }
 }
 

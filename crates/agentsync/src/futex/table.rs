@@ -9,6 +9,7 @@ use crate::loom::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 use crate::loom::{Mutex, MutexGuard};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::ptr;
 
 use super::node::{Node, Wake};
@@ -122,6 +123,7 @@ impl Locked<'_> {
         let tail = self.queue.tail;
         // SAFETY: `node` is valid and unlinked (caller); the lock is held.
         unsafe {
+            (*node).touch();
             (*node).prev.with_mut(|prev| *prev = tail);
             (*node).next.with_mut(|next| *next = ptr::null());
         }
@@ -129,7 +131,10 @@ impl Locked<'_> {
             self.queue.head = node;
         } else {
             // SAFETY: `tail` is linked, hence valid; the lock is held.
-            unsafe { (*tail).next.with_mut(|next| *next = node) };
+            unsafe {
+                (*tail).touch();
+                (*tail).next.with_mut(|next| *next = node);
+            }
         }
         self.queue.tail = node;
     }
@@ -142,19 +147,23 @@ impl Locked<'_> {
     pub(crate) unsafe fn unlink(&mut self, node: *const Node, state: u8) -> Wake {
         // SAFETY: `node` is linked, so it and its neighbours are valid; the lock is held.
         unsafe {
+            (*node).touch();
             let prev = (*node).prev.with_mut(|prev| *prev);
             let next = (*node).next.with_mut(|next| *next);
             if prev.is_null() {
                 self.queue.head = next;
             } else {
+                (*prev).touch();
                 (*prev).next.with_mut(|p| *p = next);
             }
             if next.is_null() {
                 self.queue.tail = prev;
             } else {
+                (*next).touch();
                 (*next).prev.with_mut(|n| *n = prev);
             }
             self.bucket.count.fetch_sub(1, Relaxed);
+            (*node).touch();
             let wake = (*node).wake.with_mut(|wake| std::mem::take(&mut *wake));
             // Last access to the record: once this is visible the waiter may free it.
             (*node).state.store(state, Release);
@@ -171,6 +180,7 @@ impl Locked<'_> {
             // SAFETY: `cursor` is linked in this queue, hence valid; the lock is held. Its
             // successor is read before `unlink` hands the record back to its owner.
             unsafe {
+                (*cursor).touch();
                 let next = (*cursor).next.with_mut(|next| *next);
                 if (*cursor).key == key {
                     woken.push(self.unlink(cursor, super::node::NOTIFIED));
@@ -189,6 +199,7 @@ impl Locked<'_> {
         while !cursor.is_null() {
             // SAFETY: linked records are valid while the lock is held.
             unsafe {
+                (*cursor).touch();
                 n += usize::from((*cursor).key == key);
                 cursor = (*cursor).next.with_mut(|next| *next);
             }
@@ -218,14 +229,20 @@ impl WakeList {
     }
 
     /// Wakes everyone collected, in the order they were taken.
+    ///
+    /// A waker is user code and may panic. Every record here is already decided, so a wake-up
+    /// left undelivered would strand its waiter: the others are still delivered, and then the
+    /// first panic is resumed in the notifier.
     pub(crate) fn wake_all(mut self) {
-        for slot in &mut self.inline[..self.len] {
-            if let Some(wake) = slot.take() {
-                wake.wake();
+        let mut panic = None;
+        let inline = self.inline[..self.len].iter_mut().filter_map(Option::take);
+        for wake in inline.chain(self.spill.drain(..)) {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| wake.wake())) {
+                panic.get_or_insert(payload);
             }
         }
-        for wake in self.spill.drain(..) {
-            wake.wake();
+        if let Some(payload) = panic {
+            resume_unwind(payload);
         }
     }
 }

@@ -135,7 +135,9 @@ mod thread {
             if !due.is_empty() {
                 drop(heap);
                 for node in due.drain(..) {
-                    fire(&node);
+                    // A waker may panic. The panic hook has reported it, and there is nobody
+                    // to hand it to: the timer must go on serving every other wait.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fire(&node)));
                 }
                 heap = crate::loom::lock(&timer.heap);
                 continue;

@@ -227,22 +227,48 @@ impl WaitFuture<'_> {
         None
     }
 
-    /// Stores `waker` unless the record was decided meanwhile. Returns the displaced waker, to
-    /// be dropped after unlocking, or `Err` with the result.
-    fn register(&self, waker: &Waker) -> Result<Wake, WaitResult> {
-        let _locked = table::bucket(self.node.key).lock();
-        if let Some(result) = decode(self.node.state.load(Relaxed)) {
-            return Err(result);
-        }
-        // SAFETY: the record is linked (`WAITING`) and we hold its bucket lock, which guards
-        // `wake`.
-        let old = self.node.wake.with_mut(|wake| unsafe {
-            match &*wake {
-                Wake::Task(current) if current.will_wake(waker) => Wake::Nobody,
-                _ => std::mem::replace(&mut *wake, Wake::Task(waker.clone())),
+    /// Stores `waker` in the record unless it is already there or the record was decided.
+    ///
+    /// Waker methods are user code and may call `notify`, even on this bucket, so none of them
+    /// runs under the bucket lock: the clone is made before locking, and the displaced waker
+    /// (or the unused clone) is dropped after unlocking. `will_wake` only compares pointers.
+    /// A re-poll with the waker already stored takes the lock once and clones nothing; a
+    /// re-poll with another waker unlocks to clone it and locks again.
+    fn register(&mut self, waker: &Waker) -> Poll<WaitResult> {
+        let node = &*self.node;
+        if node.registered.get() {
+            let _locked = table::bucket(node.key).lock();
+            if let Some(result) = decode(node.state.load(Relaxed)) {
+                return Poll::Ready(result);
             }
-        });
-        Ok(old)
+            // SAFETY: the record is linked (`WAITING`) and we hold its bucket lock, which
+            // guards `wake`.
+            let stored = node.wake.with_mut(|stored| unsafe {
+                matches!(&*stored, Wake::Task(stored) if stored.will_wake(waker))
+            });
+            if stored {
+                return Poll::Pending;
+            }
+        }
+        let clone = Wake::Task(waker.clone());
+        let locked = table::bucket(node.key).lock();
+        let decided = decode(node.state.load(Relaxed));
+        let unused = match decided {
+            Some(_) => clone,
+            None => {
+                node.registered.set(true);
+                // SAFETY: the record is linked (`WAITING`) and we hold its bucket lock, which
+                // guards `wake`.
+                node.wake
+                    .with_mut(|stored| unsafe { stored.replace(clone) })
+            }
+        };
+        drop(locked);
+        drop(unused);
+        match decided {
+            Some(result) => Poll::Ready(result),
+            None => Poll::Pending,
+        }
     }
 }
 
@@ -250,21 +276,19 @@ impl Future for WaitFuture<'_> {
     type Output = WaitResult;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WaitResult> {
-        if let Some(result) = self.node.result() {
+        let this = self.get_mut();
+        if let Some(result) = this.node.result() {
             return Poll::Ready(result);
         }
-        match self.register(cx.waker()) {
-            Ok(old) => {
-                drop(old);
-                Poll::Pending
-            }
-            Err(result) => Poll::Ready(result),
-        }
+        this.register(cx.waker())
     }
 }
 
 impl Drop for WaitFuture<'_> {
     fn drop(&mut self) {
         self.withdraw();
+        // Withdrawn or decided: no queue reaches the record any more, even if the timer still
+        // holds a handle to it.
+        self.node.die();
     }
 }

@@ -205,12 +205,14 @@ impl WasmView {
         &self.memory
     }
 
-    /// The effective address `address + offset`, if it is a multiple of `size` (W4, checked
-    /// first). A sum past `u64::MAX` is out of bounds, never wrapped.
+    /// The alignment check (W4, always first): `address + offset` must be a multiple of `size`.
+    ///
+    /// Returns the effective address, or `None` if the sum passes `u64::MAX`: such an address
+    /// is out of bounds, never wrapped, but that is for [`in_bounds`](Self::in_bounds) to say,
+    /// after any check that W7 puts in between.
     #[inline]
-    fn aligned(&self, address: u64, offset: u64, size: usize) -> Result<u64, Trap> {
-        // Alignment is checked first (W4), also for a sum past 2^64: `size` divides 2^64, so
-        // the wrapped sum has the same remainder as the true one.
+    fn aligned(&self, address: u64, offset: u64, size: usize) -> Result<Option<u64>, Trap> {
+        // `size` divides 2^64, so the wrapped sum has the same remainder as the true one.
         let wrapped = address.wrapping_add(offset);
         if wrapped % size as u64 != 0 {
             return Err(Trap::UnalignedAtomic {
@@ -218,25 +220,21 @@ impl WasmView {
                 size: size as u32,
             });
         }
-        let Some(effective) = address.checked_add(offset) else {
-            return Err(Trap::OutOfBounds {
-                address: u64::MAX,
-                size: size as u32,
-                byte_length: self.memory.byte_length() as u64,
-            });
-        };
-        Ok(effective)
+        Ok(address.checked_add(offset))
     }
 
-    /// The address of `size` bytes at `effective`, if inside the current length (W4).
+    /// The address of `size` bytes at `effective`, if inside the current length (W4). `None`
+    /// (a sum past `u64::MAX`) is out of bounds, reported at address `u64::MAX`.
     #[inline]
-    fn in_bounds(&self, effective: u64, size: usize) -> Result<*mut u8, Trap> {
+    fn in_bounds(&self, effective: Option<u64>, size: usize) -> Result<*mut u8, Trap> {
         let out_of_bounds = |byte_length: usize| Trap::OutOfBounds {
-            address: effective,
+            address: effective.unwrap_or(u64::MAX),
             size: size as u32,
             byte_length: byte_length as u64,
         };
-        let offset = usize::try_from(effective).map_err(|_| out_of_bounds(0))?;
+        let offset = effective
+            .and_then(|effective| usize::try_from(effective).ok())
+            .ok_or_else(|| out_of_bounds(self.memory.byte_length()))?;
         self.memory
             .in_bounds(offset, size)
             .map_err(|_| out_of_bounds(self.memory.byte_length()))
