@@ -85,17 +85,47 @@ struct SlotState {
 /// Blocks until a helper thread has queued the wait (a thread hand-off), never longer.
 ///
 /// # Panics
-/// If no helper is idle and the OS refuses to start another thread.
+/// If no helper is idle and the OS refuses to start another thread; [`try_wait_async`]
+/// returns that as an error instead.
 pub fn wait_async<A: Waitable>(
     location: &A,
     expected: A::Value,
     timeout: Option<Duration>,
 ) -> WaitAsync<'_> {
+    match try_wait_async(location, expected, timeout) {
+        Ok(wait) => wait,
+        Err(error) => panic!("{error}"),
+    }
+}
+
+/// [`wait_async`], with a helper thread the OS refuses to start reported as an error.
+///
+/// ```
+/// use agentsync::{notify, polyfill, WaitResult};
+/// use std::sync::atomic::AtomicI32;
+///
+/// let word = AtomicI32::new(0);
+/// let pending = polyfill::try_wait_async(&word, 0, None).expect("a helper thread started");
+/// assert_eq!(notify(&word, 1), 1);
+/// assert_eq!(futures_lite::future::block_on(pending), WaitResult::Ok);
+/// ```
+///
+/// # Errors
+/// [`HelperUnavailable`] if no helper is idle and the OS refuses to start another thread.
+/// Nothing is queued then: the location's waiters and a later `notify` are unaffected.
+///
+/// # Blocking
+/// As [`wait_async`].
+pub fn try_wait_async<A: Waitable>(
+    location: &A,
+    expected: A::Value,
+    timeout: Option<Duration>,
+) -> Result<WaitAsync<'_>, HelperUnavailable> {
     if location.load_seqcst() != expected {
-        return WaitAsync::Sync(WaitResult::NotEqual);
+        return Ok(WaitAsync::Sync(WaitResult::NotEqual));
     }
     if timeout == Some(Duration::ZERO) {
-        return WaitAsync::Sync(WaitResult::TimedOut);
+        return Ok(WaitAsync::Sync(WaitResult::TimedOut));
     }
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let slot = Arc::new(Slot::default());
@@ -125,7 +155,7 @@ pub fn wait_async<A: Waitable>(
             waker.wake();
         }
     });
-    pool().submit(job);
+    pool().submit(job)?;
     let mut state = lock(&slot.state);
     let queued = loop {
         match state.checked {
@@ -134,13 +164,33 @@ pub fn wait_async<A: Waitable>(
         }
     };
     drop(state);
-    if queued {
+    Ok(if queued {
         WaitAsync::Async(PolyfillFuture {
             slot,
             _location: PhantomData,
         })
     } else {
         WaitAsync::Sync(WaitResult::NotEqual)
+    })
+}
+
+/// The OS refused to start a helper thread for the polyfill (a thread or memory limit).
+#[derive(Debug)]
+pub struct HelperUnavailable(std::io::Error);
+
+impl std::fmt::Display for HelperUnavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "agentsync polyfill: cannot start a helper thread: {}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for HelperUnavailable {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
     }
 }
 
@@ -208,13 +258,19 @@ pub fn helper_threads() -> usize {
 }
 
 impl Pool {
-    fn submit(&'static self, job: Job) {
+    /// Queues `job` for a helper, starting one if none is idle. If the OS refuses, the job is
+    /// taken back out (it has not run: nothing was queued on the location) and the error
+    /// returned.
+    fn submit(&'static self, job: Job) -> Result<(), HelperUnavailable> {
+        // The job's address identifies it in the queue (it captures data, so it is not a
+        // zero-sized box with a shared dangling address).
+        let id = (&*job as *const (dyn FnOnce() + Send)).cast::<()>();
         let mut state = lock(&self.state);
         state.jobs.push_back(job);
         if state.jobs.len() <= state.idle {
             drop(state);
             self.work.notify_one();
-            return;
+            return Ok(());
         }
         state.helpers += 1;
         drop(state);
@@ -223,9 +279,18 @@ impl Pool {
             .stack_size(HELPER_STACK)
             .spawn(move || self.run());
         if let Err(error) = spawned {
-            lock(&self.state).helpers -= 1;
-            panic!("agentsync polyfill: cannot start a helper thread: {error}");
+            let mut state = lock(&self.state);
+            state.helpers -= 1;
+            // A helper that finished its job meanwhile may have taken ours: then it runs.
+            let queued = state.jobs.iter().position(|queued| {
+                std::ptr::eq((&**queued as *const (dyn FnOnce() + Send)).cast::<()>(), id)
+            });
+            if let Some(position) = queued {
+                state.jobs.remove(position);
+                return Err(HelperUnavailable(error));
+            }
         }
+        Ok(())
     }
 
     fn run(&'static self) {
@@ -233,7 +298,9 @@ impl Pool {
         loop {
             if let Some(job) = state.jobs.pop_front() {
                 drop(state);
-                job();
+                // A waker that panics in `wake` must not kill the helper (the pool would count
+                // a dead helper as alive); the panic is the waker's, not the pool's.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                 state = lock(&self.state);
                 continue;
             }

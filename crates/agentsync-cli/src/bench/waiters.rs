@@ -5,7 +5,6 @@
 //! polyfill holds one OS thread per pending waiter, so it is measured at a smaller count (2,000,
 //! 500 with `--quick`) and reported per waiter; the count is in the note.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::AtomicI32;
 use std::time::{Duration, Instant};
 
@@ -100,8 +99,7 @@ fn native_batch(waiters: usize, count_bytes: bool) -> Result<Batch, String> {
 fn polyfill_batch(waiters: usize, count_bytes: bool) -> Result<Batch, String> {
     let word = AtomicI32::new(0);
     batch(&word, waiters, count_bytes, |word| {
-        catch_unwind(AssertUnwindSafe(|| polyfill::wait_async(word, 0, None)))
-            .map_err(|_| "the polyfill could not start a helper thread".to_string())
+        polyfill::try_wait_async(word, 0, None).map_err(|error| error.to_string())
     })
 }
 
