@@ -2,8 +2,9 @@
 //! (W4–W12 on agentsync's futex).
 //!
 //! Each instance gets its own functions, holding a lazily filled cache of the memory they act
-//! on, found through the export the rewrite added ([`memory_export_name`]). Checks run in the
-//! order of SEMANTICS.md: wait — alignment, unshared, bounds, compare, sleep (W7); notify —
+//! on, found through the export the rewrite added (whose name the caller passes in). This
+//! module depends on the memory and error modules only. Checks run in the order of
+//! SEMANTICS.md: wait — alignment, unshared, bounds, compare, sleep (W7); notify —
 //! alignment, bounds, unshared returns 0, wake (W11). On a shared memory everything after the
 //! alignment check is agentsync's [`WasmView`] over the guest memory, the same code the host
 //! uses; only an unshared memory (owned by its store, free to move) is checked here.
@@ -15,7 +16,56 @@ use wasmtime::{Caller, Extern, Func, Memory, Store};
 
 use crate::error::Trap;
 use crate::memory::{aligned_address, in_bounds, GuestMemory};
-use crate::rewrite::{memory_export_name, AtomicOp, HostImport};
+
+/// Which threads opcode a host import replaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AtomicOp {
+    /// `memory.atomic.wait32`: `(addr, expected: i32, timeout: i64) -> i32`.
+    Wait32,
+    /// `memory.atomic.wait64`: `(addr, expected: i64, timeout: i64) -> i32`.
+    Wait64,
+    /// `memory.atomic.notify`: `(addr, count: i32) -> i32`.
+    Notify,
+}
+
+impl AtomicOp {
+    /// The opcode's text-format name.
+    pub fn opcode(self) -> &'static str {
+        match self {
+            AtomicOp::Wait32 => "memory.atomic.wait32",
+            AtomicOp::Wait64 => "memory.atomic.wait64",
+            AtomicOp::Notify => "memory.atomic.notify",
+        }
+    }
+
+    fn tag(self) -> &'static str {
+        match self {
+            AtomicOp::Wait32 => "wait32",
+            AtomicOp::Wait64 => "wait64",
+            AtomicOp::Notify => "notify",
+        }
+    }
+}
+
+/// One host function import added by the rewrite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HostImport {
+    /// The opcode it replaces.
+    pub op: AtomicOp,
+    /// The memory the opcode names.
+    pub memory: u32,
+    /// The memarg's static offset, added to the dynamic address by the host function.
+    pub offset: u64,
+    /// Whether that memory is 64-bit (the address operand is then an `i64`).
+    pub memory64: bool,
+}
+
+impl HostImport {
+    /// The import's field name, e.g. `wait32/m0/+16`.
+    pub fn field_name(&self) -> String {
+        format!("{}/m{}/+{}", self.op.tag(), self.memory, self.offset)
+    }
+}
 
 /// The memory a rewritten opcode acts on, as found in its instance.
 #[derive(Clone)]
@@ -28,6 +78,8 @@ enum Target {
 /// Per-instance, per-import state of a host function.
 struct Site {
     import: HostImport,
+    /// The export under which the instance shows the memory `import.memory`.
+    memory_export: String,
     target: OnceLock<Target>,
 }
 
@@ -38,7 +90,7 @@ impl Site {
             return Ok(target.clone());
         }
         let memory = self.import.memory;
-        let found = match caller.get_export(&memory_export_name(memory)) {
+        let found = match caller.get_export(&self.memory_export) {
             Some(Extern::SharedMemory(m)) => {
                 let guest = GuestMemory::from_shared(m);
                 Target::Shared(WasmView::new(&guest.agentsync_memory()))
@@ -106,10 +158,16 @@ impl Site {
     }
 }
 
-/// Creates the host function for `import`, for one instance in `store`.
-pub(crate) fn host_function<T: 'static>(store: &mut Store<T>, import: HostImport) -> Func {
+/// Creates the host function for `import`, for one instance in `store` that exports the memory
+/// the opcode names as `memory_export`.
+pub(crate) fn host_function<T: 'static>(
+    store: &mut Store<T>,
+    import: HostImport,
+    memory_export: String,
+) -> Func {
     let site = Arc::new(Site {
         import,
+        memory_export,
         target: OnceLock::new(),
     });
     let trap = wasmtime::Error::new;

@@ -61,7 +61,12 @@
 //!   validators word their errors differently. `assert_exception`, `assert_suspension`,
 //!   components, `v128` and `externref` values are reported as unsupported failures.
 
+// The flow reads one way: `rewrite` → `compile` → `runtime` (instantiate, call) → `threads`.
+// `engine`, `memory`, `host` and `error` are the leaves they build on: `host` (the wait/notify
+// functions) sees only `memory` and `error`.
+mod compile;
 mod demo;
+mod engine;
 mod error;
 mod host;
 mod memory;
@@ -71,17 +76,20 @@ mod runtime;
 mod script;
 mod threads;
 
+pub use compile::Program;
 pub use demo::{
     async_notify_demo, block_on, lock_demo, tour_lines, AsyncNotifyDemo, LockDemo, LOCK_WAT,
     NOTIFY_WAT,
 };
+pub use engine::Runtime;
 pub use error::{Trap, WasmError};
+pub use host::{AtomicOp, HostImport};
 pub use memory::{wasm_timeout, GuestMemory, PAGE_SIZE};
 pub use pingpong::{pingpong, PingPong, PINGPONG_WAT};
-pub use rewrite::{memory_export_name, rewrite, AtomicOp, HostImport, Rewritten, HOST_MODULE};
-pub use runtime::{call, GuestState, Program, Runtime, Value};
+pub use rewrite::{memory_export_name, rewrite, Rewritten, HOST_MODULE};
+pub use runtime::{call, GuestState, Value, SPAWN_FIELD, SPAWN_MODULE};
 pub use script::{
     run_wast, run_wast_dir, run_wast_on, run_wast_text, run_wast_text_on, FileReport, WastReport,
 };
-pub use threads::{run_module, RunOutput, Threads, SPAWN_FIELD, SPAWN_MODULE, THREAD_START};
+pub use threads::{run_module, RunOutput, Threads, THREAD_START};
 pub use wasmtime;

@@ -9,8 +9,8 @@ use std::time::Duration;
 use agentsync::{WaitAsync, WaitResult, Waitable};
 use wasmtime::{MemoryType, SharedMemory};
 
+use crate::engine::Runtime;
 use crate::error::{Trap, WasmError};
-use crate::runtime::Runtime;
 
 /// Bytes in one WebAssembly page.
 pub const PAGE_SIZE: u64 = 65_536;

@@ -18,69 +18,22 @@ use wasm_encoder::{
 };
 use wasmparser::{Operator, Parser, Payload, TypeRef};
 
+use crate::host::{AtomicOp, HostImport};
+
 /// The import module name under which the rewritten opcodes are imported.
 pub const HOST_MODULE: &str = "agentsync:atomics";
 
-/// Which threads opcode a host import replaces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum AtomicOp {
-    /// `memory.atomic.wait32`: `(addr, expected: i32, timeout: i64) -> i32`.
-    Wait32,
-    /// `memory.atomic.wait64`: `(addr, expected: i64, timeout: i64) -> i32`.
-    Wait64,
-    /// `memory.atomic.notify`: `(addr, count: i32) -> i32`.
-    Notify,
-}
-
-impl AtomicOp {
-    /// The opcode's text-format name.
-    pub fn opcode(self) -> &'static str {
-        match self {
-            AtomicOp::Wait32 => "memory.atomic.wait32",
-            AtomicOp::Wait64 => "memory.atomic.wait64",
-            AtomicOp::Notify => "memory.atomic.notify",
-        }
-    }
-
-    fn tag(self) -> &'static str {
-        match self {
-            AtomicOp::Wait32 => "wait32",
-            AtomicOp::Wait64 => "wait64",
-            AtomicOp::Notify => "notify",
-        }
-    }
-}
-
-/// One host function import added by the rewrite.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct HostImport {
-    /// The opcode it replaces.
-    pub op: AtomicOp,
-    /// The memory the opcode names.
-    pub memory: u32,
-    /// The memarg's static offset, added to the dynamic address by the host function.
-    pub offset: u64,
-    /// Whether that memory is 64-bit (the address operand is then an `i64`).
-    pub memory64: bool,
-}
-
-impl HostImport {
-    /// The import's field name, e.g. `wait32/m0/+16`.
-    pub fn field_name(&self) -> String {
-        format!("{}/m{}/+{}", self.op.tag(), self.memory, self.offset)
-    }
-
-    fn params(&self) -> Vec<ValType> {
-        let addr = if self.memory64 {
-            ValType::I64
-        } else {
-            ValType::I32
-        };
-        match self.op {
-            AtomicOp::Wait32 => vec![addr, ValType::I32, ValType::I64],
-            AtomicOp::Wait64 => vec![addr, ValType::I64, ValType::I64],
-            AtomicOp::Notify => vec![addr, ValType::I32],
-        }
+/// The host function's parameters: the operands of the opcode it replaces.
+fn params(import: &HostImport) -> Vec<ValType> {
+    let addr = if import.memory64 {
+        ValType::I64
+    } else {
+        ValType::I32
+    };
+    match import.op {
+        AtomicOp::Wait32 => vec![addr, ValType::I32, ValType::I64],
+        AtomicOp::Wait64 => vec![addr, ValType::I64, ValType::I64],
+        AtomicOp::Notify => vec![addr, ValType::I32],
     }
 }
 
@@ -212,7 +165,7 @@ impl Rewriter {
 
     fn push_types(&mut self, types: &mut TypeSection) {
         for import in &self.scan.imports {
-            types.ty().function(import.params(), [ValType::I32]);
+            types.ty().function(params(import), [ValType::I32]);
         }
         self.types_done = true;
     }

@@ -1,218 +1,47 @@
-//! The engine, compiled programs and instances: one instance per thread over one shared memory.
+//! Instances and calls: a compiled program instantiated in a store (one per thread), its
+//! imports resolved, and its exports called.
 
-use std::sync::OnceLock;
+use std::sync::Arc;
 
-use wasmtime::{
-    Config, Engine, Extern, ExternType, Func, Instance, Linker, Memory, Module, Store, Val,
-};
+use wasmtime::{Caller, Extern, ExternType, Func, Instance, Linker, Memory, Store, Val};
 
+use crate::compile::Program;
 use crate::error::{describe, WasmError};
 use crate::host::host_function;
 use crate::memory::GuestMemory;
-use crate::rewrite::{rewrite, HostImport, HOST_MODULE};
-use crate::threads::{Threads, SPAWN_FIELD, SPAWN_MODULE};
+use crate::rewrite::{memory_export_name, HOST_MODULE};
 
-/// A wasmtime engine with threads and shared memory enabled.
-///
-/// Modules compiled by one runtime can share memories with each other; make one and reuse it
-/// ([`Runtime::shared`] is a process-wide one).
-pub struct Runtime {
-    engine: Engine,
-}
+/// Import module of the thread-spawn function.
+pub const SPAWN_MODULE: &str = "agentsync";
+/// Import field of the thread-spawn function.
+pub const SPAWN_FIELD: &str = "thread_spawn";
 
-impl Runtime {
-    /// Creates an engine with the threads proposal and shared memories enabled.
-    ///
-    /// # Errors
-    ///
-    /// [`WasmError::Invalid`] if wasmtime refuses the configuration (e.g. unsupported host).
-    pub fn new() -> Result<Self, WasmError> {
-        let mut config = Config::new();
-        config.wasm_threads(true).shared_memory(true);
-        let engine = Engine::new(&config).map_err(|e| WasmError::Invalid(describe(&e)))?;
-        Ok(Self { engine })
-    }
-
-    /// A process-wide runtime, created on first use.
-    ///
-    /// # Panics
-    ///
-    /// If wasmtime cannot create an engine on this host (not a user-input condition).
-    pub fn shared() -> &'static Runtime {
-        static SHARED: OnceLock<Runtime> = OnceLock::new();
-        SHARED.get_or_init(|| Runtime::new().expect("wasmtime engine with threads enabled"))
-    }
-
-    /// A process-wide runtime with the feature set the threads proposal's own spec scripts
-    /// assume (the MVP plus threads: one memory, one table, no reference types), so those
-    /// scripts' `assert_invalid` cases about multiple memories and tables hold.
-    ///
-    /// # Panics
-    ///
-    /// If wasmtime cannot create an engine on this host (not a user-input condition).
-    pub fn threads_proposal() -> &'static Runtime {
-        static PROPOSAL: OnceLock<Runtime> = OnceLock::new();
-        PROPOSAL.get_or_init(|| {
-            let mut config = Config::new();
-            config
-                .wasm_threads(true)
-                .shared_memory(true)
-                .wasm_multi_memory(false)
-                .wasm_features(wasmtime::WasmFeatures::REFERENCE_TYPES, false);
-            let engine = Engine::new(&config).expect("wasmtime engine for the threads proposal");
-            Runtime { engine }
-        })
-    }
-
-    /// The wasmtime engine.
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
-    /// Compiles a module given as text (`.wat`) or binary, rewriting its wait/notify opcodes to
-    /// go through agentsync's futex.
-    ///
-    /// # Errors
-    ///
-    /// [`WasmError::Malformed`] for text or binary that does not parse, [`WasmError::Invalid`]
-    /// for a module that does not validate (checked on the original, before the rewrite).
-    pub fn compile(&self, source: &[u8]) -> Result<Program, WasmError> {
-        self.compile_with(source, true)
-    }
-
-    /// Compiles without the rewrite: wait/notify use wasmtime's own waiter queue. This is the
-    /// peer the benchmarks compare against.
-    ///
-    /// # Errors
-    ///
-    /// As [`compile`](Self::compile).
-    pub fn compile_native(&self, source: &[u8]) -> Result<Program, WasmError> {
-        self.compile_with(source, false)
-    }
-
-    fn compile_with(&self, source: &[u8], rewrite_atomics: bool) -> Result<Program, WasmError> {
-        let binary = to_binary(source)?;
-        Module::validate(&self.engine, &binary).map_err(|e| classify(&e))?;
-        let (bytes, rewritten) = if rewrite_atomics {
-            let out = rewrite(&binary).map_err(|e| WasmError::Malformed(e.to_string()))?;
-            (out.bytes, out.imports)
-        } else {
-            (binary, Vec::new())
-        };
-        let module = Module::new(&self.engine, &bytes).map_err(|e| classify(&e))?;
-        Ok(Program { module, rewritten })
-    }
-}
-
-/// Text or binary → binary.
-pub(crate) fn to_binary(source: &[u8]) -> Result<Vec<u8>, WasmError> {
-    if source.starts_with(b"\0asm") {
-        return Ok(source.to_vec());
-    }
-    let text = std::str::from_utf8(source)
-        .map_err(|_| WasmError::Malformed("module text is not UTF-8".to_string()))?;
-    let buf = wast::parser::ParseBuffer::new(text).map_err(|e| malformed(e, text))?;
-    let mut wat = wast::parser::parse::<wast::Wat>(&buf).map_err(|e| malformed(e, text))?;
-    wat.encode().map_err(|e| malformed(e, text))
-}
-
-fn malformed(mut error: wast::Error, text: &str) -> WasmError {
-    error.set_text(text);
-    WasmError::Malformed(error.to_string())
-}
-
-/// Binary parse errors are "malformed", everything else wasmtime rejects is "invalid".
-fn classify(error: &wasmtime::Error) -> WasmError {
-    let text = describe(error);
-    let malformed = [
-        "magic header",
-        "unknown binary version",
-        "unexpected end",
-        "malformed",
-        "section size mismatch",
-        "integer too large",
-        "integer representation too long",
-        "unknown section",
-        "section out of order",
-        "invalid section",
-        "too many locals",
-        "zero byte expected",
-        "function and code section have inconsistent lengths",
-    ];
-    if malformed.iter().any(|m| text.contains(m)) {
-        WasmError::Malformed(text)
-    } else {
-        WasmError::Invalid(text)
-    }
-}
-
-/// A compiled (and rewritten) module. Cheap to clone.
-#[derive(Clone)]
-pub struct Program {
-    module: Module,
-    rewritten: Vec<HostImport>,
-}
-
-impl std::fmt::Debug for Program {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Program")
-            .field("name", &self.module.name())
-            .field("rewritten", &self.rewritten)
-            .finish()
-    }
+/// What a store's `agentsync.thread_spawn` import calls: starts a thread running the program's
+/// `thread_start(id, arg)` and returns its id, or -1 if it could not be started.
+pub(crate) trait SpawnThread: Send + Sync {
+    fn spawn(self: Arc<Self>, arg: i32) -> i32;
 }
 
 /// The data every store of ours carries: how a guest may start threads.
 #[derive(Default)]
 pub struct GuestState {
-    pub(crate) threads: Option<std::sync::Arc<Threads>>,
+    pub(crate) spawner: Option<Arc<dyn SpawnThread>>,
+}
+
+/// The `agentsync.thread_spawn` host function of a store whose guest may start threads.
+fn spawn_function(store: &mut Store<GuestState>, spawner: Arc<dyn SpawnThread>) -> Func {
+    Func::wrap(store, move |_: Caller<'_, GuestState>, arg: i32| -> i32 {
+        spawner.clone().spawn(arg)
+    })
 }
 
 impl Program {
-    /// The wasmtime module (after the rewrite).
-    pub fn module(&self) -> &Module {
-        &self.module
-    }
-
-    /// The host imports the rewrite added (empty for a native compile).
-    pub fn rewritten(&self) -> &[HostImport] {
-        &self.rewritten
-    }
-
-    /// The shared memory this module imports, as `(module, name, (minimum, maximum) pages)`.
-    pub fn shared_memory_import(&self) -> Option<(String, String, u32, u32)> {
-        self.module.imports().find_map(|import| match import.ty() {
-            ExternType::Memory(m) if m.is_shared() => {
-                let min = u32::try_from(m.minimum()).ok()?;
-                let max = u32::try_from(m.maximum()?).ok()?;
-                Some((
-                    import.module().to_string(),
-                    import.name().to_string(),
-                    min,
-                    max,
-                ))
-            }
-            _ => None,
-        })
-    }
-
-    /// Creates a shared memory matching the module's shared-memory import.
-    ///
-    /// # Errors
-    ///
-    /// [`WasmError::NeedsSharedMemoryImport`] if the module imports no shared memory.
-    pub fn new_memory(&self, runtime: &Runtime) -> Result<GuestMemory, WasmError> {
-        let (_, _, min, max) = self
-            .shared_memory_import()
-            .ok_or(WasmError::NeedsSharedMemoryImport { threads: 1 })?;
-        GuestMemory::new(runtime, min, max)
-    }
-
     /// Instantiates the module in `store`.
     ///
     /// Imports are resolved in this order: the rewrite's host functions; a shared memory
     /// import gets `memory`; an unshared memory import gets a fresh memory; the thread-spawn
-    /// import (`agentsync` `thread_spawn`) if the store has [`Threads`]; then `linker`.
+    /// import (`agentsync` `thread_spawn`) if the store belongs to [`Threads`](crate::Threads);
+    /// then `linker`.
     ///
     /// # Errors
     ///
@@ -225,13 +54,16 @@ impl Program {
         linker: Option<&Linker<GuestState>>,
     ) -> Result<Instance, WasmError> {
         let mut imports: Vec<Extern> = Vec::new();
-        for import in self.module.imports() {
+        for import in self.module().imports() {
             let (module, name) = (import.module(), import.name());
             let resolved = if module == HOST_MODULE {
-                self.rewritten
+                self.rewritten()
                     .iter()
                     .find(|h| h.field_name() == name)
-                    .map(|h| Extern::Func(host_function(store, *h)))
+                    .map(|h| {
+                        let export = memory_export_name(h.memory);
+                        Extern::Func(host_function(store, *h, export))
+                    })
             } else if let Some(found) = linker.and_then(|l| l.get(&mut *store, module, name).ok()) {
                 Some(found)
             } else {
@@ -246,9 +78,9 @@ impl Program {
                     }
                     ExternType::Func(_) if (module, name) == (SPAWN_MODULE, SPAWN_FIELD) => store
                         .data()
-                        .threads
+                        .spawner
                         .clone()
-                        .map(|t| Extern::Func(crate::threads::spawn_function(store, t))),
+                        .map(|s| Extern::Func(spawn_function(store, s))),
                     _ => None,
                 }
             };
@@ -256,7 +88,7 @@ impl Program {
                 .ok_or_else(|| WasmError::Link(format!("unknown import {module:?} {name:?}")))?;
             imports.push(resolved);
         }
-        Instance::new(&mut *store, &self.module, &imports).map_err(|e| {
+        Instance::new(&mut *store, self.module(), &imports).map_err(|e| {
             let text = describe(&e);
             if text.contains("incompatible import") || text.contains("unknown import") {
                 WasmError::Link(text)

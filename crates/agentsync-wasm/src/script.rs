@@ -17,8 +17,10 @@ use wast::parser::{self, ParseBuffer};
 use wast::token::{Id, Span};
 use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
 
+use crate::compile::Program;
+use crate::engine::Runtime;
 use crate::error::{describe, WasmError};
-use crate::runtime::{GuestState, Program, Runtime};
+use crate::runtime::GuestState;
 
 /// The outcome of one script.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -13,16 +13,13 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use wasmtime::{Caller, Func, Store, Val};
+use wasmtime::{Store, Val};
 
+use crate::compile::Program;
+use crate::engine::Runtime;
 use crate::error::WasmError;
 use crate::memory::GuestMemory;
-use crate::runtime::{call, parse_arg, GuestState, Program, Runtime, Value};
-
-/// Import module of the thread-spawn function.
-pub const SPAWN_MODULE: &str = "agentsync";
-/// Import field of the thread-spawn function.
-pub const SPAWN_FIELD: &str = "thread_spawn";
+use crate::runtime::{call, parse_arg, GuestState, SpawnThread, Value};
 /// The export a spawned thread runs, with `(thread id, argument)`.
 pub const THREAD_START: &str = "thread_start";
 
@@ -55,7 +52,7 @@ impl Threads {
         Store::new(
             self.program.module().engine(),
             GuestState {
-                threads: Some(self.clone()),
+                spawner: Some(self.clone()),
             },
         )
     }
@@ -99,25 +96,6 @@ impl Threads {
         Ok(last)
     }
 
-    fn spawn(self: &Arc<Self>, arg: i32) -> i32 {
-        let id = self.next_id.fetch_add(1, Relaxed);
-        let threads = self.clone();
-        let started = std::thread::Builder::new()
-            .name(format!("wasm-thread-{id}"))
-            .spawn(move || {
-                threads
-                    .run(THREAD_START, &[Val::I32(id), Val::I32(arg)])
-                    .map(drop)
-            });
-        match started {
-            Ok(handle) => {
-                lock(&self.spawned).push(handle);
-                id
-            }
-            Err(_) => -1,
-        }
-    }
-
     /// Joins every thread the guests spawned (including threads spawned by those threads).
     ///
     /// # Blocking
@@ -148,11 +126,25 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The `agentsync.thread_spawn` host function for a store of `threads`.
-pub(crate) fn spawn_function(store: &mut Store<GuestState>, threads: Arc<Threads>) -> Func {
-    Func::wrap(store, move |_: Caller<'_, GuestState>, arg: i32| -> i32 {
-        threads.spawn(arg)
-    })
+impl SpawnThread for Threads {
+    fn spawn(self: Arc<Self>, arg: i32) -> i32 {
+        let id = self.next_id.fetch_add(1, Relaxed);
+        let threads = self.clone();
+        let started = std::thread::Builder::new()
+            .name(format!("wasm-thread-{id}"))
+            .spawn(move || {
+                threads
+                    .run(THREAD_START, &[Val::I32(id), Val::I32(arg)])
+                    .map(drop)
+            });
+        match started {
+            Ok(handle) => {
+                lock(&self.spawned).push(handle);
+                id
+            }
+            Err(_) => -1,
+        }
+    }
 }
 
 /// What [`run_module`] returns: the results of each of the `--threads` invocations, in
