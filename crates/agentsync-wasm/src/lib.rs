@@ -91,5 +91,5 @@ pub use runtime::{call, GuestState, Value, SPAWN_FIELD, SPAWN_MODULE};
 pub use script::{
     run_wast, run_wast_dir, run_wast_on, run_wast_text, run_wast_text_on, FileReport, WastReport,
 };
-pub use threads::{run_module, RunOutput, Threads, THREAD_START};
+pub use threads::{run_module, RunOutput, Threads, DEFAULT_SPAWN_LIMIT, THREAD_START};
 pub use wasmtime;

@@ -5,13 +5,18 @@
 //! and exports `thread_start (param i32 i32)` can start threads: `thread_spawn(arg)` returns a
 //! fresh positive thread id (or -1 if the thread could not be started) and runs
 //! `thread_start(id, arg)` in a new instance of the same module on a new OS thread, importing
-//! the same shared memory. The host joins every spawned thread before a run returns.
+//! the same shared memory.
+//!
+//! Spawned threads are detached and counted: each one, when its `thread_start` returns (or
+//! traps), gives its OS thread and its store back at once and leaves its error, if any, for
+//! [`Threads::join_spawned`], which waits until none is left. At most
+//! [`Threads::spawn_limit`] spawned threads live at once; a spawn beyond it, or one the OS
+//! refuses, returns -1 to the guest.
 
 use std::path::Path;
-use std::sync::atomic::AtomicI32;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicI32, AtomicUsize};
+use std::sync::{Arc, Condvar, Mutex};
 
 use wasmtime::{Store, Val};
 
@@ -23,12 +28,30 @@ use crate::runtime::{call, parse_arg, GuestState, SpawnThread, Value};
 /// The export a spawned thread runs, with `(thread id, argument)`.
 pub const THREAD_START: &str = "thread_start";
 
-/// The threads of one run: the program, its shared memory and the spawned threads to join.
+/// How many guest-spawned threads may live at once unless [`Threads::set_spawn_limit`] says
+/// otherwise.
+pub const DEFAULT_SPAWN_LIMIT: usize = 1024;
+
+/// The threads of one run: the program, its shared memory and the count of spawned threads.
 pub struct Threads {
     program: Program,
     memory: GuestMemory,
+    /// The id the next spawned thread gets; ids are positive, so it stops at `i32::MAX`.
     next_id: AtomicI32,
-    spawned: Mutex<Vec<JoinHandle<Result<(), WasmError>>>>,
+    /// The most spawned threads that may live at once.
+    spawn_limit: AtomicUsize,
+    spawned: Mutex<Spawned>,
+    /// Signalled (under `spawned`) whenever a spawned thread finishes.
+    finished: Condvar,
+}
+
+/// The spawned threads' accounting, guarded by `Threads::spawned`.
+#[derive(Default)]
+struct Spawned {
+    /// Spawned threads started and not yet finished.
+    live: usize,
+    /// The first error a finished spawned thread returned, until `join_spawned` takes it.
+    first_error: Option<WasmError>,
 }
 
 impl Threads {
@@ -38,8 +61,26 @@ impl Threads {
             program,
             memory,
             next_id: AtomicI32::new(1),
-            spawned: Mutex::new(Vec::new()),
+            spawn_limit: AtomicUsize::new(DEFAULT_SPAWN_LIMIT),
+            spawned: Mutex::new(Spawned::default()),
+            finished: Condvar::new(),
         })
+    }
+
+    /// How many guest-spawned threads may live at once ([`DEFAULT_SPAWN_LIMIT`] unless set).
+    pub fn spawn_limit(&self) -> usize {
+        self.spawn_limit.load(Relaxed)
+    }
+
+    /// Sets how many guest-spawned threads may live at once; `thread_spawn` returns -1 beyond
+    /// it. Threads already running are not affected.
+    pub fn set_spawn_limit(&self, limit: usize) {
+        self.spawn_limit.store(limit, Relaxed);
+    }
+
+    /// How many guest-spawned threads are running now.
+    pub fn live_spawned(&self) -> usize {
+        lock(&self.spawned).live
     }
 
     /// The shared memory every thread imports.
@@ -96,7 +137,7 @@ impl Threads {
         Ok(last)
     }
 
-    /// Joins every thread the guests spawned (including threads spawned by those threads).
+    /// Waits for every thread the guests spawned (including threads spawned by those threads).
     ///
     /// # Blocking
     ///
@@ -104,44 +145,89 @@ impl Threads {
     ///
     /// # Errors
     ///
-    /// The first error a spawned thread returned.
+    /// The first error a spawned thread returned since the last call.
     pub fn join_spawned(&self) -> Result<(), WasmError> {
-        let mut first = Ok(());
-        loop {
-            let Some(handle) = lock(&self.spawned).pop() else {
-                return first;
-            };
-            let outcome = handle
-                .join()
-                .unwrap_or_else(|_| Err(WasmError::Trap("a guest thread panicked".to_string())));
-            if first.is_ok() {
-                first = outcome;
-            }
+        let mut spawned = lock(&self.spawned);
+        while spawned.live > 0 {
+            spawned = self
+                .finished
+                .wait(spawned)
+                .unwrap_or_else(|p| p.into_inner());
         }
+        spawned.first_error.take().map_or(Ok(()), Err)
+    }
+
+    /// Takes a place for one more spawned thread and a fresh id, or `None` at the limit or
+    /// when ids are exhausted.
+    fn reserve_spawn(&self) -> Option<i32> {
+        let mut spawned = lock(&self.spawned);
+        if spawned.live >= self.spawn_limit() {
+            return None;
+        }
+        let id = self
+            .next_id
+            .fetch_update(Relaxed, Relaxed, |id| id.checked_add(1))
+            .ok()?;
+        spawned.live += 1;
+        Some(id)
+    }
+
+    /// Gives a spawned thread's place back and keeps its error if it is the first.
+    fn finish_spawn(&self, outcome: Result<(), WasmError>) {
+        let mut spawned = lock(&self.spawned);
+        spawned.live -= 1;
+        if let Err(error) = outcome {
+            spawned.first_error.get_or_insert(error);
+        }
+        self.finished.notify_all();
     }
 }
 
-/// Locks ignoring poisoning: the vector stays consistent whatever a panicking holder did.
+/// Locks ignoring poisoning: the accounting stays consistent whatever a panicking holder did.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Ends a spawned thread's accounting when the thread's work ends, even by a panic, or when
+/// the thread could not be started (the unrun closure that owns it is dropped).
+struct SpawnedThread {
+    threads: Arc<Threads>,
+    /// What `thread_start` returned; `None` if it never ran.
+    outcome: Option<Result<(), WasmError>>,
+}
+
+impl Drop for SpawnedThread {
+    fn drop(&mut self) {
+        let outcome = if std::thread::panicking() {
+            Err(WasmError::Trap("a guest thread panicked".to_string()))
+        } else {
+            self.outcome.take().unwrap_or(Ok(()))
+        };
+        self.threads.finish_spawn(outcome);
+    }
+}
+
 impl SpawnThread for Threads {
     fn spawn(self: Arc<Self>, arg: i32) -> i32 {
-        let id = self.next_id.fetch_add(1, Relaxed);
-        let threads = self.clone();
+        let Some(id) = self.reserve_spawn() else {
+            return -1;
+        };
+        let mut thread = SpawnedThread {
+            threads: self.clone(),
+            outcome: None,
+        };
         let started = std::thread::Builder::new()
             .name(format!("wasm-thread-{id}"))
             .spawn(move || {
-                threads
-                    .run(THREAD_START, &[Val::I32(id), Val::I32(arg)])
-                    .map(drop)
+                let outcome = thread
+                    .threads
+                    .run(THREAD_START, &[Val::I32(id), Val::I32(arg)]);
+                thread.outcome.replace(outcome.map(drop));
             });
         match started {
-            Ok(handle) => {
-                lock(&self.spawned).push(handle);
-                id
-            }
+            // Detached: the thread's resources go back to the OS when it ends.
+            Ok(_) => id,
+            // The unrun closure, and with it the guard, was dropped: the place is free again.
             Err(_) => -1,
         }
     }
