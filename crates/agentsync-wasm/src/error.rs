@@ -151,6 +151,16 @@ pub enum WasmError {
     /// Execution trapped or a host function failed; the message is wasmtime's (or our
     /// [`Trap`]'s) text.
     Trap(String),
+    /// Not every requested thread could be started (the OS refused one); the ones that had
+    /// started were stopped before running guest code.
+    ThreadStart {
+        /// Threads that had started.
+        started: usize,
+        /// Threads requested.
+        requested: usize,
+        /// Why the next one could not start.
+        error: String,
+    },
 }
 
 impl fmt::Display for WasmError {
@@ -173,6 +183,15 @@ impl fmt::Display for WasmError {
                  (import \"env\" \"memory\" (memory 1 1 shared))"
             ),
             WasmError::Trap(m) => write!(f, "trap: {m}"),
+            WasmError::ThreadStart {
+                started,
+                requested,
+                error,
+            } => write!(
+                f,
+                "could start only {started} of {requested} threads ({error}); \
+                 the {started} started were stopped before running"
+            ),
         }
     }
 }

@@ -72,6 +72,7 @@ mod host;
 mod memory;
 mod pingpong;
 mod rewrite;
+mod run;
 mod runtime;
 mod script;
 mod threads;
@@ -87,9 +88,10 @@ pub use host::{AtomicOp, HostImport};
 pub use memory::{wasm_timeout, GuestMemory, PAGE_SIZE};
 pub use pingpong::{pingpong, PingPong, PINGPONG_WAT};
 pub use rewrite::{memory_export_name, rewrite, Rewritten, HOST_MODULE};
+pub use run::{run_module, RunOutput};
 pub use runtime::{call, GuestState, Value, SPAWN_FIELD, SPAWN_MODULE};
 pub use script::{
     run_wast, run_wast_dir, run_wast_on, run_wast_text, run_wast_text_on, FileReport, WastReport,
 };
-pub use threads::{run_module, RunOutput, Threads, DEFAULT_SPAWN_LIMIT, THREAD_START};
+pub use threads::{Threads, DEFAULT_SPAWN_LIMIT, THREAD_START};
 pub use wasmtime;

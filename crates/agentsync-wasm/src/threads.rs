@@ -13,7 +13,6 @@
 //! [`Threads::spawn_limit`] spawned threads live at once; a spawn beyond it, or one the OS
 //! refuses, returns -1 to the guest.
 
-use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicI32, AtomicUsize};
 use std::sync::{Arc, Condvar, Mutex};
@@ -21,10 +20,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use wasmtime::{Store, Val};
 
 use crate::compile::Program;
-use crate::engine::Runtime;
 use crate::error::WasmError;
 use crate::memory::GuestMemory;
-use crate::runtime::{call, parse_arg, GuestState, SpawnThread, Value};
+use crate::runtime::{call, GuestState, SpawnThread};
 /// The export a spawned thread runs, with `(thread id, argument)`.
 pub const THREAD_START: &str = "thread_start";
 
@@ -231,86 +229,4 @@ impl SpawnThread for Threads {
             Err(_) => -1,
         }
     }
-}
-
-/// What [`run_module`] returns: the results of each of the `--threads` invocations, in
-/// thread order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunOutput {
-    /// `results[i]` is what thread `i`'s call returned.
-    pub results: Vec<Vec<Value>>,
-}
-
-/// `agentsync wasm run MODULE --threads N --invoke NAME ARGS...`: loads a `.wat` or `.wasm`
-/// file, rewrites its wait/notify, and calls `invoke(args)` on `threads` threads at once, each
-/// in its own instance over one shared memory (the one the module imports; with one thread a
-/// module may also define its own memory).
-///
-/// # Blocking
-///
-/// Until every thread (including guest-spawned ones) has finished.
-///
-/// # Errors
-///
-/// [`WasmError::Io`] for an unreadable file, any load error of [`Runtime::compile`],
-/// [`WasmError::NeedsSharedMemoryImport`] for `threads > 1` without a shared-memory import,
-/// argument errors, and the first trap any thread hit.
-pub fn run_module(
-    path: &Path,
-    threads: usize,
-    invoke: &str,
-    args: &[String],
-) -> Result<RunOutput, WasmError> {
-    let source = std::fs::read(path).map_err(|error| WasmError::Io {
-        path: path.display().to_string(),
-        error,
-    })?;
-    let runtime = Runtime::shared();
-    let program = runtime.compile(&source)?;
-    let threads = threads.max(1);
-    let memory = match program.shared_memory_import() {
-        Some(_) => program.new_memory(runtime)?,
-        None if threads > 1 => return Err(WasmError::NeedsSharedMemoryImport { threads }),
-        // Unused placeholder: the module defines (or does not use) its memory.
-        None => GuestMemory::new(runtime, 0, 0)?,
-    };
-    let args = typed_args(&program, invoke, args)?;
-    let run = Threads::new(program, memory);
-    let outcomes: Vec<Result<Vec<Val>, WasmError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| scope.spawn(|| run.run(invoke, &args)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(WasmError::Trap("a guest thread panicked".into())))
-            })
-            .collect()
-    });
-    run.join_spawned()?;
-    let mut results = Vec::with_capacity(threads);
-    for outcome in outcomes {
-        results.push(outcome?.iter().map(Value::from).collect());
-    }
-    Ok(RunOutput { results })
-}
-
-fn typed_args(program: &Program, invoke: &str, args: &[String]) -> Result<Vec<Val>, WasmError> {
-    let ty = program
-        .module()
-        .get_export(invoke)
-        .and_then(|e| e.func().cloned())
-        .ok_or_else(|| WasmError::NoSuchFunction(invoke.to_string()))?;
-    let params: Vec<_> = ty.params().collect();
-    if params.len() != args.len() {
-        return Err(WasmError::ArgumentCount {
-            expected: params.len(),
-            given: args.len(),
-        });
-    }
-    args.iter()
-        .zip(&params)
-        .map(|(a, t)| parse_arg(a, t))
-        .collect()
 }

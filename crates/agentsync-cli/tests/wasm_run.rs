@@ -1,0 +1,87 @@
+//! `agentsync wasm run` when threads cannot be started, when a guest thread traps, and with
+//! bad command lines or files.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs `command` with a hang guard: kills it and fails the test after `limit`.
+fn finish_within(mut command: Command, limit: Duration) -> Output {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the agentsync binary");
+    let deadline = Instant::now() + limit;
+    while child.try_wait().expect("poll the child").is_none() {
+        if Instant::now() > deadline {
+            child.kill().ok();
+            let output = child.wait_with_output().unwrap();
+            panic!(
+                "agentsync still running after {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A file readable by every user, in a fresh directory.
+fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("agentsync-wasm-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Every thread adds 1 to word 0 and waits until all 1024 have.
+const BARRIER_1024: &str = r#"(module
+  (import "env" "memory" (memory 1 1 shared))
+  (func (export "meet") (local $seen i32)
+    (drop (i32.atomic.rmw.add (i32.const 0) (i32.const 1)))
+    (drop (memory.atomic.notify (i32.const 0) (i32.const -1)))
+    (loop $wait
+      (local.set $seen (i32.atomic.load (i32.const 0)))
+      (if (i32.lt_u (local.get $seen) (i32.const 1024))
+        (then
+          (drop (memory.atomic.wait32 (i32.const 0) (local.get $seen) (i64.const -1)))
+          (br $wait))))))"#;
+
+/// Under a process limit of 64 (as an unprivileged user, so the limit applies), 1024 threads
+/// cannot all start: the run says how many did, stops them, and exits 1 without a panic.
+/// Needs root (to switch user) and util-linux's `setpriv` and `prlimit`; skipped otherwise.
+#[test]
+fn threads_refused_by_the_os_end_the_run_with_one_line_and_status_1() {
+    let tools = ["setpriv", "prlimit"]
+        .iter()
+        .all(|tool| Command::new(tool).arg("--version").output().is_ok());
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if !tools || !root {
+        eprintln!("skipped: needs root, setpriv and prlimit");
+        return;
+    }
+    let module = scratch("barrier1024.wat", BARRIER_1024.as_bytes());
+    let mut command = Command::new("setpriv");
+    command.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "prlimit",
+        "--nproc=64",
+    ]);
+    command.arg(env!("CARGO_BIN_EXE_agentsync"));
+    command.args(["wasm", "run", "--threads", "1024", "--invoke", "meet"]);
+    command.arg(&module);
+    let output = finish_within(command, Duration::from_secs(120));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("could start only "), "{stderr}");
+    assert!(stderr.contains(" of 1024 threads"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+}
