@@ -85,3 +85,29 @@ fn threads_refused_by_the_os_end_the_run_with_one_line_and_status_1() {
     assert!(stderr.contains(" of 1024 threads"), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
 }
+
+fn agentsync(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_agentsync"));
+    command.args(args);
+    command
+}
+
+/// Thread 0 traps; threads 1..4 wait on word 4 forever.
+const ONE_TRAPS_OTHERS_WAIT: &str = r#"(module
+  (import "env" "memory" (memory 1 1 shared))
+  (func (export "f") (result i32)
+    (if (i32.eqz (i32.atomic.rmw.add (i32.const 0) (i32.const 1)))
+      (then unreachable))
+    (memory.atomic.wait32 (i32.const 4) (i32.const 0) (i64.const -1))))"#;
+
+#[test]
+fn a_trapping_thread_ends_the_run_with_status_1_and_the_trap() {
+    let module = scratch("trap.wat", ONE_TRAPS_OTHERS_WAIT.as_bytes());
+    let module = module.to_str().unwrap();
+    let command = agentsync(&["wasm", "run", module, "--threads", "5", "--invoke", "f"]);
+    let output = finish_within(command, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("unreachable"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}

@@ -40,7 +40,11 @@ impl Runtime {
             (binary, Vec::new())
         };
         let module = Module::new(self.engine(), &bytes).map_err(|e| classify(&e))?;
-        Ok(Program { module, rewritten })
+        Ok(Program {
+            module,
+            rewritten,
+            interruptible: self.is_interruptible(),
+        })
     }
 }
 
@@ -91,6 +95,8 @@ fn classify(error: &wasmtime::Error) -> WasmError {
 pub struct Program {
     module: Module,
     rewritten: Vec<HostImport>,
+    /// Compiled by an [`Runtime::interruptible`] runtime.
+    interruptible: bool,
 }
 
 impl std::fmt::Debug for Program {
@@ -106,6 +112,11 @@ impl Program {
     /// The wasmtime module (after the rewrite).
     pub fn module(&self) -> &Module {
         &self.module
+    }
+
+    /// Whether the code checks wasmtime's epoch (compiled by [`Runtime::interruptible`]).
+    pub fn is_interruptible(&self) -> bool {
+        self.interruptible
     }
 
     /// The host imports the rewrite added (empty for a native compile).

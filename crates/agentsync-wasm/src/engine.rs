@@ -13,6 +13,8 @@ use crate::error::{describe, WasmError};
 /// ([`Runtime::shared`] is a process-wide one).
 pub struct Runtime {
     engine: Engine,
+    /// Whether compiled code checks wasmtime's epoch, so a run can stop guest loops.
+    interruptible: bool,
 }
 
 impl Runtime {
@@ -25,7 +27,41 @@ impl Runtime {
         let mut config = Config::new();
         config.wasm_threads(true).shared_memory(true);
         let engine = Engine::new(&config).map_err(|e| WasmError::Invalid(describe(&e)))?;
-        Ok(Self { engine })
+        Ok(Self {
+            engine,
+            interruptible: false,
+        })
+    }
+
+    /// A process-wide runtime whose compiled code can be stopped: when one thread of a
+    /// [`Threads`](crate::Threads) run fails, the others' guest loops are interrupted (through
+    /// wasmtime's epoch interruption), not only their waits. `agentsync wasm run` uses it. Its
+    /// code is slightly slower (an epoch check at each loop head and function entry), and
+    /// stores of its programs made outside [`Threads`](crate::Threads) must set an epoch
+    /// deadline (wasmtime traps at once otherwise).
+    ///
+    /// # Panics
+    ///
+    /// If wasmtime cannot create an engine on this host (not a user-input condition).
+    pub fn interruptible() -> &'static Runtime {
+        static INTERRUPTIBLE: OnceLock<Runtime> = OnceLock::new();
+        INTERRUPTIBLE.get_or_init(|| {
+            let mut config = Config::new();
+            config
+                .wasm_threads(true)
+                .shared_memory(true)
+                .epoch_interruption(true);
+            let engine = Engine::new(&config).expect("wasmtime engine with epoch interruption");
+            Runtime {
+                engine,
+                interruptible: true,
+            }
+        })
+    }
+
+    /// Whether this runtime's code checks the epoch (see [`interruptible`](Self::interruptible)).
+    pub fn is_interruptible(&self) -> bool {
+        self.interruptible
     }
 
     /// A process-wide runtime, created on first use.
@@ -55,7 +91,10 @@ impl Runtime {
                 .wasm_multi_memory(false)
                 .wasm_features(wasmtime::WasmFeatures::REFERENCE_TYPES, false);
             let engine = Engine::new(&config).expect("wasmtime engine for the threads proposal");
-            Runtime { engine }
+            Runtime {
+                engine,
+                interruptible: false,
+            }
         })
     }
 

@@ -40,6 +40,8 @@ pub enum Trap {
         /// The memory index the opcode named.
         memory: u32,
     },
+    /// Another thread of the run failed, so this one was stopped.
+    Cancelled,
     /// A trap of agentsync's [`WasmView`](agentsync::memory::WasmView) that has no case of its
     /// own here (its enum may gain cases).
     Other(agentsync::memory::Trap),
@@ -104,6 +106,7 @@ impl fmt::Display for Trap {
                 f,
                 "memory {memory} of the calling instance is not reachable by the host function"
             ),
+            Trap::Cancelled => f.write_str("stopped: another thread of the run failed"),
             Trap::Other(trap) => trap.fmt(f),
         }
     }
@@ -151,6 +154,8 @@ pub enum WasmError {
     /// Execution trapped or a host function failed; the message is wasmtime's (or our
     /// [`Trap`]'s) text.
     Trap(String),
+    /// This thread was stopped because another thread of the run failed.
+    Cancelled,
     /// Not every requested thread could be started (the OS refused one); the ones that had
     /// started were stopped before running guest code.
     ThreadStart {
@@ -183,6 +188,7 @@ impl fmt::Display for WasmError {
                  (import \"env\" \"memory\" (memory 1 1 shared))"
             ),
             WasmError::Trap(m) => write!(f, "trap: {m}"),
+            WasmError::Cancelled => f.write_str("stopped: another thread of the run failed"),
             WasmError::ThreadStart {
                 started,
                 requested,

@@ -3,7 +3,7 @@
 //!
 //! Each instance gets its own functions, holding a lazily filled cache of the memory they act
 //! on, found through the export the rewrite added (whose name the caller passes in). This
-//! module depends on the memory and error modules only. Checks run in the order of
+//! module depends on the memory, error and cancel modules only. Checks run in the order of
 //! SEMANTICS.md: wait — alignment, unshared, bounds, compare, sleep (W7); notify —
 //! alignment, bounds, unshared returns 0, wake (W11). On a shared memory everything after the
 //! alignment check is agentsync's [`WasmView`] over the guest memory, the same code the host
@@ -14,6 +14,7 @@ use std::sync::{Arc, OnceLock};
 use agentsync::memory::WasmView;
 use wasmtime::{Caller, Extern, Func, Memory, Store};
 
+use crate::cancel::WaitSlot;
 use crate::error::Trap;
 use crate::memory::{aligned_address, in_bounds, GuestMemory};
 
@@ -70,8 +71,9 @@ impl HostImport {
 /// The memory a rewritten opcode acts on, as found in its instance.
 #[derive(Clone)]
 enum Target {
-    /// A shared memory, seen through agentsync's Wasm view of the guest memory.
-    Shared(WasmView),
+    /// A shared memory, seen through agentsync's Wasm view of the guest memory, and the
+    /// address of its byte 0.
+    Shared(WasmView, usize),
     Unshared(Memory),
 }
 
@@ -80,6 +82,8 @@ struct Site {
     import: HostImport,
     /// The export under which the instance shows the memory `import.memory`.
     memory_export: String,
+    /// The calling thread's place in its run's cancel, if it belongs to one.
+    slot: Option<Arc<WaitSlot>>,
     target: OnceLock<Target>,
 }
 
@@ -93,7 +97,10 @@ impl Site {
         let found = match caller.get_export(&self.memory_export) {
             Some(Extern::SharedMemory(m)) => {
                 let guest = GuestMemory::from_shared(m);
-                Target::Shared(WasmView::new(&guest.agentsync_memory()))
+                Target::Shared(
+                    WasmView::new(&guest.agentsync_memory()),
+                    guest.base() as usize,
+                )
             }
             Some(Extern::Memory(m)) => Target::Unshared(m),
             _ => return Err(Trap::NoMemory { memory }),
@@ -108,10 +115,11 @@ impl Site {
         caller: &mut Caller<'_, T>,
         address: u64,
         size: u32,
-    ) -> Result<WasmView, Trap> {
-        aligned_address(address, self.import.offset, size)?;
+    ) -> Result<(WasmView, usize), Trap> {
+        let effective = aligned_address(address, self.import.offset, size)?;
         match self.target(caller)? {
-            Target::Shared(view) => Ok(view),
+            // The futex key of the word (only used to wake this wait on a cancel).
+            Target::Shared(view, base) => Ok((view, base.wrapping_add(effective as usize))),
             Target::Unshared(_) => Err(Trap::ExpectedSharedMemory {
                 opcode: self.import.op.opcode(),
             }),
@@ -125,8 +133,13 @@ impl Site {
         expected: i32,
         timeout_ns: i64,
     ) -> Result<i32, Trap> {
-        let view = self.wait_view(caller, address, 4)?;
-        let code = view.memory_atomic_wait32(address, self.import.offset, expected, timeout_ns)?;
+        let (view, key) = self.wait_view(caller, address, 4)?;
+        let wait =
+            || Ok(view.memory_atomic_wait32(address, self.import.offset, expected, timeout_ns)?);
+        let code = match &self.slot {
+            Some(slot) => slot.wait(key, wait)?,
+            None => wait()?,
+        };
         Ok(code as i32)
     }
 
@@ -137,8 +150,13 @@ impl Site {
         expected: i64,
         timeout_ns: i64,
     ) -> Result<i32, Trap> {
-        let view = self.wait_view(caller, address, 8)?;
-        let code = view.memory_atomic_wait64(address, self.import.offset, expected, timeout_ns)?;
+        let (view, key) = self.wait_view(caller, address, 8)?;
+        let wait =
+            || Ok(view.memory_atomic_wait64(address, self.import.offset, expected, timeout_ns)?);
+        let code = match &self.slot {
+            Some(slot) => slot.wait(key, wait)?,
+            None => wait()?,
+        };
         Ok(code as i32)
     }
 
@@ -146,7 +164,7 @@ impl Site {
         let effective = aligned_address(address, self.import.offset, 4)?;
         let woken = match self.target(caller)? {
             // The count operand is an i32 read as u32 (W10): -1 wakes everyone.
-            Target::Shared(view) => {
+            Target::Shared(view, _) => {
                 view.memory_atomic_notify(address, self.import.offset, count as u32)?
             }
             Target::Unshared(memory) => {
@@ -159,15 +177,18 @@ impl Site {
 }
 
 /// Creates the host function for `import`, for one instance in `store` that exports the memory
-/// the opcode names as `memory_export`.
+/// the opcode names as `memory_export`; its waits end with [`Trap::Cancelled`] when the run
+/// of `slot` is cancelled.
 pub(crate) fn host_function<T: 'static>(
     store: &mut Store<T>,
     import: HostImport,
     memory_export: String,
+    slot: Option<Arc<WaitSlot>>,
 ) -> Func {
     let site = Arc::new(Site {
         import,
         memory_export,
+        slot,
         target: OnceLock::new(),
     });
     let trap = wasmtime::Error::new;

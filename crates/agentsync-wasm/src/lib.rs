@@ -62,8 +62,9 @@
 //!   components, `v128` and `externref` values are reported as unsupported failures.
 
 // The flow reads one way: `rewrite` → `compile` → `runtime` (instantiate, call) → `threads`.
-// `engine`, `memory`, `host` and `error` are the leaves they build on: `host` (the wait/notify
-// functions) sees only `memory` and `error`.
+// `engine`, `memory`, `host`, `cancel` and `error` are the leaves they build on: `host` (the
+// wait/notify functions) sees only `memory`, `cancel` and `error`.
+mod cancel;
 mod compile;
 mod demo;
 mod engine;

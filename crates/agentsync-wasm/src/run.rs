@@ -49,7 +49,8 @@ pub fn run_module(
         path: path.display().to_string(),
         error,
     })?;
-    let runtime = Runtime::shared();
+    // Interruptible, so a thread that fails stops the others' loops as well as their waits.
+    let runtime = Runtime::interruptible();
     let program = runtime.compile(&source)?;
     let threads = threads.max(1);
     let memory = match program.shared_memory_import() {
@@ -103,7 +104,8 @@ impl Gate {
 /// Calls `invoke(args)` on `count` new threads of `run` at once and waits for them and for
 /// every thread they spawned. At most `start_limit` OS threads are started (a test hook:
 /// production passes `usize::MAX`); a thread that cannot be started, by the OS or by that
-/// limit, stops the run before any guest code ran.
+/// limit, stops the run before any guest code ran. The error returned is the failure that
+/// stopped the run, not the [`WasmError::Cancelled`] of the threads it stopped.
 pub(crate) fn run_threads(
     run: &std::sync::Arc<Threads>,
     count: usize,
@@ -112,6 +114,8 @@ pub(crate) fn run_threads(
     start_limit: usize,
 ) -> Result<Vec<Vec<Val>>, WasmError> {
     let gate = Gate::new();
+    // Held until every thread has ended: a failure stays raised for threads still starting.
+    let active = run.enter();
     let outcomes = std::thread::scope(|scope| {
         let mut handles = Vec::with_capacity(count);
         for index in 0..count {
@@ -143,12 +147,25 @@ pub(crate) fn run_threads(
                 })
             })
             .collect::<Vec<_>>())
-    })?;
-    run.join_spawned()?;
-    outcomes
-        .into_iter()
-        .map(|outcome| outcome.expect("every thread passed an open gate"))
-        .collect()
+    });
+    let spawned = run.join_spawned();
+    drop(active);
+    let outcomes = outcomes?;
+    let mut results = Vec::with_capacity(count);
+    let mut stopped = false;
+    for outcome in outcomes.into_iter().flatten() {
+        match outcome {
+            Ok(values) => results.push(values),
+            // Stopped because another thread failed: report that failure instead.
+            Err(WasmError::Cancelled) => stopped = true,
+            Err(error) => return Err(error),
+        }
+    }
+    spawned?;
+    if stopped {
+        return Err(WasmError::Cancelled);
+    }
+    Ok(results)
 }
 
 fn typed_args(program: &Program, invoke: &str, args: &[String]) -> Result<Vec<Val>, WasmError> {
@@ -190,7 +207,8 @@ mod tests {
 
     #[test]
     fn refused_thread_start_stops_the_started_ones_before_guest_code() {
-        let runtime = Runtime::shared();
+        // Interruptible, so a thread that fails stops the others' loops as well as their waits.
+        let runtime = Runtime::interruptible();
         let program = runtime.compile(FOUR_THREAD_BARRIER.as_bytes()).unwrap();
         let memory = program.new_memory(runtime).unwrap();
         let run = Threads::new(program, memory.clone());

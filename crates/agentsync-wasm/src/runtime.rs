@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use wasmtime::{Caller, Extern, ExternType, Func, Instance, Linker, Memory, Store, Val};
 
+use crate::cancel::WaitSlot;
 use crate::compile::Program;
-use crate::error::{describe, WasmError};
+use crate::error::{describe, Trap, WasmError};
 use crate::host::host_function;
 use crate::memory::GuestMemory;
 use crate::rewrite::{memory_export_name, HOST_MODULE};
@@ -26,6 +27,8 @@ pub(crate) trait SpawnThread: Send + Sync {
 #[derive(Default)]
 pub struct GuestState {
     pub(crate) spawner: Option<Arc<dyn SpawnThread>>,
+    /// This store's thread in its run's cancel, for the wait host functions.
+    pub(crate) wait_slot: Option<Arc<WaitSlot>>,
 }
 
 /// The `agentsync.thread_spawn` host function of a store whose guest may start threads.
@@ -62,7 +65,8 @@ impl Program {
                     .find(|h| h.field_name() == name)
                     .map(|h| {
                         let export = memory_export_name(h.memory);
-                        Extern::Func(host_function(store, *h, export))
+                        let slot = store.data().wait_slot.clone();
+                        Extern::Func(host_function(store, *h, export, slot))
                     })
             } else if let Some(found) = linker.and_then(|l| l.get(&mut *store, module, name).ok()) {
                 Some(found)
@@ -177,6 +181,9 @@ pub fn call(
         .ok_or_else(|| WasmError::NoSuchFunction(name.to_string()))?;
     let mut results = vec![Val::I32(0); func.ty(&*store).results().len()];
     func.call(&mut *store, args, &mut results)
-        .map_err(|e| WasmError::Trap(describe(&e)))?;
+        .map_err(|e| match e.downcast_ref::<Trap>() {
+            Some(Trap::Cancelled) => WasmError::Cancelled,
+            _ => WasmError::Trap(describe(&e)),
+        })?;
     Ok(results)
 }

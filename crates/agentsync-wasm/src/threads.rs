@@ -17,10 +17,11 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicI32, AtomicUsize};
 use std::sync::{Arc, Condvar, Mutex};
 
-use wasmtime::{Store, Val};
+use wasmtime::{Store, UpdateDeadline, Val};
 
+use crate::cancel::Cancel;
 use crate::compile::Program;
-use crate::error::WasmError;
+use crate::error::{Trap, WasmError};
 use crate::memory::GuestMemory;
 use crate::runtime::{call, GuestState, SpawnThread};
 /// The export a spawned thread runs, with `(thread id, argument)`.
@@ -41,6 +42,12 @@ pub struct Threads {
     spawned: Mutex<Spawned>,
     /// Signalled (under `spawned`) whenever a spawned thread finishes.
     finished: Condvar,
+    /// Raised when a thread of the run fails; stops the others. Lowered again when no thread
+    /// of the run is left, so the next run on these `Threads` starts afresh.
+    cancel: Arc<Cancel>,
+    /// Threads of the run now active: running calls, spawned threads (from their spawn on)
+    /// and callers that hold the run open while they start threads.
+    active: Mutex<usize>,
 }
 
 /// The spawned threads' accounting, guarded by `Threads::spawned`.
@@ -62,6 +69,8 @@ impl Threads {
             spawn_limit: AtomicUsize::new(DEFAULT_SPAWN_LIMIT),
             spawned: Mutex::new(Spawned::default()),
             finished: Condvar::new(),
+            cancel: Arc::default(),
+            active: Mutex::new(0),
         })
     }
 
@@ -87,13 +96,73 @@ impl Threads {
     }
 
     /// A new store whose guest may spawn threads of this run.
+    ///
+    /// Its waits, and with an [interruptible](crate::Runtime::interruptible) program its
+    /// loops too, stop with [`WasmError::Cancelled`] once another thread of the run failed.
     pub fn store(self: &Arc<Self>) -> Store<GuestState> {
-        Store::new(
+        let mut store = Store::new(
             self.program.module().engine(),
             GuestState {
                 spawner: Some(self.clone()),
+                wait_slot: Some(Arc::new(self.cancel.slot())),
             },
-        )
+        );
+        if self.program.is_interruptible() {
+            let cancel = self.cancel.clone();
+            store.set_epoch_deadline(1);
+            store.epoch_deadline_callback(move |_| {
+                if cancel.is_cancelled() {
+                    Err(wasmtime::Error::new(Trap::Cancelled))
+                } else {
+                    // Another run on the same engine was cancelled: go on.
+                    Ok(UpdateDeadline::Continue(1))
+                }
+            });
+        }
+        store
+    }
+
+    /// Whether a thread of this run failed, so the others are being stopped.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Passes a thread's outcome on; a failure (other than being stopped) stops the run: the
+    /// flag is raised, interruptible guest code is interrupted and every waiting thread of
+    /// the run is woken to trap.
+    fn stop_on_failure<R>(&self, outcome: Result<R, WasmError>) -> Result<R, WasmError> {
+        if let Err(error) = &outcome {
+            if !matches!(error, WasmError::Cancelled) && !self.cancel.is_cancelled() {
+                self.stop();
+            }
+        }
+        outcome
+    }
+
+    /// Counts the caller as active in the run until the guard is dropped.
+    pub(crate) fn enter(&self) -> Active<'_> {
+        self.count_in();
+        Active(self)
+    }
+
+    fn count_in(&self) {
+        *lock(&self.active) += 1;
+    }
+
+    fn leave(&self) {
+        let mut active = lock(&self.active);
+        *active -= 1;
+        if *active == 0 {
+            self.cancel.lower();
+        }
+    }
+
+    fn stop(&self) {
+        self.cancel.raise();
+        if self.program.is_interruptible() {
+            self.program.module().engine().increment_epoch();
+        }
+        self.cancel.wake_waiters();
     }
 
     /// Runs `name(args)` in a new instance on the calling thread.
@@ -106,11 +175,13 @@ impl Threads {
     ///
     /// Any [`WasmError`] from instantiation or the call.
     pub fn run(self: &Arc<Self>, name: &str, args: &[Val]) -> Result<Vec<Val>, WasmError> {
+        let _active = self.enter();
         let mut store = self.store();
-        let instance = self
+        let outcome = self
             .program
-            .instantiate(&mut store, Some(&self.memory), None)?;
-        call(&mut store, &instance, name, args)
+            .instantiate(&mut store, Some(&self.memory), None)
+            .and_then(|instance| call(&mut store, &instance, name, args));
+        self.stop_on_failure(outcome)
     }
 
     /// Runs several calls in sequence in one new instance on the calling thread; returns the
@@ -124,15 +195,19 @@ impl Threads {
     ///
     /// Any [`WasmError`] from instantiation or a call.
     pub fn run_sequence(self: &Arc<Self>, calls: &[(&str, &[Val])]) -> Result<Vec<Val>, WasmError> {
+        let _active = self.enter();
         let mut store = self.store();
-        let instance = self
+        let outcome = self
             .program
-            .instantiate(&mut store, Some(&self.memory), None)?;
-        let mut last = Vec::new();
-        for (name, args) in calls {
-            last = call(&mut store, &instance, name, args)?;
-        }
-        Ok(last)
+            .instantiate(&mut store, Some(&self.memory), None)
+            .and_then(|instance| {
+                let mut last = Vec::new();
+                for (name, args) in calls {
+                    last = call(&mut store, &instance, name, args)?;
+                }
+                Ok(last)
+            });
+        self.stop_on_failure(outcome)
     }
 
     /// Waits for every thread the guests spawned (including threads spawned by those threads).
@@ -159,7 +234,7 @@ impl Threads {
     /// when ids are exhausted.
     fn reserve_spawn(&self) -> Option<i32> {
         let mut spawned = lock(&self.spawned);
-        if spawned.live >= self.spawn_limit() {
+        if spawned.live >= self.spawn_limit() || self.cancel.is_cancelled() {
             return None;
         }
         let id = self
@@ -174,10 +249,22 @@ impl Threads {
     fn finish_spawn(&self, outcome: Result<(), WasmError>) {
         let mut spawned = lock(&self.spawned);
         spawned.live -= 1;
-        if let Err(error) = outcome {
-            spawned.first_error.get_or_insert(error);
+        match (outcome, &spawned.first_error) {
+            (Ok(()), _) => {}
+            // The failure that stopped the run is worth more than "stopped".
+            (Err(error), None | Some(WasmError::Cancelled)) => spawned.first_error = Some(error),
+            (Err(_), Some(_)) => {}
         }
         self.finished.notify_all();
+    }
+}
+
+/// An active thread of a run (see [`Threads::enter`]).
+pub(crate) struct Active<'a>(&'a Threads);
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.leave();
     }
 }
 
@@ -202,6 +289,7 @@ impl Drop for SpawnedThread {
             self.outcome.take().unwrap_or(Ok(()))
         };
         self.threads.finish_spawn(outcome);
+        self.threads.leave();
     }
 }
 
@@ -210,6 +298,9 @@ impl SpawnThread for Threads {
         let Some(id) = self.reserve_spawn() else {
             return -1;
         };
+        // Active from now on (left when the guard below drops), so the run cannot look
+        // finished between this spawn and the new thread's start.
+        self.count_in();
         let mut thread = SpawnedThread {
             threads: self.clone(),
             outcome: None,
