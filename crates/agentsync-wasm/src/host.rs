@@ -64,6 +64,8 @@ pub struct HostImport {
 impl HostImport {
     /// The import's field name, e.g. `wait32/m0/+16`.
     pub fn field_name(&self) -> String {
+        #[cfg(test)]
+        tests::FIELD_NAMES.with(|n| n.set(n.get() + 1));
         format!("{}/m{}/+{}", self.op.tag(), self.memory, self.offset)
     }
 }
@@ -229,5 +231,15 @@ pub(crate) fn host_function<T: 'static>(
                 site.notify(&mut c, a as u64, n).map_err(trap)
             },
         ),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// How many times this thread formatted an import's field name.
+        pub(crate) static FIELD_NAMES: Cell<usize> = const { Cell::new(0) };
     }
 }

@@ -11,6 +11,8 @@
 //! can find them in the instance. Nothing else in the module changes: all other atomic
 //! opcodes keep running natively in wasmtime.
 
+use std::collections::HashMap;
+
 use wasm_encoder::reencode::{self, Reencode};
 use wasm_encoder::{
     EntityType, ExportKind, ExportSection, ImportSection, Instruction, Module, SectionId,
@@ -60,6 +62,9 @@ struct Scan {
     memories: Vec<(bool, bool)>,
     exported_memories: Vec<u32>,
     imports: Vec<HostImport>,
+    /// `(op, memory, offset)` → position in `imports`, so each opcode finds its import in
+    /// constant time (a linear search made modules with many offsets quadratic).
+    positions: HashMap<(AtomicOp, u32, u64), u32>,
 }
 
 fn scan(wasm: &[u8]) -> wasmparser::Result<Scan> {
@@ -102,7 +107,9 @@ fn scan(wasm: &[u8]) -> wasmparser::Result<Scan> {
                         offset: memarg.offset,
                         memory64,
                     };
-                    if !s.imports.contains(&import) {
+                    let next = s.imports.len() as u32;
+                    let key = (op, memarg.memory, memarg.offset);
+                    if *s.positions.entry(key).or_insert(next) == next {
                         s.imports.push(import);
                     }
                     if !s.exported_memories.contains(&memarg.memory) {
@@ -156,11 +163,11 @@ impl Rewriter {
     }
 
     fn call_for(&self, op: AtomicOp, memarg: &wasmparser::MemArg) -> Option<u32> {
-        let at =
-            self.scan.imports.iter().position(|i| {
-                i.op == op && i.memory == memarg.memory && i.offset == memarg.offset
-            })?;
-        Some(self.scan.func_imports + at as u32)
+        let at = self
+            .scan
+            .positions
+            .get(&(op, memarg.memory, memarg.offset))?;
+        Some(self.scan.func_imports + at)
     }
 
     fn push_types(&mut self, types: &mut TypeSection) {

@@ -57,17 +57,27 @@ impl Program {
         linker: Option<&Linker<GuestState>>,
     ) -> Result<Instance, WasmError> {
         let mut imports: Vec<Extern> = Vec::new();
-        for import in self.module().imports() {
+        // The rewrite appended its imports, in order, after the module's own: import `i` of
+        // those is `rewritten()[i]`, found without comparing names.
+        let first_host = self.module().imports().len() - self.rewritten().len();
+        let mut exports: Vec<(u32, String)> = Vec::new();
+        for (index, import) in self.module().imports().enumerate() {
             let (module, name) = (import.module(), import.name());
-            let resolved = if module == HOST_MODULE {
-                self.rewritten()
-                    .iter()
-                    .find(|h| h.field_name() == name)
-                    .map(|h| {
-                        let export = memory_export_name(h.memory);
-                        let slot = store.data().wait_slot.clone();
-                        Extern::Func(host_function(store, *h, export, slot))
-                    })
+            let host = index
+                .checked_sub(first_host)
+                .and_then(|k| self.rewritten().get(k))
+                .filter(|_| module == HOST_MODULE);
+            let resolved = if let Some(host) = host {
+                let export = match exports.iter().find(|(m, _)| *m == host.memory) {
+                    Some((_, export)) => export.clone(),
+                    None => {
+                        let export = memory_export_name(host.memory);
+                        exports.push((host.memory, export.clone()));
+                        export
+                    }
+                };
+                let slot = store.data().wait_slot.clone();
+                Some(Extern::Func(host_function(store, *host, export, slot)))
             } else if let Some(found) = linker.and_then(|l| l.get(&mut *store, module, name).ok()) {
                 Some(found)
             } else {
@@ -186,4 +196,44 @@ pub fn call(
             _ => WasmError::Trap(describe(&e)),
         })?;
     Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::host::tests::FIELD_NAMES;
+    use crate::{Runtime, Threads};
+
+    /// A module with `n` notify opcodes, each with its own static offset.
+    fn distinct_offsets(n: usize) -> String {
+        let mut wat = String::from(
+            "(module (import \"env\" \"memory\" (memory 1 1 shared)) (func (export \"f\")",
+        );
+        for k in 0..n {
+            let op = format!(
+                " (drop (memory.atomic.notify offset={} (i32.const 0) (i32.const 0)))",
+                4 * k
+            );
+            wat.push_str(&op);
+        }
+        wat.push_str("))");
+        wat
+    }
+
+    /// Compiling and instantiating a module with n distinct (op, memory, offset) imports names
+    /// each import once, in the rewrite, not once per lookup (which made it quadratic).
+    #[test]
+    fn import_names_are_formatted_once_per_import_not_per_lookup() {
+        let n = 2_000;
+        let runtime = Runtime::shared();
+        FIELD_NAMES.with(|c| c.set(0));
+        let program = runtime.compile(distinct_offsets(n).as_bytes()).unwrap();
+        assert_eq!(program.rewritten().len(), n);
+        let memory = program.new_memory(runtime).unwrap();
+        Threads::new(program, memory).run("f", &[]).unwrap();
+        let formatted = FIELD_NAMES.with(|c| c.get());
+        assert!(
+            formatted <= n,
+            "{formatted} names formatted for {n} imports"
+        );
+    }
 }
