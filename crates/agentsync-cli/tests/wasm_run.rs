@@ -111,3 +111,67 @@ fn a_trapping_thread_ends_the_run_with_status_1_and_the_trap() {
     assert!(stderr.contains("unreachable"), "{stderr}");
     assert!(output.stdout.is_empty());
 }
+
+fn counter_wat() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../agentsync-wasm/examples/wasm/counter.wat")
+}
+
+#[test]
+fn options_after_the_guest_arguments_are_options() {
+    let counter = counter_wat();
+    let counter = counter.to_str().unwrap();
+    let args = [
+        "wasm",
+        "run",
+        counter,
+        "--invoke",
+        "add",
+        "10",
+        "--threads",
+        "3",
+    ];
+    let output = finish_within(agentsync(&args), Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "stderr: {stderr}");
+    assert_eq!(stdout.lines().count(), 3, "three threads ran: {stdout}");
+}
+
+#[test]
+fn negative_numbers_and_values_after_double_dash_are_guest_arguments() {
+    let module = scratch(
+        "negate.wat",
+        br#"(module (func (export "neg") (param f64) (result f64) (f64.neg (local.get 0))))"#,
+    );
+    let module = module.to_str().unwrap();
+    let output = agentsync(&["wasm", "run", module, "--invoke", "neg", "-2.5"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "thread 0: 2.5:f64\n"
+    );
+    let output = agentsync(&["wasm", "run", module, "--invoke", "neg", "--", "-inf"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "thread 0: inf:f64\n"
+    );
+}
+
+#[test]
+fn random_bytes_are_not_a_webassembly_module_naming_the_file() {
+    let module = scratch(
+        "random.bin",
+        &[0x89, 0xfe, 0x00, 0x13, 0xc3, 0x28, 0xff, 0x7f],
+    );
+    let output = agentsync(&["wasm", "run", module.to_str().unwrap(), "--invoke", "f"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("random.bin"), "{stderr}");
+    assert!(stderr.contains("not a WebAssembly module"), "{stderr}");
+    assert!(!stderr.contains("UTF-8"), "{stderr}");
+}

@@ -53,8 +53,14 @@ pub(crate) fn to_binary(source: &[u8]) -> Result<Vec<u8>, WasmError> {
     if source.starts_with(b"\0asm") {
         return Ok(source.to_vec());
     }
-    let text = std::str::from_utf8(source)
-        .map_err(|_| WasmError::Malformed("module text is not UTF-8".to_string()))?;
+    // Text must be UTF-8 and start (after blanks) with `(` or a `;;` / `(;` comment.
+    let text = std::str::from_utf8(source).ok().filter(|text| {
+        let start = text.trim_start();
+        start.is_empty() || start.starts_with('(') || start.starts_with(";;")
+    });
+    let Some(text) = text else {
+        return Err(WasmError::NotAModule);
+    };
     let buf = wast::parser::ParseBuffer::new(text).map_err(|e| malformed(e, text))?;
     let mut wat = wast::parser::parse::<wast::Wat>(&buf).map_err(|e| malformed(e, text))?;
     wat.encode().map_err(|e| malformed(e, text))

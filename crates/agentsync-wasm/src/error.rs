@@ -124,6 +124,9 @@ pub enum WasmError {
         /// The underlying error.
         error: std::io::Error,
     },
+    /// The bytes are neither a binary module (they do not start with `\0asm`) nor module text
+    /// (UTF-8 starting with `(` or a comment).
+    NotAModule,
     /// The text or binary could not be parsed.
     Malformed(String),
     /// The module parsed but does not validate.
@@ -172,6 +175,9 @@ impl fmt::Display for WasmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WasmError::Io { path, error } => write!(f, "cannot read {path}: {error}"),
+            WasmError::NotAModule => {
+                f.write_str("not a WebAssembly module: neither binary (no \\0asm header) nor text")
+            }
             WasmError::Malformed(m) => write!(f, "malformed module: {m}"),
             WasmError::Invalid(m) => write!(f, "invalid module: {m}"),
             WasmError::Link(m) => write!(f, "cannot link module: {m}"),

@@ -143,3 +143,15 @@ fn bad_invocations_name_what_was_wrong() {
     let err = run_module(&bin, 1, "f", &[]).unwrap_err();
     assert!(matches!(err, WasmError::Malformed(_)), "{err:?}");
 }
+
+#[test]
+fn bad_module_neither_binary_nor_text_is_not_a_module() {
+    for bytes in [&[0x89, 0xfe, 0x00, 0x13, 0xc3][..], b"hello, world"] {
+        let err = Runtime::shared().compile(bytes).unwrap_err();
+        assert!(matches!(err, WasmError::NotAModule), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "not a WebAssembly module: neither binary (no \\0asm header) nor text"
+        );
+    }
+}
