@@ -1,6 +1,6 @@
 //! Compiling: text or binary in, the rewrite applied, a wasmtime module out.
 
-use wasmtime::{ExternType, Module};
+use wasmtime::{ExternType, MemoryType, Module};
 
 use crate::engine::Runtime;
 use crate::error::{describe, WasmError};
@@ -33,19 +33,34 @@ impl Runtime {
     fn compile_with(&self, source: &[u8], rewrite_atomics: bool) -> Result<Program, WasmError> {
         let binary = to_binary(source)?;
         Module::validate(self.engine(), &binary).map_err(|e| classify(&e))?;
-        let (bytes, rewritten) = if rewrite_atomics {
+        let defines_shared_memory = defines_shared_memory(&binary);
+        let (bytes, rewritten, memory_exports) = if rewrite_atomics {
             let out = rewrite(&binary).map_err(|e| WasmError::Malformed(e.to_string()))?;
-            (out.bytes, out.imports)
+            (out.bytes, out.imports, out.memory_exports)
         } else {
-            (binary, Vec::new())
+            (binary, Vec::new(), Vec::new())
         };
         let module = Module::new(self.engine(), &bytes).map_err(|e| classify(&e))?;
         Ok(Program {
             module,
             rewritten,
+            memory_exports,
+            defines_shared_memory,
             interruptible: self.is_interruptible(),
         })
     }
+}
+
+/// Whether a (validated) module defines a shared memory of its own.
+fn defines_shared_memory(binary: &[u8]) -> bool {
+    wasmparser::Parser::new(0)
+        .parse_all(binary)
+        .any(|payload| match payload {
+            Ok(wasmparser::Payload::MemorySection(memories)) => {
+                memories.into_iter().any(|m| m.is_ok_and(|m| m.shared))
+            }
+            _ => false,
+        })
 }
 
 /// Text or binary → binary.
@@ -101,6 +116,10 @@ fn classify(error: &wasmtime::Error) -> WasmError {
 pub struct Program {
     module: Module,
     rewritten: Vec<HostImport>,
+    /// Where the rewrite exported each memory its host functions use.
+    memory_exports: Vec<(u32, String)>,
+    /// The module defines (rather than imports) a shared memory.
+    defines_shared_memory: bool,
     /// Compiled by an [`Runtime::interruptible`] runtime.
     interruptible: bool,
 }
@@ -130,32 +149,72 @@ impl Program {
         &self.rewritten
     }
 
-    /// The shared memory this module imports, as `(module, name, (minimum, maximum) pages)`.
+    /// The first shared memory this module imports, as `(module, name, (minimum, maximum)
+    /// pages)`; `None` also when its limits do not fit 32 bits (see
+    /// [`shared_memory_imports`](Self::shared_memory_imports)).
     pub fn shared_memory_import(&self) -> Option<(String, String, u32, u32)> {
-        self.module.imports().find_map(|import| match import.ty() {
-            ExternType::Memory(m) if m.is_shared() => {
-                let min = u32::try_from(m.minimum()).ok()?;
-                let max = u32::try_from(m.maximum()?).ok()?;
-                Some((
-                    import.module().to_string(),
-                    import.name().to_string(),
-                    min,
-                    max,
-                ))
-            }
-            _ => None,
-        })
+        let (module, name, ty) = self.shared_memory_imports().into_iter().next()?;
+        let min = u32::try_from(ty.minimum()).ok()?;
+        let max = u32::try_from(ty.maximum()?).ok()?;
+        Some((module, name, min, max))
     }
 
-    /// Creates a shared memory matching the module's shared-memory import.
+    /// Every distinct shared memory import, `(module, name, type)` in import order; two
+    /// imports of the same module and name are one memory.
+    pub fn shared_memory_imports(&self) -> Vec<(String, String, MemoryType)> {
+        let mut found: Vec<(String, String, MemoryType)> = Vec::new();
+        for import in self.module.imports() {
+            if let ExternType::Memory(ty) = import.ty() {
+                let (module, name) = (import.module(), import.name());
+                let seen = found
+                    .iter()
+                    .any(|(m, n, _)| (m.as_str(), n.as_str()) == (module, name));
+                if ty.is_shared() && !seen {
+                    found.push((module.to_string(), name.to_string(), ty));
+                }
+            }
+        }
+        found
+    }
+
+    /// Creates a shared memory of the type of the module's first shared-memory import.
     ///
     /// # Errors
     ///
-    /// [`WasmError::NeedsSharedMemoryImport`] if the module imports no shared memory.
+    /// [`WasmError::NeedsSharedMemoryImport`] if the module imports no shared memory,
+    /// [`WasmError::Invalid`] if the memory cannot be made.
     pub fn new_memory(&self, runtime: &Runtime) -> Result<GuestMemory, WasmError> {
-        let (_, _, min, max) = self
-            .shared_memory_import()
+        let (_, _, ty) = self
+            .shared_memory_imports()
+            .into_iter()
+            .next()
             .ok_or(WasmError::NeedsSharedMemoryImport { threads: 1 })?;
-        GuestMemory::new(runtime, min, max)
+        GuestMemory::with_type(runtime, ty)
+    }
+
+    /// Creates one shared memory for each of [`shared_memory_imports`](Self::shared_memory_imports),
+    /// of its type (so a memory64 import gets a 64-bit memory), in the same order.
+    ///
+    /// # Errors
+    ///
+    /// [`WasmError::Invalid`] if a memory cannot be made.
+    pub fn new_memories(&self, runtime: &Runtime) -> Result<Vec<GuestMemory>, WasmError> {
+        self.shared_memory_imports()
+            .into_iter()
+            .map(|(_, _, ty)| GuestMemory::with_type(runtime, ty))
+            .collect()
+    }
+
+    /// The export under which the rewritten module shows memory `index` to the host functions.
+    pub(crate) fn memory_export(&self, index: u32) -> Option<&str> {
+        self.memory_exports
+            .iter()
+            .find(|(m, _)| *m == index)
+            .map(|(_, name)| name.as_str())
+    }
+
+    /// Whether the module defines a shared memory of its own instead of importing it.
+    pub fn defines_shared_memory(&self) -> bool {
+        self.defines_shared_memory
     }
 }

@@ -154,6 +154,16 @@ pub enum WasmError {
         /// Threads requested.
         threads: usize,
     },
+    /// The module defines its own shared memory and imports `agentsync.thread_spawn`: each
+    /// spawned thread, a new instance, would get a fresh memory instead of sharing it.
+    SpawnNeedsImportedMemory,
+    /// Fewer shared memories were given than the module imports.
+    MissingSharedMemories {
+        /// Distinct shared memories the module imports.
+        imported: usize,
+        /// Memories given.
+        given: usize,
+    },
     /// Execution trapped or a host function failed; the message is wasmtime's (or our
     /// [`Trap`]'s) text.
     Trap(String),
@@ -192,6 +202,15 @@ impl fmt::Display for WasmError {
                 f,
                 "{threads} threads need a module that imports its shared memory, e.g. \
                  (import \"env\" \"memory\" (memory 1 1 shared))"
+            ),
+            WasmError::SpawnNeedsImportedMemory => f.write_str(
+                "the module defines its own shared memory and imports agentsync.thread_spawn, \
+                 so each spawned thread would get a separate memory; import the memory \
+                 instead, e.g. (import \"env\" \"memory\" (memory 1 1 shared))",
+            ),
+            WasmError::MissingSharedMemories { imported, given } => write!(
+                f,
+                "the module imports {imported} shared memories but {given} were given"
             ),
             WasmError::Trap(m) => write!(f, "trap: {m}"),
             WasmError::Cancelled => f.write_str("stopped: another thread of the run failed"),

@@ -11,7 +11,7 @@
 //! can find them in the instance. Nothing else in the module changes: all other atomic
 //! opcodes keep running natively in wasmtime.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use wasm_encoder::reencode::{self, Reencode};
 use wasm_encoder::{
@@ -39,7 +39,8 @@ fn params(import: &HostImport) -> Vec<ValType> {
     }
 }
 
-/// The export name under which the rewrite exposes memory `index` to the host functions.
+/// The export name under which the rewrite exposes memory `index` to the host functions,
+/// unless the module already exports that name (then see [`Rewritten::memory_exports`]).
 pub fn memory_export_name(index: u32) -> String {
     format!("agentsync:memory{index}")
 }
@@ -51,6 +52,10 @@ pub struct Rewritten {
     pub bytes: Vec<u8>,
     /// The added imports, in import order.
     pub imports: Vec<HostImport>,
+    /// `(memory index, export name)` of each memory the rewrite exported for the host
+    /// functions: [`memory_export_name`], with `'` appended until no export of the module
+    /// has that name.
+    pub memory_exports: Vec<(u32, String)>,
 }
 
 /// A module scanned for what the rewrite needs.
@@ -61,6 +66,8 @@ struct Scan {
     /// `(shared, memory64)` per memory index.
     memories: Vec<(bool, bool)>,
     exported_memories: Vec<u32>,
+    /// The module's own export names, which the rewrite's exports must not repeat.
+    export_names: HashSet<String>,
     imports: Vec<HostImport>,
     /// `(op, memory, offset)` → position in `imports`, so each opcode finds its import in
     /// constant time (a linear search made modules with many offsets quadratic).
@@ -83,6 +90,11 @@ fn scan(wasm: &[u8]) -> wasmparser::Result<Scan> {
                         TypeRef::Memory(m) => s.memories.push((m.shared, m.memory64)),
                         _ => {}
                     }
+                }
+            }
+            Payload::ExportSection(r) => {
+                for export in r {
+                    s.export_names.insert(export?.name.to_string());
                 }
             }
             Payload::MemorySection(r) => {
@@ -134,10 +146,23 @@ pub fn rewrite(wasm: &[u8]) -> Result<Rewritten, reencode::Error> {
         return Ok(Rewritten {
             bytes: wasm.to_vec(),
             imports: Vec::new(),
+            memory_exports: Vec::new(),
         });
     }
+    let memory_exports = scan
+        .exported_memories
+        .iter()
+        .map(|&m| {
+            let mut name = memory_export_name(m);
+            while scan.export_names.contains(&name) {
+                name.push('\'');
+            }
+            (m, name)
+        })
+        .collect();
     let mut r = Rewriter {
         scan,
+        memory_exports,
         types_done: false,
         imports_done: false,
         exports_done: false,
@@ -147,11 +172,13 @@ pub fn rewrite(wasm: &[u8]) -> Result<Rewritten, reencode::Error> {
     Ok(Rewritten {
         bytes: module.finish(),
         imports: r.scan.imports,
+        memory_exports: r.memory_exports,
     })
 }
 
 struct Rewriter {
     scan: Scan,
+    memory_exports: Vec<(u32, String)>,
     types_done: bool,
     imports_done: bool,
     exports_done: bool,
@@ -186,8 +213,8 @@ impl Rewriter {
     }
 
     fn push_exports(&mut self, exports: &mut ExportSection) {
-        for &m in &self.scan.exported_memories {
-            exports.export(&memory_export_name(m), ExportKind::Memory, m);
+        for (m, name) in &self.memory_exports {
+            exports.export(name, ExportKind::Memory, *m);
         }
         self.exports_done = true;
     }

@@ -53,14 +53,15 @@ pub fn run_module(
     let runtime = Runtime::interruptible();
     let program = runtime.compile(&source)?;
     let threads = threads.max(1);
-    let memory = match program.shared_memory_import() {
-        Some(_) => program.new_memory(runtime)?,
+    let mut memories = program.new_memories(runtime)?.into_iter();
+    let memory = match memories.next() {
+        Some(memory) => memory,
         None if threads > 1 => return Err(WasmError::NeedsSharedMemoryImport { threads }),
         // Unused placeholder: the module defines (or does not use) its memory.
         None => GuestMemory::new(runtime, 0, 0)?,
     };
     let args = typed_args(&program, invoke, args)?;
-    let run = Threads::new(program, memory);
+    let run = Threads::with_memories(program, memory, memories.collect());
     let results = run_threads(&run, threads, invoke, &args, usize::MAX)?;
     let results = results
         .iter()

@@ -41,26 +41,49 @@ fn spawn_function(store: &mut Store<GuestState>, spawner: Arc<dyn SpawnThread>) 
 impl Program {
     /// Instantiates the module in `store`.
     ///
-    /// Imports are resolved in this order: the rewrite's host functions; a shared memory
-    /// import gets `memory`; an unshared memory import gets a fresh memory; the thread-spawn
-    /// import (`agentsync` `thread_spawn`) if the store belongs to [`Threads`](crate::Threads);
-    /// then `linker`.
+    /// As [`instantiate_with`](Self::instantiate_with) with `memory` as the only shared
+    /// memory (a module that imports two distinct shared memories then fails to link).
     ///
     /// # Errors
     ///
-    /// [`WasmError::Link`] for an import nothing provides, [`WasmError::Trap`] if the start
-    /// function traps.
+    /// As [`instantiate_with`](Self::instantiate_with).
     pub fn instantiate(
         &self,
         store: &mut Store<GuestState>,
         memory: Option<&GuestMemory>,
         linker: Option<&Linker<GuestState>>,
     ) -> Result<Instance, WasmError> {
+        self.instantiate_with(
+            store,
+            memory.map(std::slice::from_ref).unwrap_or(&[]),
+            linker,
+        )
+    }
+
+    /// Instantiates the module in `store`.
+    ///
+    /// Imports are resolved in this order: the rewrite's host functions; `linker`; the k-th
+    /// distinct shared memory import (see [`shared_memory_imports`](Self::shared_memory_imports))
+    /// gets `memories[k]`; an unshared memory import gets a fresh memory; the thread-spawn import
+    /// (`agentsync` `thread_spawn`) if the store belongs to [`Threads`](crate::Threads).
+    ///
+    /// # Errors
+    ///
+    /// [`WasmError::Link`] for an import nothing provides,
+    /// [`WasmError::MissingSharedMemories`] if `memories` is too short,
+    /// [`WasmError::SpawnNeedsImportedMemory`] for a thread-spawn import in a module that
+    /// defines its own shared memory, [`WasmError::Trap`] if the start function traps.
+    pub fn instantiate_with(
+        &self,
+        store: &mut Store<GuestState>,
+        memories: &[GuestMemory],
+        linker: Option<&Linker<GuestState>>,
+    ) -> Result<Instance, WasmError> {
+        let shared = self.shared_memory_imports();
         let mut imports: Vec<Extern> = Vec::new();
         // The rewrite appended its imports, in order, after the module's own: import `i` of
         // those is `rewritten()[i]`, found without comparing names.
         let first_host = self.module().imports().len() - self.rewritten().len();
-        let mut exports: Vec<(u32, String)> = Vec::new();
         for (index, import) in self.module().imports().enumerate() {
             let (module, name) = (import.module(), import.name());
             let host = index
@@ -68,14 +91,9 @@ impl Program {
                 .and_then(|k| self.rewritten().get(k))
                 .filter(|_| module == HOST_MODULE);
             let resolved = if let Some(host) = host {
-                let export = match exports.iter().find(|(m, _)| *m == host.memory) {
-                    Some((_, export)) => export.clone(),
-                    None => {
-                        let export = memory_export_name(host.memory);
-                        exports.push((host.memory, export.clone()));
-                        export
-                    }
-                };
+                let export = self
+                    .memory_export(host.memory)
+                    .map_or_else(|| memory_export_name(host.memory), str::to_string);
                 let slot = store.data().wait_slot.clone();
                 Some(Extern::Func(host_function(store, *host, export, slot)))
             } else if let Some(found) = linker.and_then(|l| l.get(&mut *store, module, name).ok()) {
@@ -83,18 +101,28 @@ impl Program {
             } else {
                 match import.ty() {
                     ExternType::Memory(m) if m.is_shared() => {
-                        memory.map(|g| Extern::SharedMemory(g.shared_memory().clone()))
+                        let k = shared
+                            .iter()
+                            .position(|(m, n, _)| (m.as_str(), n.as_str()) == (module, name))
+                            .unwrap_or(usize::MAX);
+                        let given = memories.get(k).ok_or(WasmError::MissingSharedMemories {
+                            imported: shared.len(),
+                            given: memories.len(),
+                        })?;
+                        Some(Extern::SharedMemory(given.shared_memory().clone()))
                     }
                     // Only a stand-alone run invents an unshared memory; a script's
                     // imports must all be provided.
                     ExternType::Memory(m) if linker.is_none() => {
                         Memory::new(&mut *store, m).ok().map(Extern::Memory)
                     }
-                    ExternType::Func(_) if (module, name) == (SPAWN_MODULE, SPAWN_FIELD) => store
-                        .data()
-                        .spawner
-                        .clone()
-                        .map(|s| Extern::Func(spawn_function(store, s))),
+                    ExternType::Func(_) if (module, name) == (SPAWN_MODULE, SPAWN_FIELD) => {
+                        let spawner = store.data().spawner.clone();
+                        if spawner.is_some() && self.defines_shared_memory() {
+                            return Err(WasmError::SpawnNeedsImportedMemory);
+                        }
+                        spawner.map(|s| Extern::Func(spawn_function(store, s)))
+                    }
                     _ => None,
                 }
             };

@@ -34,7 +34,8 @@ pub const DEFAULT_SPAWN_LIMIT: usize = 1024;
 /// The threads of one run: the program, its shared memory and the count of spawned threads.
 pub struct Threads {
     program: Program,
-    memory: GuestMemory,
+    /// The shared memories, one per distinct shared-memory import, in import order.
+    memories: Vec<GuestMemory>,
     /// The id the next spawned thread gets; ids are positive, so it stops at `i32::MAX`.
     next_id: AtomicI32,
     /// The most spawned threads that may live at once.
@@ -60,11 +61,23 @@ struct Spawned {
 }
 
 impl Threads {
-    /// Threads of `program` over `memory`.
+    /// Threads of `program` over `memory` (for its shared-memory import).
     pub fn new(program: Program, memory: GuestMemory) -> Arc<Self> {
+        Self::with_memories(program, memory, Vec::new())
+    }
+
+    /// Threads of `program` whose first shared-memory import gets `memory` and the following
+    /// distinct ones get `more`, in order (see [`Program::new_memories`]).
+    pub fn with_memories(
+        program: Program,
+        memory: GuestMemory,
+        more: Vec<GuestMemory>,
+    ) -> Arc<Self> {
+        let mut memories = vec![memory];
+        memories.extend(more);
         Arc::new(Self {
             program,
-            memory,
+            memories,
             next_id: AtomicI32::new(1),
             spawn_limit: AtomicUsize::new(DEFAULT_SPAWN_LIMIT),
             spawned: Mutex::new(Spawned::default()),
@@ -90,9 +103,9 @@ impl Threads {
         lock(&self.spawned).live
     }
 
-    /// The shared memory every thread imports.
+    /// The (first) shared memory every thread imports.
     pub fn memory(&self) -> &GuestMemory {
-        &self.memory
+        &self.memories[0]
     }
 
     /// A new store whose guest may spawn threads of this run.
@@ -179,7 +192,7 @@ impl Threads {
         let mut store = self.store();
         let outcome = self
             .program
-            .instantiate(&mut store, Some(&self.memory), None)
+            .instantiate_with(&mut store, &self.memories, None)
             .and_then(|instance| call(&mut store, &instance, name, args));
         self.stop_on_failure(outcome)
     }
@@ -199,7 +212,7 @@ impl Threads {
         let mut store = self.store();
         let outcome = self
             .program
-            .instantiate(&mut store, Some(&self.memory), None)
+            .instantiate_with(&mut store, &self.memories, None)
             .and_then(|instance| {
                 let mut last = Vec::new();
                 for (name, args) in calls {
