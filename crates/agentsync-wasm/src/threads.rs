@@ -12,6 +12,10 @@
 //! [`Threads::join_spawned`], which waits until none is left. At most
 //! [`Threads::spawn_limit`] spawned threads live at once; a spawn beyond it, or one the OS
 //! refuses, returns -1 to the guest.
+//!
+//! A thread of the run that fails stops the others (see `cancel.rs`): their waits, and with
+//! an interruptible program their loops, end with [`WasmError::Cancelled`]. Once no thread
+//! of the run is left, the `Threads` can run again.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicI32, AtomicUsize};
@@ -186,7 +190,8 @@ impl Threads {
     ///
     /// # Errors
     ///
-    /// Any [`WasmError`] from instantiation or the call.
+    /// Any [`WasmError`] from instantiation or the call (which then stops the run's other
+    /// threads), or [`WasmError::Cancelled`] if another thread of the run failed meanwhile.
     pub fn run(self: &Arc<Self>, name: &str, args: &[Val]) -> Result<Vec<Val>, WasmError> {
         let _active = self.enter();
         let mut store = self.store();
