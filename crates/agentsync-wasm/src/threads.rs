@@ -127,6 +127,11 @@ impl Threads {
         if self.program.is_interruptible() {
             let cancel = self.cancel.clone();
             store.set_epoch_deadline(1);
+            // `stop` raises the flag before it bumps the epoch: if the bump came before the
+            // deadline above was set, the flag is seen here and the deadline made due now.
+            if cancel.is_cancelled() {
+                store.set_epoch_deadline(0);
+            }
             store.epoch_deadline_callback(move |_| {
                 if cancel.is_cancelled() {
                     Err(wasmtime::Error::new(Trap::Cancelled))
