@@ -33,8 +33,9 @@ pub struct RunArgs {
     /// The exported function to call.
     #[arg(long)]
     pub invoke: String,
-    /// Its arguments, parsed by the function's parameter types.
-    #[arg(allow_hyphen_values = true)]
+    /// Its arguments, parsed by the function's parameter types. Options may also follow them;
+    /// negative numbers are arguments, and anything after `--` is an argument.
+    #[arg(allow_negative_numbers = true)]
     pub args: Vec<String>,
 }
 

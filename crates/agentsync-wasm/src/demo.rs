@@ -10,9 +10,9 @@ use std::thread::Thread;
 use agentsync::WaitResult;
 use wasmtime::Val;
 
+use crate::engine::Runtime;
 use crate::error::WasmError;
 use crate::memory::GuestMemory;
-use crate::runtime::Runtime;
 use crate::threads::Threads;
 
 /// The text of `examples/wasm/lock.wat`.

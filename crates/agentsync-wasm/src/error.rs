@@ -40,6 +40,8 @@ pub enum Trap {
         /// The memory index the opcode named.
         memory: u32,
     },
+    /// Another thread of the run failed, so this one was stopped.
+    Cancelled,
     /// A trap of agentsync's [`WasmView`](agentsync::memory::WasmView) that has no case of its
     /// own here (its enum may gain cases).
     Other(agentsync::memory::Trap),
@@ -104,6 +106,7 @@ impl fmt::Display for Trap {
                 f,
                 "memory {memory} of the calling instance is not reachable by the host function"
             ),
+            Trap::Cancelled => f.write_str("stopped: another thread of the run failed"),
             Trap::Other(trap) => trap.fmt(f),
         }
     }
@@ -121,6 +124,9 @@ pub enum WasmError {
         /// The underlying error.
         error: std::io::Error,
     },
+    /// The bytes are neither a binary module (they do not start with `\0asm`) nor module text
+    /// (UTF-8 starting with `(` or a comment).
+    NotAModule,
     /// The text or binary could not be parsed.
     Malformed(String),
     /// The module parsed but does not validate.
@@ -148,15 +154,40 @@ pub enum WasmError {
         /// Threads requested.
         threads: usize,
     },
+    /// The module defines its own shared memory and imports `agentsync.thread_spawn`: each
+    /// spawned thread, a new instance, would get a fresh memory instead of sharing it.
+    SpawnNeedsImportedMemory,
+    /// Fewer shared memories were given than the module imports.
+    MissingSharedMemories {
+        /// Distinct shared memories the module imports.
+        imported: usize,
+        /// Memories given.
+        given: usize,
+    },
     /// Execution trapped or a host function failed; the message is wasmtime's (or our
     /// [`Trap`]'s) text.
     Trap(String),
+    /// This thread was stopped because another thread of the run failed.
+    Cancelled,
+    /// Not every requested thread could be started (the OS refused one); the ones that had
+    /// started were stopped before running guest code.
+    ThreadStart {
+        /// Threads that had started.
+        started: usize,
+        /// Threads requested.
+        requested: usize,
+        /// Why the next one could not start.
+        error: String,
+    },
 }
 
 impl fmt::Display for WasmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WasmError::Io { path, error } => write!(f, "cannot read {path}: {error}"),
+            WasmError::NotAModule => {
+                f.write_str("not a WebAssembly module: neither binary (no \\0asm header) nor text")
+            }
             WasmError::Malformed(m) => write!(f, "malformed module: {m}"),
             WasmError::Invalid(m) => write!(f, "invalid module: {m}"),
             WasmError::Link(m) => write!(f, "cannot link module: {m}"),
@@ -172,7 +203,26 @@ impl fmt::Display for WasmError {
                 "{threads} threads need a module that imports its shared memory, e.g. \
                  (import \"env\" \"memory\" (memory 1 1 shared))"
             ),
+            WasmError::SpawnNeedsImportedMemory => f.write_str(
+                "the module defines its own shared memory and imports agentsync.thread_spawn, \
+                 so each spawned thread would get a separate memory; import the memory \
+                 instead, e.g. (import \"env\" \"memory\" (memory 1 1 shared))",
+            ),
+            WasmError::MissingSharedMemories { imported, given } => write!(
+                f,
+                "the module imports {imported} shared memories but {given} were given"
+            ),
             WasmError::Trap(m) => write!(f, "trap: {m}"),
+            WasmError::Cancelled => f.write_str("stopped: another thread of the run failed"),
+            WasmError::ThreadStart {
+                started,
+                requested,
+                error,
+            } => write!(
+                f,
+                "could start only {started} of {requested} threads ({error}); \
+                 the {started} started were stopped before running"
+            ),
         }
     }
 }

@@ -2,8 +2,9 @@
 //! (W4–W12 on agentsync's futex).
 //!
 //! Each instance gets its own functions, holding a lazily filled cache of the memory they act
-//! on, found through the export the rewrite added ([`memory_export_name`]). Checks run in the
-//! order of SEMANTICS.md: wait — alignment, unshared, bounds, compare, sleep (W7); notify —
+//! on, found through the export the rewrite added (whose name the caller passes in). This
+//! module depends on the memory, error and cancel modules only. Checks run in the order of
+//! SEMANTICS.md: wait — alignment, unshared, bounds, compare, sleep (W7); notify —
 //! alignment, bounds, unshared returns 0, wake (W11). On a shared memory everything after the
 //! alignment check is agentsync's [`WasmView`] over the guest memory, the same code the host
 //! uses; only an unshared memory (owned by its store, free to move) is checked here.
@@ -13,21 +14,78 @@ use std::sync::{Arc, OnceLock};
 use agentsync::memory::WasmView;
 use wasmtime::{Caller, Extern, Func, Memory, Store};
 
+use crate::cancel::WaitSlot;
 use crate::error::Trap;
 use crate::memory::{aligned_address, in_bounds, GuestMemory};
-use crate::rewrite::{memory_export_name, AtomicOp, HostImport};
+
+/// Which threads opcode a host import replaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AtomicOp {
+    /// `memory.atomic.wait32`: `(addr, expected: i32, timeout: i64) -> i32`.
+    Wait32,
+    /// `memory.atomic.wait64`: `(addr, expected: i64, timeout: i64) -> i32`.
+    Wait64,
+    /// `memory.atomic.notify`: `(addr, count: i32) -> i32`.
+    Notify,
+}
+
+impl AtomicOp {
+    /// The opcode's text-format name.
+    pub fn opcode(self) -> &'static str {
+        match self {
+            AtomicOp::Wait32 => "memory.atomic.wait32",
+            AtomicOp::Wait64 => "memory.atomic.wait64",
+            AtomicOp::Notify => "memory.atomic.notify",
+        }
+    }
+
+    fn tag(self) -> &'static str {
+        match self {
+            AtomicOp::Wait32 => "wait32",
+            AtomicOp::Wait64 => "wait64",
+            AtomicOp::Notify => "notify",
+        }
+    }
+}
+
+/// One host function import added by the rewrite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HostImport {
+    /// The opcode it replaces.
+    pub op: AtomicOp,
+    /// The memory the opcode names.
+    pub memory: u32,
+    /// The memarg's static offset, added to the dynamic address by the host function.
+    pub offset: u64,
+    /// Whether that memory is 64-bit (the address operand is then an `i64`).
+    pub memory64: bool,
+}
+
+impl HostImport {
+    /// The import's field name, e.g. `wait32/m0/+16`.
+    pub fn field_name(&self) -> String {
+        #[cfg(test)]
+        tests::FIELD_NAMES.with(|n| n.set(n.get() + 1));
+        format!("{}/m{}/+{}", self.op.tag(), self.memory, self.offset)
+    }
+}
 
 /// The memory a rewritten opcode acts on, as found in its instance.
 #[derive(Clone)]
 enum Target {
-    /// A shared memory, seen through agentsync's Wasm view of the guest memory.
-    Shared(WasmView),
+    /// A shared memory, seen through agentsync's Wasm view of the guest memory, and the
+    /// address of its byte 0.
+    Shared(WasmView, usize),
     Unshared(Memory),
 }
 
 /// Per-instance, per-import state of a host function.
 struct Site {
     import: HostImport,
+    /// The export under which the instance shows the memory `import.memory`.
+    memory_export: String,
+    /// The calling thread's place in its run's cancel, if it belongs to one.
+    slot: Option<Arc<WaitSlot>>,
     target: OnceLock<Target>,
 }
 
@@ -38,10 +96,13 @@ impl Site {
             return Ok(target.clone());
         }
         let memory = self.import.memory;
-        let found = match caller.get_export(&memory_export_name(memory)) {
+        let found = match caller.get_export(&self.memory_export) {
             Some(Extern::SharedMemory(m)) => {
                 let guest = GuestMemory::from_shared(m);
-                Target::Shared(WasmView::new(&guest.agentsync_memory()))
+                Target::Shared(
+                    WasmView::new(&guest.agentsync_memory()),
+                    guest.base() as usize,
+                )
             }
             Some(Extern::Memory(m)) => Target::Unshared(m),
             _ => return Err(Trap::NoMemory { memory }),
@@ -56,10 +117,11 @@ impl Site {
         caller: &mut Caller<'_, T>,
         address: u64,
         size: u32,
-    ) -> Result<WasmView, Trap> {
-        aligned_address(address, self.import.offset, size)?;
+    ) -> Result<(WasmView, usize), Trap> {
+        let effective = aligned_address(address, self.import.offset, size)?;
         match self.target(caller)? {
-            Target::Shared(view) => Ok(view),
+            // The futex key of the word (only used to wake this wait on a cancel).
+            Target::Shared(view, base) => Ok((view, base.wrapping_add(effective as usize))),
             Target::Unshared(_) => Err(Trap::ExpectedSharedMemory {
                 opcode: self.import.op.opcode(),
             }),
@@ -73,8 +135,13 @@ impl Site {
         expected: i32,
         timeout_ns: i64,
     ) -> Result<i32, Trap> {
-        let view = self.wait_view(caller, address, 4)?;
-        let code = view.memory_atomic_wait32(address, self.import.offset, expected, timeout_ns)?;
+        let (view, key) = self.wait_view(caller, address, 4)?;
+        let wait =
+            || Ok(view.memory_atomic_wait32(address, self.import.offset, expected, timeout_ns)?);
+        let code = match &self.slot {
+            Some(slot) => slot.wait(key, wait)?,
+            None => wait()?,
+        };
         Ok(code as i32)
     }
 
@@ -85,8 +152,13 @@ impl Site {
         expected: i64,
         timeout_ns: i64,
     ) -> Result<i32, Trap> {
-        let view = self.wait_view(caller, address, 8)?;
-        let code = view.memory_atomic_wait64(address, self.import.offset, expected, timeout_ns)?;
+        let (view, key) = self.wait_view(caller, address, 8)?;
+        let wait =
+            || Ok(view.memory_atomic_wait64(address, self.import.offset, expected, timeout_ns)?);
+        let code = match &self.slot {
+            Some(slot) => slot.wait(key, wait)?,
+            None => wait()?,
+        };
         Ok(code as i32)
     }
 
@@ -94,7 +166,7 @@ impl Site {
         let effective = aligned_address(address, self.import.offset, 4)?;
         let woken = match self.target(caller)? {
             // The count operand is an i32 read as u32 (W10): -1 wakes everyone.
-            Target::Shared(view) => {
+            Target::Shared(view, _) => {
                 view.memory_atomic_notify(address, self.import.offset, count as u32)?
             }
             Target::Unshared(memory) => {
@@ -106,10 +178,19 @@ impl Site {
     }
 }
 
-/// Creates the host function for `import`, for one instance in `store`.
-pub(crate) fn host_function<T: 'static>(store: &mut Store<T>, import: HostImport) -> Func {
+/// Creates the host function for `import`, for one instance in `store` that exports the memory
+/// the opcode names as `memory_export`; its waits end with [`Trap::Cancelled`] when the run
+/// of `slot` is cancelled.
+pub(crate) fn host_function<T: 'static>(
+    store: &mut Store<T>,
+    import: HostImport,
+    memory_export: String,
+    slot: Option<Arc<WaitSlot>>,
+) -> Func {
     let site = Arc::new(Site {
         import,
+        memory_export,
+        slot,
         target: OnceLock::new(),
     });
     let trap = wasmtime::Error::new;
@@ -150,5 +231,15 @@ pub(crate) fn host_function<T: 'static>(store: &mut Store<T>, import: HostImport
                 site.notify(&mut c, a as u64, n).map_err(trap)
             },
         ),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// How many times this thread formatted an import's field name.
+        pub(crate) static FIELD_NAMES: Cell<usize> = const { Cell::new(0) };
     }
 }

@@ -36,8 +36,10 @@
 //! stack are unchanged and the offset is baked into the host function. The imports go at the
 //! end of the import section; every defined function index shifts by their number and is
 //! remapped everywhere (calls, `ref.func`, element segments, exports, start, names). Each
-//! memory that a wait/notify names is exported as [`memory_export_name`] so the host function
-//! can find it. The original module is validated first, so an invalid one (e.g. a wrong
+//! memory that a wait/notify names is exported as [`memory_export_name`] (with `'` appended
+//! while the module already has an export of that name) so the host function can find it.
+//! Instantiation takes the added imports by position and the rewrite finds each opcode's
+//! import in a map, so both are linear in the module's size. The original module is validated first, so an invalid one (e.g. a wrong
 //! alignment immediate, W3) is rejected before the rewrite could hide it.
 //!
 //! # Guaranteed
@@ -49,12 +51,29 @@
 //! - Guest waits, host blocking waits and host `wait_async` futures on the same bytes share
 //!   one FIFO queue: a notify from either side wakes the oldest waiters of any kind.
 //! - The guest's shared memory never moves ([`GuestMemory::base`] is stable across `grow`).
+//! - Each distinct shared-memory import of a run gets its own memory, of the import's type
+//!   (64-bit for memory64), shared by all threads of the run, spawned ones included. A module
+//!   that defines its own shared memory and imports `thread_spawn` is refused
+//!   ([`WasmError::SpawnNeedsImportedMemory`]), since spawned instances cannot share it.
+//! - A finished guest-spawned thread frees its OS thread and store at once; at most
+//!   [`Threads::spawn_limit`] live at once, and `thread_spawn` returns -1 beyond it or when the
+//!   OS refuses a thread.
+//! - When one thread of a [`Threads`] run fails, the run stops: the other threads' guest
+//!   waits end with [`WasmError::Cancelled`] and, with [`Runtime::interruptible`] (which
+//!   [`run_module`] uses), so do their loops; [`run_module`] returns the first failure.
+//!   [`run_module`] starts all its threads before any runs guest code, so a thread the OS
+//!   refuses ends the run with [`WasmError::ThreadStart`] instead of leaving the others
+//!   waiting for it.
 //!
 //! # Not guaranteed
 //!
 //! - Plain (non-atomic) guest accesses that race with host atomics on the same bytes are data
 //!   races in Rust's model, as in every Wasm embedding; use atomics on both sides.
 //! - `agentsync.thread_spawn` is this crate's own import, not wasi-threads.
+//! - Stopping a failed run wakes its waiting threads by notifying the words they wait on, so
+//!   a host thread waiting on one of those same words is woken too (with `ok`).
+//! - Guest code compiled by a runtime that is not [`Runtime::interruptible`] is stopped only
+//!   at its waits: a loop that never waits keeps its thread (and the run) going.
 //! - The script runner matches `assert_trap` / `assert_exhaustion` messages by substring, but
 //!   not the messages of `assert_invalid` (any validation error), `assert_malformed` (any
 //!   parse or validation error) and `assert_unlinkable` (any error resolving the imports of a
@@ -66,30 +85,41 @@
 //!   repository's `test/core`). Where the engine still differs from a profile's scripts, the
 //!   profile lists the place and the reason ([`Profile::known_divergences`]).
 
+// The flow reads one way: `rewrite` → `compile` → `runtime` (instantiate, call) → `threads`.
+// `engine`, `memory`, `host`, `cancel` and `error` are the leaves they build on: `host` (the
+// wait/notify functions) sees only `memory`, `cancel` and `error`.
+mod cancel;
+mod compile;
 mod demo;
+mod engine;
 mod error;
 mod host;
 mod memory;
 mod pingpong;
 mod profile;
 mod rewrite;
+mod run;
 mod runtime;
 mod script;
 mod threads;
 
+pub use compile::Program;
 pub use demo::{
     async_notify_demo, block_on, lock_demo, tour_lines, AsyncNotifyDemo, LockDemo, LOCK_WAT,
     NOTIFY_WAT,
 };
+pub use engine::Runtime;
 pub use error::{Trap, WasmError};
+pub use host::{AtomicOp, HostImport};
 pub use memory::{wasm_timeout, GuestMemory, PAGE_SIZE};
 pub use pingpong::{pingpong, PingPong, PINGPONG_WAT};
 pub use profile::{KnownDivergence, Profile};
-pub use rewrite::{memory_export_name, rewrite, AtomicOp, HostImport, Rewritten, HOST_MODULE};
-pub use runtime::{call, GuestState, Program, Runtime, Value};
+pub use rewrite::{memory_export_name, rewrite, Rewritten, HOST_MODULE};
+pub use run::{run_module, RunOutput};
+pub use runtime::{call, GuestState, Value, SPAWN_FIELD, SPAWN_MODULE};
 pub use script::{
     run_wast, run_wast_dir, run_wast_each, run_wast_on, run_wast_profile, run_wast_text,
     run_wast_text_on, run_wast_text_profile, FileReport, WastReport,
 };
-pub use threads::{run_module, RunOutput, Threads, SPAWN_FIELD, SPAWN_MODULE, THREAD_START};
+pub use threads::{Threads, DEFAULT_SPAWN_LIMIT, THREAD_START};
 pub use wasmtime;

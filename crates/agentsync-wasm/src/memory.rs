@@ -9,8 +9,8 @@ use std::time::Duration;
 use agentsync::{WaitAsync, WaitResult, Waitable};
 use wasmtime::{MemoryType, SharedMemory};
 
+use crate::engine::Runtime;
 use crate::error::{Trap, WasmError};
-use crate::runtime::Runtime;
 
 /// Bytes in one WebAssembly page.
 pub const PAGE_SIZE: u64 = 65_536;
@@ -79,7 +79,15 @@ impl GuestMemory {
     ///
     /// [`WasmError::Invalid`] if the limits are refused (maximum below minimum, too large).
     pub fn new(runtime: &Runtime, minimum: u32, maximum: u32) -> Result<Self, WasmError> {
-        let ty = MemoryType::shared(minimum, maximum);
+        Self::with_type(runtime, MemoryType::shared(minimum, maximum))
+    }
+
+    /// Creates a shared memory of type `ty` (e.g. a module's import type, 64-bit or not).
+    ///
+    /// # Errors
+    ///
+    /// [`WasmError::Invalid`] if the type is refused (not shared, limits too large).
+    pub fn with_type(runtime: &Runtime, ty: MemoryType) -> Result<Self, WasmError> {
         SharedMemory::new(runtime.engine(), ty)
             .map(Self::from_shared)
             .map_err(|e| WasmError::Invalid(crate::error::describe(&e)))

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use agentsync::WaitResult;
 use wasmtime::Val;
 
+use crate::engine::Runtime;
 use crate::error::WasmError;
-use crate::runtime::Runtime;
 use crate::threads::Threads;
 
 /// The ping-pong guest. Both loops re-check the word after every wake-up.

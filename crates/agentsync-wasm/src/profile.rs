@@ -11,8 +11,8 @@
 
 use wasmparser::{Validator, WasmFeatures};
 
+use crate::engine::Runtime;
 use crate::error::WasmError;
-use crate::runtime::Runtime;
 
 /// A version of the WebAssembly spec that scripts are run against.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

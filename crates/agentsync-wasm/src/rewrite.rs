@@ -11,6 +11,8 @@
 //! can find them in the instance. Nothing else in the module changes: all other atomic
 //! opcodes keep running natively in wasmtime.
 
+use std::collections::{HashMap, HashSet};
+
 use wasm_encoder::reencode::{self, Reencode};
 use wasm_encoder::{
     EntityType, ExportKind, ExportSection, ImportSection, Instruction, Module, SectionId,
@@ -18,73 +20,27 @@ use wasm_encoder::{
 };
 use wasmparser::{Operator, Parser, Payload, TypeRef};
 
+use crate::host::{AtomicOp, HostImport};
+
 /// The import module name under which the rewritten opcodes are imported.
 pub const HOST_MODULE: &str = "agentsync:atomics";
 
-/// Which threads opcode a host import replaces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum AtomicOp {
-    /// `memory.atomic.wait32`: `(addr, expected: i32, timeout: i64) -> i32`.
-    Wait32,
-    /// `memory.atomic.wait64`: `(addr, expected: i64, timeout: i64) -> i32`.
-    Wait64,
-    /// `memory.atomic.notify`: `(addr, count: i32) -> i32`.
-    Notify,
-}
-
-impl AtomicOp {
-    /// The opcode's text-format name.
-    pub fn opcode(self) -> &'static str {
-        match self {
-            AtomicOp::Wait32 => "memory.atomic.wait32",
-            AtomicOp::Wait64 => "memory.atomic.wait64",
-            AtomicOp::Notify => "memory.atomic.notify",
-        }
-    }
-
-    fn tag(self) -> &'static str {
-        match self {
-            AtomicOp::Wait32 => "wait32",
-            AtomicOp::Wait64 => "wait64",
-            AtomicOp::Notify => "notify",
-        }
+/// The host function's parameters: the operands of the opcode it replaces.
+fn params(import: &HostImport) -> Vec<ValType> {
+    let addr = if import.memory64 {
+        ValType::I64
+    } else {
+        ValType::I32
+    };
+    match import.op {
+        AtomicOp::Wait32 => vec![addr, ValType::I32, ValType::I64],
+        AtomicOp::Wait64 => vec![addr, ValType::I64, ValType::I64],
+        AtomicOp::Notify => vec![addr, ValType::I32],
     }
 }
 
-/// One host function import added by the rewrite.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct HostImport {
-    /// The opcode it replaces.
-    pub op: AtomicOp,
-    /// The memory the opcode names.
-    pub memory: u32,
-    /// The memarg's static offset, added to the dynamic address by the host function.
-    pub offset: u64,
-    /// Whether that memory is 64-bit (the address operand is then an `i64`).
-    pub memory64: bool,
-}
-
-impl HostImport {
-    /// The import's field name, e.g. `wait32/m0/+16`.
-    pub fn field_name(&self) -> String {
-        format!("{}/m{}/+{}", self.op.tag(), self.memory, self.offset)
-    }
-
-    fn params(&self) -> Vec<ValType> {
-        let addr = if self.memory64 {
-            ValType::I64
-        } else {
-            ValType::I32
-        };
-        match self.op {
-            AtomicOp::Wait32 => vec![addr, ValType::I32, ValType::I64],
-            AtomicOp::Wait64 => vec![addr, ValType::I64, ValType::I64],
-            AtomicOp::Notify => vec![addr, ValType::I32],
-        }
-    }
-}
-
-/// The export name under which the rewrite exposes memory `index` to the host functions.
+/// The export name under which the rewrite exposes memory `index` to the host functions,
+/// unless the module already exports that name (then see [`Rewritten::memory_exports`]).
 pub fn memory_export_name(index: u32) -> String {
     format!("agentsync:memory{index}")
 }
@@ -96,6 +52,10 @@ pub struct Rewritten {
     pub bytes: Vec<u8>,
     /// The added imports, in import order.
     pub imports: Vec<HostImport>,
+    /// `(memory index, export name)` of each memory the rewrite exported for the host
+    /// functions: [`memory_export_name`], with `'` appended until no export of the module
+    /// has that name.
+    pub memory_exports: Vec<(u32, String)>,
 }
 
 /// A module scanned for what the rewrite needs.
@@ -106,7 +66,12 @@ struct Scan {
     /// `(shared, memory64)` per memory index.
     memories: Vec<(bool, bool)>,
     exported_memories: Vec<u32>,
+    /// The module's own export names, which the rewrite's exports must not repeat.
+    export_names: HashSet<String>,
     imports: Vec<HostImport>,
+    /// `(op, memory, offset)` → position in `imports`, so each opcode finds its import in
+    /// constant time (a linear search made modules with many offsets quadratic).
+    positions: HashMap<(AtomicOp, u32, u64), u32>,
 }
 
 fn scan(wasm: &[u8]) -> wasmparser::Result<Scan> {
@@ -125,6 +90,11 @@ fn scan(wasm: &[u8]) -> wasmparser::Result<Scan> {
                         TypeRef::Memory(m) => s.memories.push((m.shared, m.memory64)),
                         _ => {}
                     }
+                }
+            }
+            Payload::ExportSection(r) => {
+                for export in r {
+                    s.export_names.insert(export?.name.to_string());
                 }
             }
             Payload::MemorySection(r) => {
@@ -149,7 +119,9 @@ fn scan(wasm: &[u8]) -> wasmparser::Result<Scan> {
                         offset: memarg.offset,
                         memory64,
                     };
-                    if !s.imports.contains(&import) {
+                    let next = s.imports.len() as u32;
+                    let key = (op, memarg.memory, memarg.offset);
+                    if *s.positions.entry(key).or_insert(next) == next {
                         s.imports.push(import);
                     }
                     if !s.exported_memories.contains(&memarg.memory) {
@@ -174,10 +146,23 @@ pub fn rewrite(wasm: &[u8]) -> Result<Rewritten, reencode::Error> {
         return Ok(Rewritten {
             bytes: wasm.to_vec(),
             imports: Vec::new(),
+            memory_exports: Vec::new(),
         });
     }
+    let memory_exports = scan
+        .exported_memories
+        .iter()
+        .map(|&m| {
+            let mut name = memory_export_name(m);
+            while scan.export_names.contains(&name) {
+                name.push('\'');
+            }
+            (m, name)
+        })
+        .collect();
     let mut r = Rewriter {
         scan,
+        memory_exports,
         types_done: false,
         imports_done: false,
         exports_done: false,
@@ -187,11 +172,13 @@ pub fn rewrite(wasm: &[u8]) -> Result<Rewritten, reencode::Error> {
     Ok(Rewritten {
         bytes: module.finish(),
         imports: r.scan.imports,
+        memory_exports: r.memory_exports,
     })
 }
 
 struct Rewriter {
     scan: Scan,
+    memory_exports: Vec<(u32, String)>,
     types_done: bool,
     imports_done: bool,
     exports_done: bool,
@@ -203,16 +190,16 @@ impl Rewriter {
     }
 
     fn call_for(&self, op: AtomicOp, memarg: &wasmparser::MemArg) -> Option<u32> {
-        let at =
-            self.scan.imports.iter().position(|i| {
-                i.op == op && i.memory == memarg.memory && i.offset == memarg.offset
-            })?;
-        Some(self.scan.func_imports + at as u32)
+        let at = self
+            .scan
+            .positions
+            .get(&(op, memarg.memory, memarg.offset))?;
+        Some(self.scan.func_imports + at)
     }
 
     fn push_types(&mut self, types: &mut TypeSection) {
         for import in &self.scan.imports {
-            types.ty().function(import.params(), [ValType::I32]);
+            types.ty().function(params(import), [ValType::I32]);
         }
         self.types_done = true;
     }
@@ -226,8 +213,8 @@ impl Rewriter {
     }
 
     fn push_exports(&mut self, exports: &mut ExportSection) {
-        for &m in &self.scan.exported_memories {
-            exports.export(&memory_export_name(m), ExportKind::Memory, m);
+        for (m, name) in &self.memory_exports {
+            exports.export(name, ExportKind::Memory, *m);
         }
         self.exports_done = true;
     }

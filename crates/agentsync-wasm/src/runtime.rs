@@ -1,254 +1,128 @@
-//! The engine, compiled programs and instances: one instance per thread over one shared memory.
+//! Instances and calls: a compiled program instantiated in a store (one per thread), its
+//! imports resolved, and its exports called.
 
-use std::sync::OnceLock;
+use std::sync::Arc;
 
-use wasmtime::{
-    Config, Engine, Extern, ExternType, Func, Instance, Linker, Memory, Module, Store, Val,
-};
+use wasmtime::{Caller, Extern, ExternType, Func, Instance, Linker, Memory, Store, Val};
 
-use crate::error::{describe, WasmError};
+use crate::cancel::WaitSlot;
+use crate::compile::Program;
+use crate::error::{describe, Trap, WasmError};
 use crate::host::host_function;
 use crate::memory::GuestMemory;
-use crate::rewrite::{rewrite, HostImport, HOST_MODULE};
-use crate::threads::{Threads, SPAWN_FIELD, SPAWN_MODULE};
+use crate::rewrite::{memory_export_name, HOST_MODULE};
 
-/// A wasmtime engine with threads and shared memory enabled.
-///
-/// Modules compiled by one runtime can share memories with each other; make one and reuse it
-/// ([`Runtime::shared`] is a process-wide one).
-pub struct Runtime {
-    engine: Engine,
-}
+/// Import module of the thread-spawn function.
+pub const SPAWN_MODULE: &str = "agentsync";
+/// Import field of the thread-spawn function.
+pub const SPAWN_FIELD: &str = "thread_spawn";
 
-impl Runtime {
-    /// Creates an engine with the threads proposal and shared memories enabled.
-    ///
-    /// # Errors
-    ///
-    /// [`WasmError::Invalid`] if wasmtime refuses the configuration (e.g. unsupported host).
-    pub fn new() -> Result<Self, WasmError> {
-        let mut config = Config::new();
-        config.wasm_threads(true).shared_memory(true);
-        let engine = Engine::new(&config).map_err(|e| WasmError::Invalid(describe(&e)))?;
-        Ok(Self { engine })
-    }
-
-    /// A process-wide runtime, created on first use.
-    ///
-    /// # Panics
-    ///
-    /// If wasmtime cannot create an engine on this host (not a user-input condition).
-    pub fn shared() -> &'static Runtime {
-        static SHARED: OnceLock<Runtime> = OnceLock::new();
-        SHARED.get_or_init(|| Runtime::new().expect("wasmtime engine with threads enabled"))
-    }
-
-    /// A process-wide runtime with the feature set the threads proposal's own spec scripts
-    /// assume (the MVP plus threads: one memory, one table, no reference types), so those
-    /// scripts' `assert_invalid` cases about multiple memories and tables hold.
-    ///
-    /// # Panics
-    ///
-    /// If wasmtime cannot create an engine on this host (not a user-input condition).
-    pub fn threads_proposal() -> &'static Runtime {
-        static PROPOSAL: OnceLock<Runtime> = OnceLock::new();
-        PROPOSAL.get_or_init(|| {
-            let mut config = Config::new();
-            config
-                .wasm_threads(true)
-                .shared_memory(true)
-                .wasm_multi_memory(false)
-                .wasm_features(wasmtime::WasmFeatures::REFERENCE_TYPES, false);
-            let engine = Engine::new(&config).expect("wasmtime engine for the threads proposal");
-            Runtime { engine }
-        })
-    }
-
-    /// The wasmtime engine.
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
-    /// Compiles a module given as text (`.wat`) or binary, rewriting its wait/notify opcodes to
-    /// go through agentsync's futex.
-    ///
-    /// # Errors
-    ///
-    /// [`WasmError::Malformed`] for text or binary that does not parse, [`WasmError::Invalid`]
-    /// for a module that does not validate (checked on the original, before the rewrite).
-    pub fn compile(&self, source: &[u8]) -> Result<Program, WasmError> {
-        self.compile_with(source, true)
-    }
-
-    /// Compiles without the rewrite: wait/notify use wasmtime's own waiter queue. This is the
-    /// peer the benchmarks compare against.
-    ///
-    /// # Errors
-    ///
-    /// As [`compile`](Self::compile).
-    pub fn compile_native(&self, source: &[u8]) -> Result<Program, WasmError> {
-        self.compile_with(source, false)
-    }
-
-    fn compile_with(&self, source: &[u8], rewrite_atomics: bool) -> Result<Program, WasmError> {
-        let binary = to_binary(source)?;
-        Module::validate(&self.engine, &binary).map_err(|e| classify(&e))?;
-        let (bytes, rewritten) = if rewrite_atomics {
-            let out = rewrite(&binary).map_err(|e| WasmError::Malformed(e.to_string()))?;
-            (out.bytes, out.imports)
-        } else {
-            (binary, Vec::new())
-        };
-        let module = Module::new(&self.engine, &bytes).map_err(|e| classify(&e))?;
-        Ok(Program { module, rewritten })
-    }
-}
-
-/// Text or binary → binary.
-pub(crate) fn to_binary(source: &[u8]) -> Result<Vec<u8>, WasmError> {
-    if source.starts_with(b"\0asm") {
-        return Ok(source.to_vec());
-    }
-    let text = std::str::from_utf8(source)
-        .map_err(|_| WasmError::Malformed("module text is not UTF-8".to_string()))?;
-    let buf = wast::parser::ParseBuffer::new(text).map_err(|e| malformed(e, text))?;
-    let mut wat = wast::parser::parse::<wast::Wat>(&buf).map_err(|e| malformed(e, text))?;
-    wat.encode().map_err(|e| malformed(e, text))
-}
-
-fn malformed(mut error: wast::Error, text: &str) -> WasmError {
-    error.set_text(text);
-    WasmError::Malformed(error.to_string())
-}
-
-/// Binary parse errors are "malformed", everything else wasmtime rejects is "invalid".
-fn classify(error: &wasmtime::Error) -> WasmError {
-    let text = describe(error);
-    let malformed = [
-        "magic header",
-        "unknown binary version",
-        "unexpected end",
-        "malformed",
-        "section size mismatch",
-        "integer too large",
-        "integer representation too long",
-        "unknown section",
-        "section out of order",
-        "invalid section",
-        "too many locals",
-        "zero byte expected",
-        "function and code section have inconsistent lengths",
-    ];
-    if malformed.iter().any(|m| text.contains(m)) {
-        WasmError::Malformed(text)
-    } else {
-        WasmError::Invalid(text)
-    }
-}
-
-/// A compiled (and rewritten) module. Cheap to clone.
-#[derive(Clone)]
-pub struct Program {
-    module: Module,
-    rewritten: Vec<HostImport>,
-}
-
-impl std::fmt::Debug for Program {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Program")
-            .field("name", &self.module.name())
-            .field("rewritten", &self.rewritten)
-            .finish()
-    }
+/// What a store's `agentsync.thread_spawn` import calls: starts a thread running the program's
+/// `thread_start(id, arg)` and returns its id, or -1 if it could not be started.
+pub(crate) trait SpawnThread: Send + Sync {
+    fn spawn(self: Arc<Self>, arg: i32) -> i32;
 }
 
 /// The data every store of ours carries: how a guest may start threads.
 #[derive(Default)]
 pub struct GuestState {
-    pub(crate) threads: Option<std::sync::Arc<Threads>>,
+    pub(crate) spawner: Option<Arc<dyn SpawnThread>>,
+    /// This store's thread in its run's cancel, for the wait host functions.
+    pub(crate) wait_slot: Option<Arc<WaitSlot>>,
+}
+
+/// The `agentsync.thread_spawn` host function of a store whose guest may start threads.
+fn spawn_function(store: &mut Store<GuestState>, spawner: Arc<dyn SpawnThread>) -> Func {
+    Func::wrap(store, move |_: Caller<'_, GuestState>, arg: i32| -> i32 {
+        spawner.clone().spawn(arg)
+    })
 }
 
 impl Program {
-    /// The wasmtime module (after the rewrite).
-    pub fn module(&self) -> &Module {
-        &self.module
-    }
-
-    /// The host imports the rewrite added (empty for a native compile).
-    pub fn rewritten(&self) -> &[HostImport] {
-        &self.rewritten
-    }
-
-    /// The shared memory this module imports, as `(module, name, (minimum, maximum) pages)`.
-    pub fn shared_memory_import(&self) -> Option<(String, String, u32, u32)> {
-        self.module.imports().find_map(|import| match import.ty() {
-            ExternType::Memory(m) if m.is_shared() => {
-                let min = u32::try_from(m.minimum()).ok()?;
-                let max = u32::try_from(m.maximum()?).ok()?;
-                Some((
-                    import.module().to_string(),
-                    import.name().to_string(),
-                    min,
-                    max,
-                ))
-            }
-            _ => None,
-        })
-    }
-
-    /// Creates a shared memory matching the module's shared-memory import.
-    ///
-    /// # Errors
-    ///
-    /// [`WasmError::NeedsSharedMemoryImport`] if the module imports no shared memory.
-    pub fn new_memory(&self, runtime: &Runtime) -> Result<GuestMemory, WasmError> {
-        let (_, _, min, max) = self
-            .shared_memory_import()
-            .ok_or(WasmError::NeedsSharedMemoryImport { threads: 1 })?;
-        GuestMemory::new(runtime, min, max)
-    }
-
     /// Instantiates the module in `store`.
     ///
-    /// Imports are resolved in this order: the rewrite's host functions; a shared memory
-    /// import gets `memory`; an unshared memory import gets a fresh memory; the thread-spawn
-    /// import (`agentsync` `thread_spawn`) if the store has [`Threads`]; then `linker`.
+    /// As [`instantiate_with`](Self::instantiate_with) with `memory` as the only shared
+    /// memory (a module that imports two distinct shared memories then fails to link).
     ///
     /// # Errors
     ///
-    /// [`WasmError::Link`] for an import nothing provides, [`WasmError::Trap`] if the start
-    /// function traps.
+    /// As [`instantiate_with`](Self::instantiate_with).
     pub fn instantiate(
         &self,
         store: &mut Store<GuestState>,
         memory: Option<&GuestMemory>,
         linker: Option<&Linker<GuestState>>,
     ) -> Result<Instance, WasmError> {
+        self.instantiate_with(
+            store,
+            memory.map(std::slice::from_ref).unwrap_or(&[]),
+            linker,
+        )
+    }
+
+    /// Instantiates the module in `store`.
+    ///
+    /// Imports are resolved in this order: the rewrite's host functions; `linker`; the k-th
+    /// distinct shared memory import (see [`shared_memory_imports`](Self::shared_memory_imports))
+    /// gets `memories[k]`; an unshared memory import gets a fresh memory; the thread-spawn import
+    /// (`agentsync` `thread_spawn`) if the store belongs to [`Threads`](crate::Threads).
+    ///
+    /// # Errors
+    ///
+    /// [`WasmError::Link`] for an import nothing provides,
+    /// [`WasmError::MissingSharedMemories`] if `memories` is too short,
+    /// [`WasmError::SpawnNeedsImportedMemory`] for a thread-spawn import in a module that
+    /// defines its own shared memory, [`WasmError::Trap`] if the start function traps.
+    pub fn instantiate_with(
+        &self,
+        store: &mut Store<GuestState>,
+        memories: &[GuestMemory],
+        linker: Option<&Linker<GuestState>>,
+    ) -> Result<Instance, WasmError> {
+        let shared = self.shared_memory_imports();
         let mut imports: Vec<Extern> = Vec::new();
-        for import in self.module.imports() {
+        // The rewrite appended its imports, in order, after the module's own: import `i` of
+        // those is `rewritten()[i]`, found without comparing names.
+        let first_host = self.module().imports().len() - self.rewritten().len();
+        for (index, import) in self.module().imports().enumerate() {
             let (module, name) = (import.module(), import.name());
-            let resolved = if module == HOST_MODULE {
-                self.rewritten
-                    .iter()
-                    .find(|h| h.field_name() == name)
-                    .map(|h| Extern::Func(host_function(store, *h)))
+            let host = index
+                .checked_sub(first_host)
+                .and_then(|k| self.rewritten().get(k))
+                .filter(|_| module == HOST_MODULE);
+            let resolved = if let Some(host) = host {
+                let export = self
+                    .memory_export(host.memory)
+                    .map_or_else(|| memory_export_name(host.memory), str::to_string);
+                let slot = store.data().wait_slot.clone();
+                Some(Extern::Func(host_function(store, *host, export, slot)))
             } else if let Some(found) = linker.and_then(|l| l.get(&mut *store, module, name).ok()) {
                 Some(found)
             } else {
                 match import.ty() {
                     ExternType::Memory(m) if m.is_shared() => {
-                        memory.map(|g| Extern::SharedMemory(g.shared_memory().clone()))
+                        let k = shared
+                            .iter()
+                            .position(|(m, n, _)| (m.as_str(), n.as_str()) == (module, name))
+                            .unwrap_or(usize::MAX);
+                        let given = memories.get(k).ok_or(WasmError::MissingSharedMemories {
+                            imported: shared.len(),
+                            given: memories.len(),
+                        })?;
+                        Some(Extern::SharedMemory(given.shared_memory().clone()))
                     }
                     // Only a stand-alone run invents an unshared memory; a script's
                     // imports must all be provided.
                     ExternType::Memory(m) if linker.is_none() => {
                         Memory::new(&mut *store, m).ok().map(Extern::Memory)
                     }
-                    ExternType::Func(_) if (module, name) == (SPAWN_MODULE, SPAWN_FIELD) => store
-                        .data()
-                        .threads
-                        .clone()
-                        .map(|t| Extern::Func(crate::threads::spawn_function(store, t))),
+                    ExternType::Func(_) if (module, name) == (SPAWN_MODULE, SPAWN_FIELD) => {
+                        let spawner = store.data().spawner.clone();
+                        if spawner.is_some() && self.defines_shared_memory() {
+                            return Err(WasmError::SpawnNeedsImportedMemory);
+                        }
+                        spawner.map(|s| Extern::Func(spawn_function(store, s)))
+                    }
                     _ => None,
                 }
             };
@@ -256,7 +130,7 @@ impl Program {
                 .ok_or_else(|| WasmError::Link(format!("unknown import {module:?} {name:?}")))?;
             imports.push(resolved);
         }
-        Instance::new(&mut *store, &self.module, &imports).map_err(|e| {
+        Instance::new(&mut *store, self.module(), &imports).map_err(|e| {
             let text = describe(&e);
             if text.contains("incompatible import") || text.contains("unknown import") {
                 WasmError::Link(text)
@@ -345,6 +219,49 @@ pub fn call(
         .ok_or_else(|| WasmError::NoSuchFunction(name.to_string()))?;
     let mut results = vec![Val::I32(0); func.ty(&*store).results().len()];
     func.call(&mut *store, args, &mut results)
-        .map_err(|e| WasmError::Trap(describe(&e)))?;
+        .map_err(|e| match e.downcast_ref::<Trap>() {
+            Some(Trap::Cancelled) => WasmError::Cancelled,
+            _ => WasmError::Trap(describe(&e)),
+        })?;
     Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::host::tests::FIELD_NAMES;
+    use crate::{Runtime, Threads};
+
+    /// A module with `n` notify opcodes, each with its own static offset.
+    fn distinct_offsets(n: usize) -> String {
+        let mut wat = String::from(
+            "(module (import \"env\" \"memory\" (memory 1 1 shared)) (func (export \"f\")",
+        );
+        for k in 0..n {
+            let op = format!(
+                " (drop (memory.atomic.notify offset={} (i32.const 0) (i32.const 0)))",
+                4 * k
+            );
+            wat.push_str(&op);
+        }
+        wat.push_str("))");
+        wat
+    }
+
+    /// Compiling and instantiating a module with n distinct (op, memory, offset) imports names
+    /// each import once, in the rewrite, not once per lookup (which made it quadratic).
+    #[test]
+    fn import_names_are_formatted_once_per_import_not_per_lookup() {
+        let n = 2_000;
+        let runtime = Runtime::shared();
+        FIELD_NAMES.with(|c| c.set(0));
+        let program = runtime.compile(distinct_offsets(n).as_bytes()).unwrap();
+        assert_eq!(program.rewritten().len(), n);
+        let memory = program.new_memory(runtime).unwrap();
+        Threads::new(program, memory).run("f", &[]).unwrap();
+        let formatted = FIELD_NAMES.with(|c| c.get());
+        assert!(
+            formatted <= n,
+            "{formatted} names formatted for {n} imports"
+        );
+    }
 }

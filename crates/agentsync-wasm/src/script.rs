@@ -17,8 +17,8 @@ use wast::lexer::Lexer;
 use wast::parser::{self, ParseBuffer};
 use wast::Wast;
 
+use crate::engine::Runtime;
 use crate::profile::Profile;
-use crate::runtime::Runtime;
 
 use context::Context;
 

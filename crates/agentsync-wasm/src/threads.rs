@@ -5,59 +5,186 @@
 //! and exports `thread_start (param i32 i32)` can start threads: `thread_spawn(arg)` returns a
 //! fresh positive thread id (or -1 if the thread could not be started) and runs
 //! `thread_start(id, arg)` in a new instance of the same module on a new OS thread, importing
-//! the same shared memory. The host joins every spawned thread before a run returns.
+//! the same shared memory.
+//!
+//! Spawned threads are detached and counted: each one, when its `thread_start` returns (or
+//! traps), gives its OS thread and its store back at once and leaves its error, if any, for
+//! [`Threads::join_spawned`], which waits until none is left. At most
+//! [`Threads::spawn_limit`] spawned threads live at once; a spawn beyond it, or one the OS
+//! refuses, returns -1 to the guest.
+//!
+//! A thread of the run that fails stops the others (see `cancel.rs`): their waits, and with
+//! an interruptible program their loops, end with [`WasmError::Cancelled`]. Once no thread
+//! of the run is left, the `Threads` can run again.
 
-use std::path::Path;
-use std::sync::atomic::AtomicI32;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicI32, AtomicUsize};
+use std::sync::{Arc, Condvar, Mutex};
 
-use wasmtime::{Caller, Func, Store, Val};
+use wasmtime::{Store, UpdateDeadline, Val};
 
-use crate::error::WasmError;
+use crate::cancel::Cancel;
+use crate::compile::Program;
+use crate::error::{Trap, WasmError};
 use crate::memory::GuestMemory;
-use crate::runtime::{call, parse_arg, GuestState, Program, Runtime, Value};
-
-/// Import module of the thread-spawn function.
-pub const SPAWN_MODULE: &str = "agentsync";
-/// Import field of the thread-spawn function.
-pub const SPAWN_FIELD: &str = "thread_spawn";
+use crate::runtime::{call, GuestState, SpawnThread};
 /// The export a spawned thread runs, with `(thread id, argument)`.
 pub const THREAD_START: &str = "thread_start";
 
-/// The threads of one run: the program, its shared memory and the spawned threads to join.
+/// How many guest-spawned threads may live at once unless [`Threads::set_spawn_limit`] says
+/// otherwise.
+pub const DEFAULT_SPAWN_LIMIT: usize = 1024;
+
+/// The threads of one run: the program, its shared memory and the count of spawned threads.
 pub struct Threads {
     program: Program,
-    memory: GuestMemory,
+    /// The shared memories, one per distinct shared-memory import, in import order.
+    memories: Vec<GuestMemory>,
+    /// The id the next spawned thread gets; ids are positive, so it stops at `i32::MAX`.
     next_id: AtomicI32,
-    spawned: Mutex<Vec<JoinHandle<Result<(), WasmError>>>>,
+    /// The most spawned threads that may live at once.
+    spawn_limit: AtomicUsize,
+    spawned: Mutex<Spawned>,
+    /// Signalled (under `spawned`) whenever a spawned thread finishes.
+    finished: Condvar,
+    /// Raised when a thread of the run fails; stops the others. Lowered again when no thread
+    /// of the run is left, so the next run on these `Threads` starts afresh.
+    cancel: Arc<Cancel>,
+    /// Threads of the run now active: running calls, spawned threads (from their spawn on)
+    /// and callers that hold the run open while they start threads.
+    active: Mutex<usize>,
+}
+
+/// The spawned threads' accounting, guarded by `Threads::spawned`.
+#[derive(Default)]
+struct Spawned {
+    /// Spawned threads started and not yet finished.
+    live: usize,
+    /// The first error a finished spawned thread returned, until `join_spawned` takes it.
+    first_error: Option<WasmError>,
 }
 
 impl Threads {
-    /// Threads of `program` over `memory`.
+    /// Threads of `program` over `memory` (for its shared-memory import).
     pub fn new(program: Program, memory: GuestMemory) -> Arc<Self> {
+        Self::with_memories(program, memory, Vec::new())
+    }
+
+    /// Threads of `program` whose first shared-memory import gets `memory` and the following
+    /// distinct ones get `more`, in order (see [`Program::new_memories`]).
+    pub fn with_memories(
+        program: Program,
+        memory: GuestMemory,
+        more: Vec<GuestMemory>,
+    ) -> Arc<Self> {
+        let mut memories = vec![memory];
+        memories.extend(more);
         Arc::new(Self {
             program,
-            memory,
+            memories,
             next_id: AtomicI32::new(1),
-            spawned: Mutex::new(Vec::new()),
+            spawn_limit: AtomicUsize::new(DEFAULT_SPAWN_LIMIT),
+            spawned: Mutex::new(Spawned::default()),
+            finished: Condvar::new(),
+            cancel: Arc::default(),
+            active: Mutex::new(0),
         })
     }
 
-    /// The shared memory every thread imports.
+    /// How many guest-spawned threads may live at once ([`DEFAULT_SPAWN_LIMIT`] unless set).
+    pub fn spawn_limit(&self) -> usize {
+        self.spawn_limit.load(Relaxed)
+    }
+
+    /// Sets how many guest-spawned threads may live at once; `thread_spawn` returns -1 beyond
+    /// it. Threads already running are not affected.
+    pub fn set_spawn_limit(&self, limit: usize) {
+        self.spawn_limit.store(limit, Relaxed);
+    }
+
+    /// How many guest-spawned threads are running now.
+    pub fn live_spawned(&self) -> usize {
+        lock(&self.spawned).live
+    }
+
+    /// The (first) shared memory every thread imports.
     pub fn memory(&self) -> &GuestMemory {
-        &self.memory
+        &self.memories[0]
     }
 
     /// A new store whose guest may spawn threads of this run.
+    ///
+    /// Its waits, and with an [interruptible](crate::Runtime::interruptible) program its
+    /// loops too, stop with [`WasmError::Cancelled`] once another thread of the run failed.
     pub fn store(self: &Arc<Self>) -> Store<GuestState> {
-        Store::new(
+        let mut store = Store::new(
             self.program.module().engine(),
             GuestState {
-                threads: Some(self.clone()),
+                spawner: Some(self.clone()),
+                wait_slot: Some(Arc::new(self.cancel.slot())),
             },
-        )
+        );
+        if self.program.is_interruptible() {
+            let cancel = self.cancel.clone();
+            store.set_epoch_deadline(1);
+            // `stop` raises the flag before it bumps the epoch: if the bump came before the
+            // deadline above was set, the flag is seen here and the deadline made due now.
+            if cancel.is_cancelled() {
+                store.set_epoch_deadline(0);
+            }
+            store.epoch_deadline_callback(move |_| {
+                if cancel.is_cancelled() {
+                    Err(wasmtime::Error::new(Trap::Cancelled))
+                } else {
+                    // Another run on the same engine was cancelled: go on.
+                    Ok(UpdateDeadline::Continue(1))
+                }
+            });
+        }
+        store
+    }
+
+    /// Whether a thread of this run failed, so the others are being stopped.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Passes a thread's outcome on; a failure (other than being stopped) stops the run: the
+    /// flag is raised, interruptible guest code is interrupted and every waiting thread of
+    /// the run is woken to trap.
+    fn stop_on_failure<R>(&self, outcome: Result<R, WasmError>) -> Result<R, WasmError> {
+        if let Err(error) = &outcome {
+            if !matches!(error, WasmError::Cancelled) && !self.cancel.is_cancelled() {
+                self.stop();
+            }
+        }
+        outcome
+    }
+
+    /// Counts the caller as active in the run until the guard is dropped.
+    pub(crate) fn enter(&self) -> Active<'_> {
+        self.count_in();
+        Active(self)
+    }
+
+    fn count_in(&self) {
+        *lock(&self.active) += 1;
+    }
+
+    fn leave(&self) {
+        let mut active = lock(&self.active);
+        *active -= 1;
+        if *active == 0 {
+            self.cancel.lower();
+        }
+    }
+
+    fn stop(&self) {
+        self.cancel.raise();
+        if self.program.is_interruptible() {
+            self.program.module().engine().increment_epoch();
+        }
+        self.cancel.wake_waiters();
     }
 
     /// Runs `name(args)` in a new instance on the calling thread.
@@ -68,13 +195,16 @@ impl Threads {
     ///
     /// # Errors
     ///
-    /// Any [`WasmError`] from instantiation or the call.
+    /// Any [`WasmError`] from instantiation or the call (which then stops the run's other
+    /// threads), or [`WasmError::Cancelled`] if another thread of the run failed meanwhile.
     pub fn run(self: &Arc<Self>, name: &str, args: &[Val]) -> Result<Vec<Val>, WasmError> {
+        let _active = self.enter();
         let mut store = self.store();
-        let instance = self
+        let outcome = self
             .program
-            .instantiate(&mut store, Some(&self.memory), None)?;
-        call(&mut store, &instance, name, args)
+            .instantiate_with(&mut store, &self.memories, None)
+            .and_then(|instance| call(&mut store, &instance, name, args));
+        self.stop_on_failure(outcome)
     }
 
     /// Runs several calls in sequence in one new instance on the calling thread; returns the
@@ -88,37 +218,22 @@ impl Threads {
     ///
     /// Any [`WasmError`] from instantiation or a call.
     pub fn run_sequence(self: &Arc<Self>, calls: &[(&str, &[Val])]) -> Result<Vec<Val>, WasmError> {
+        let _active = self.enter();
         let mut store = self.store();
-        let instance = self
+        let outcome = self
             .program
-            .instantiate(&mut store, Some(&self.memory), None)?;
-        let mut last = Vec::new();
-        for (name, args) in calls {
-            last = call(&mut store, &instance, name, args)?;
-        }
-        Ok(last)
-    }
-
-    fn spawn(self: &Arc<Self>, arg: i32) -> i32 {
-        let id = self.next_id.fetch_add(1, Relaxed);
-        let threads = self.clone();
-        let started = std::thread::Builder::new()
-            .name(format!("wasm-thread-{id}"))
-            .spawn(move || {
-                threads
-                    .run(THREAD_START, &[Val::I32(id), Val::I32(arg)])
-                    .map(drop)
+            .instantiate_with(&mut store, &self.memories, None)
+            .and_then(|instance| {
+                let mut last = Vec::new();
+                for (name, args) in calls {
+                    last = call(&mut store, &instance, name, args)?;
+                }
+                Ok(last)
             });
-        match started {
-            Ok(handle) => {
-                lock(&self.spawned).push(handle);
-                id
-            }
-            Err(_) => -1,
-        }
+        self.stop_on_failure(outcome)
     }
 
-    /// Joins every thread the guests spawned (including threads spawned by those threads).
+    /// Waits for every thread the guests spawned (including threads spawned by those threads).
     ///
     /// # Blocking
     ///
@@ -126,113 +241,106 @@ impl Threads {
     ///
     /// # Errors
     ///
-    /// The first error a spawned thread returned.
+    /// The first error a spawned thread returned since the last call.
     pub fn join_spawned(&self) -> Result<(), WasmError> {
-        let mut first = Ok(());
-        loop {
-            let Some(handle) = lock(&self.spawned).pop() else {
-                return first;
-            };
-            let outcome = handle
-                .join()
-                .unwrap_or_else(|_| Err(WasmError::Trap("a guest thread panicked".to_string())));
-            if first.is_ok() {
-                first = outcome;
-            }
+        let mut spawned = lock(&self.spawned);
+        while spawned.live > 0 {
+            spawned = self
+                .finished
+                .wait(spawned)
+                .unwrap_or_else(|p| p.into_inner());
         }
+        spawned.first_error.take().map_or(Ok(()), Err)
+    }
+
+    /// Takes a place for one more spawned thread and a fresh id, or `None` at the limit or
+    /// when ids are exhausted.
+    fn reserve_spawn(&self) -> Option<i32> {
+        let mut spawned = lock(&self.spawned);
+        if spawned.live >= self.spawn_limit() || self.cancel.is_cancelled() {
+            return None;
+        }
+        let id = self
+            .next_id
+            .fetch_update(Relaxed, Relaxed, |id| id.checked_add(1))
+            .ok()?;
+        spawned.live += 1;
+        Some(id)
+    }
+
+    /// Gives a spawned thread's place back and keeps its error if it is the first.
+    fn finish_spawn(&self, outcome: Result<(), WasmError>) {
+        let mut spawned = lock(&self.spawned);
+        spawned.live -= 1;
+        match (outcome, &spawned.first_error) {
+            (Ok(()), _) => {}
+            // The failure that stopped the run is worth more than "stopped".
+            (Err(error), None | Some(WasmError::Cancelled)) => spawned.first_error = Some(error),
+            (Err(_), Some(_)) => {}
+        }
+        self.finished.notify_all();
     }
 }
 
-/// Locks ignoring poisoning: the vector stays consistent whatever a panicking holder did.
+/// An active thread of a run (see [`Threads::enter`]).
+pub(crate) struct Active<'a>(&'a Threads);
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.leave();
+    }
+}
+
+/// Locks ignoring poisoning: the accounting stays consistent whatever a panicking holder did.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The `agentsync.thread_spawn` host function for a store of `threads`.
-pub(crate) fn spawn_function(store: &mut Store<GuestState>, threads: Arc<Threads>) -> Func {
-    Func::wrap(store, move |_: Caller<'_, GuestState>, arg: i32| -> i32 {
-        threads.spawn(arg)
-    })
+/// Ends a spawned thread's accounting when the thread's work ends, even by a panic, or when
+/// the thread could not be started (the unrun closure that owns it is dropped).
+struct SpawnedThread {
+    threads: Arc<Threads>,
+    /// What `thread_start` returned; `None` if it never ran.
+    outcome: Option<Result<(), WasmError>>,
 }
 
-/// What [`run_module`] returns: the results of each of the `--threads` invocations, in
-/// thread order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunOutput {
-    /// `results[i]` is what thread `i`'s call returned.
-    pub results: Vec<Vec<Value>>,
-}
-
-/// `agentsync wasm run MODULE --threads N --invoke NAME ARGS...`: loads a `.wat` or `.wasm`
-/// file, rewrites its wait/notify, and calls `invoke(args)` on `threads` threads at once, each
-/// in its own instance over one shared memory (the one the module imports; with one thread a
-/// module may also define its own memory).
-///
-/// # Blocking
-///
-/// Until every thread (including guest-spawned ones) has finished.
-///
-/// # Errors
-///
-/// [`WasmError::Io`] for an unreadable file, any load error of [`Runtime::compile`],
-/// [`WasmError::NeedsSharedMemoryImport`] for `threads > 1` without a shared-memory import,
-/// argument errors, and the first trap any thread hit.
-pub fn run_module(
-    path: &Path,
-    threads: usize,
-    invoke: &str,
-    args: &[String],
-) -> Result<RunOutput, WasmError> {
-    let source = std::fs::read(path).map_err(|error| WasmError::Io {
-        path: path.display().to_string(),
-        error,
-    })?;
-    let runtime = Runtime::shared();
-    let program = runtime.compile(&source)?;
-    let threads = threads.max(1);
-    let memory = match program.shared_memory_import() {
-        Some(_) => program.new_memory(runtime)?,
-        None if threads > 1 => return Err(WasmError::NeedsSharedMemoryImport { threads }),
-        // Unused placeholder: the module defines (or does not use) its memory.
-        None => GuestMemory::new(runtime, 0, 0)?,
-    };
-    let args = typed_args(&program, invoke, args)?;
-    let run = Threads::new(program, memory);
-    let outcomes: Vec<Result<Vec<Val>, WasmError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| scope.spawn(|| run.run(invoke, &args)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(WasmError::Trap("a guest thread panicked".into())))
-            })
-            .collect()
-    });
-    run.join_spawned()?;
-    let mut results = Vec::with_capacity(threads);
-    for outcome in outcomes {
-        results.push(outcome?.iter().map(Value::from).collect());
+impl Drop for SpawnedThread {
+    fn drop(&mut self) {
+        let outcome = if std::thread::panicking() {
+            Err(WasmError::Trap("a guest thread panicked".to_string()))
+        } else {
+            self.outcome.take().unwrap_or(Ok(()))
+        };
+        self.threads.finish_spawn(outcome);
+        self.threads.leave();
     }
-    Ok(RunOutput { results })
 }
 
-fn typed_args(program: &Program, invoke: &str, args: &[String]) -> Result<Vec<Val>, WasmError> {
-    let ty = program
-        .module()
-        .get_export(invoke)
-        .and_then(|e| e.func().cloned())
-        .ok_or_else(|| WasmError::NoSuchFunction(invoke.to_string()))?;
-    let params: Vec<_> = ty.params().collect();
-    if params.len() != args.len() {
-        return Err(WasmError::ArgumentCount {
-            expected: params.len(),
-            given: args.len(),
-        });
+impl SpawnThread for Threads {
+    fn spawn(self: Arc<Self>, arg: i32) -> i32 {
+        let Some(id) = self.reserve_spawn() else {
+            return -1;
+        };
+        // Active from now on (left when the guard below drops), so the run cannot look
+        // finished between this spawn and the new thread's start.
+        self.count_in();
+        let mut thread = SpawnedThread {
+            threads: self.clone(),
+            outcome: None,
+        };
+        let started = std::thread::Builder::new()
+            .name(format!("wasm-thread-{id}"))
+            .spawn(move || {
+                let outcome = thread
+                    .threads
+                    .run(THREAD_START, &[Val::I32(id), Val::I32(arg)]);
+                thread.outcome.replace(outcome.map(drop));
+            });
+        match started {
+            // Detached: the thread's resources go back to the OS when it ends.
+            Ok(_) => id,
+            // The unrun closure, and with it the guard, was dropped: the place is free again.
+            Err(_) => -1,
+        }
     }
-    args.iter()
-        .zip(&params)
-        .map(|(a, t)| parse_arg(a, t))
-        .collect()
 }

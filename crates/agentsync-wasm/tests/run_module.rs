@@ -143,3 +143,82 @@ fn bad_invocations_name_what_was_wrong() {
     let err = run_module(&bin, 1, "f", &[]).unwrap_err();
     assert!(matches!(err, WasmError::Malformed(_)), "{err:?}");
 }
+
+#[test]
+fn bad_module_neither_binary_nor_text_is_not_a_module() {
+    for bytes in [&[0x89, 0xfe, 0x00, 0x13, 0xc3][..], b"hello, world"] {
+        let err = Runtime::shared().compile(bytes).unwrap_err();
+        assert!(matches!(err, WasmError::NotAModule), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "not a WebAssembly module: neither binary (no \\0asm header) nor text"
+        );
+    }
+}
+
+#[test]
+fn two_shared_memory_imports_get_two_memories() {
+    let path = scratch(
+        "two_memories.wat",
+        r#"(module
+             (import "env" "a" (memory $a 1 1 shared))
+             (import "env" "b" (memory $b 1 1 shared))
+             (func (export "f") (result i32)
+               (i32.atomic.store $a (i32.const 0) (i32.const 7))
+               (drop (memory.atomic.notify $b (i32.const 0) (i32.const 1)))
+               (i32.atomic.load $b (i32.const 0))))"#,
+    );
+    let out = run_module(&path, 2, "f", &[]).unwrap();
+    assert_eq!(out.results, [vec![Value::I32(0)], vec![Value::I32(0)]]);
+}
+
+#[test]
+fn a_module_may_export_the_name_the_rewrite_would_use() {
+    let path = scratch(
+        "export_name.wat",
+        r#"(module
+             (import "env" "memory" (memory 1 1 shared))
+             (func (export "agentsync:memory0") (result i32)
+               (memory.atomic.notify (i32.const 0) (i32.const 1))))"#,
+    );
+    let out = run_module(&path, 1, "agentsync:memory0", &[]).unwrap();
+    assert_eq!(out.results, [vec![Value::I32(0)]]);
+}
+
+#[test]
+fn a_memory64_shared_import_gets_a_64_bit_memory() {
+    let path = scratch(
+        "memory64.wat",
+        r#"(module
+             (import "env" "memory" (memory i64 1 1 shared))
+             (func (export "f") (result i32)
+               (i64.atomic.store (i64.const 8) (i64.const 5))
+               (drop (memory.atomic.notify (i64.const 8) (i32.const 1)))
+               (memory.atomic.wait64 (i64.const 8) (i64.const 4) (i64.const 0))))"#,
+    );
+    let out = run_module(&path, 2, "f", &[]).unwrap();
+    // Not equal: the word holds 5.
+    assert_eq!(out.results, [vec![Value::I32(1)], vec![Value::I32(1)]]);
+}
+
+#[test]
+fn a_module_that_defines_its_shared_memory_cannot_spawn_threads() {
+    let path = scratch(
+        "defined_spawn.wat",
+        r#"(module
+             (import "agentsync" "thread_spawn" (func $spawn (param i32) (result i32)))
+             (memory 1 1 shared)
+             (func (export "thread_start") (param i32 i32)
+               (i32.atomic.store (i32.const 0) (i32.const 1))
+               (drop (memory.atomic.notify (i32.const 0) (i32.const 1))))
+             (func (export "main") (result i32)
+               (drop (call $spawn (i32.const 0)))
+               (memory.atomic.wait32 (i32.const 0) (i32.const 0) (i64.const 2000000000))))"#,
+    );
+    let err = run_module(&path, 1, "main", &[]).unwrap_err();
+    assert!(
+        matches!(err, WasmError::SpawnNeedsImportedMemory),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("import"), "{err}");
+}

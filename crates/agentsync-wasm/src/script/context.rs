@@ -10,9 +10,11 @@ use wast::{QuoteWat, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
 
 use super::values::{arg, define_spectest, matches};
 use super::FileReport;
+use crate::compile::Program;
+use crate::engine::Runtime;
 use crate::error::{describe, WasmError};
 use crate::profile::Profile;
-use crate::runtime::{GuestState, Program, Runtime};
+use crate::runtime::GuestState;
 
 /// What the threads of a script count.
 #[derive(Default)]
