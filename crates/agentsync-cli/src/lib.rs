@@ -1,6 +1,6 @@
 //! The `agentsync` command line: the guided tour, benchmarks against peers, and stress runs.
 //!
-//! Layer 6 of `DESIGN.md`. It uses only the public API of the `agentsync` library. The binary
+//! Layer 7 of `docs/architecture.md`. It uses only the public API of the `agentsync` library. The binary
 //! (`src/main.rs`) installs [`alloc_count::CountingAlloc`] and calls [`run`].
 //!
 //! Exit codes: [`EXIT_OK`] on success, [`EXIT_FAILED`] when a tour check fails, a stress

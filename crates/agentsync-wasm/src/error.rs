@@ -8,7 +8,7 @@ use std::fmt;
 ///
 /// Each message starts with the text the WebAssembly spec tests expect (`unaligned atomic`,
 /// `expected shared memory`, `out of bounds memory access`) and then names the bad value and
-/// the rule of SEMANTICS.md.
+/// the rule of docs/semantics.md.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trap {
     /// W4: the effective address is not a multiple of the access size.

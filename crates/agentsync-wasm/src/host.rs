@@ -4,7 +4,7 @@
 //! Each instance gets its own functions, holding a lazily filled cache of the memory they act
 //! on, found through the export the rewrite added (whose name the caller passes in). This
 //! module depends on the memory, error and cancel modules only. Checks run in the order of
-//! SEMANTICS.md: wait — alignment, unshared, bounds, compare, sleep (W7); notify —
+//! docs/semantics.md: wait — alignment, unshared, bounds, compare, sleep (W7); notify —
 //! alignment, bounds, unshared returns 0, wake (W11). On a shared memory everything after the
 //! alignment check is agentsync's [`WasmView`] over the guest memory, the same code the host
 //! uses; only an unshared memory (owned by its store, free to move) is checked here.

@@ -2,7 +2,7 @@
 //! `memory.atomic.wait32/64` and `memory.atomic.notify` go through agentsync's futex.
 //!
 //! Before compiling, [`Runtime::compile`] rewrites each wait/notify opcode into a call of a host
-//! function implementing W4–W12 of SEMANTICS.md on agentsync's waiter table, so guest threads,
+//! function implementing W4–W12 of docs/semantics.md on agentsync's waiter table, so guest threads,
 //! host threads and host async tasks wait in the same FIFO queue per address. All other atomic
 //! opcodes run natively in wasmtime. The guest's shared memory is a [`GuestMemory`] on the
 //! host: its bytes never move, so host code can wait, notify and `wait_async` on guest words,
@@ -44,7 +44,7 @@
 //!
 //! # Guaranteed
 //!
-//! - W4–W12 in the order SEMANTICS.md gives, with trap messages that start with the spec
+//! - W4–W12 in the order docs/semantics.md gives, with trap messages that start with the spec
 //!   tests' texts (`unaligned atomic`, `expected shared memory`, `out of bounds memory
 //!   access`). On shared memories the checks after alignment are agentsync's
 //!   [`WasmView`](agentsync::memory::WasmView), the same code host callers use.

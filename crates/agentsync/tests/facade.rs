@@ -1,4 +1,4 @@
-//! Conformance of the `Atomics` facade with SEMANTICS.md: one test per rule, named after it.
+//! Conformance of the `Atomics` facade with docs/semantics.md: one test per rule, named after it.
 #![cfg(not(loom))] // layer 2 is std-only: loom atomics cannot live in raw memory
 
 mod memory_common;

@@ -1,4 +1,4 @@
-//! Conformance of the futex layer, one test (or more) per rule of SEMANTICS.md it owns:
+//! Conformance of the futex layer, one test (or more) per rule of docs/semantics.md it owns:
 //! S3–S8, S15–S26, S30, S31.
 
 mod common;

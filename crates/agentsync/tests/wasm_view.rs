@@ -1,4 +1,4 @@
-//! Conformance of the Wasm view with the WebAssembly rules of SEMANTICS.md (W1–W13).
+//! Conformance of the Wasm view with the WebAssembly rules of docs/semantics.md (W1–W13).
 #![cfg(not(loom))] // layer 2 is std-only: loom atomics cannot live in raw memory
 
 mod memory_common;

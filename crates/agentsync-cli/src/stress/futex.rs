@@ -5,7 +5,7 @@
 //! layer with wait / notify) runs the same workers and checks the same invariants through its
 //! own API.
 //!
-//! Invariants checked at the end (DESIGN.md, layer 1):
+//! Invariants checked at the end (docs/architecture.md, layer 1):
 //! - the sum of what `notify` returned equals the number of `ok` results delivered (a
 //!   `Some(Ok)` from `WaitFuture::cancel` is a delivered `ok`): no lost or doubled wake-up;
 //! - a future never resolves `not-equal`; a blocking wait never errors on a thread that may block;

@@ -12,7 +12,7 @@ use super::{timeout_from_ns, SharedMemory};
 use crate::futex::WaitError;
 
 /// A Wasm trap raised by a [`WasmView`] instruction. `Display` starts with the message Wasm
-/// engines use and names the rule of `SEMANTICS.md` that raised it.
+/// engines use and names the rule of `docs/semantics.md` that raised it.
 ///
 /// ```
 /// use agentsync::memory::{SharedMemory, Trap, WasmView};
