@@ -36,18 +36,8 @@ fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
-/// Every thread adds 1 to word 0 and waits until all 1024 have.
-const BARRIER_1024: &str = r#"(module
-  (import "env" "memory" (memory 1 1 shared))
-  (func (export "meet") (local $seen i32)
-    (drop (i32.atomic.rmw.add (i32.const 0) (i32.const 1)))
-    (drop (memory.atomic.notify (i32.const 0) (i32.const -1)))
-    (loop $wait
-      (local.set $seen (i32.atomic.load (i32.const 0)))
-      (if (i32.lt_u (local.get $seen) (i32.const 1024))
-        (then
-          (drop (memory.atomic.wait32 (i32.const 0) (local.get $seen) (i64.const -1)))
-          (br $wait))))))"#;
+/// Every thread adds 1 to word 0 and waits until as many as it was told (1024 here) have.
+const BARRIER: &str = include_str!("../../agentsync-wasm/tests/fixtures/barrier.wat");
 
 /// Under a process limit of 64 (as an unprivileged user, so the limit applies), 1024 threads
 /// cannot all start: the run says how many did, stops them, and exits 1 without a panic.
@@ -65,7 +55,7 @@ fn threads_refused_by_the_os_end_the_run_with_one_line_and_status_1() {
         eprintln!("skipped: needs root, setpriv and prlimit");
         return;
     }
-    let module = scratch("barrier1024.wat", BARRIER_1024.as_bytes());
+    let module = scratch("barrier1024.wat", BARRIER.as_bytes());
     let mut command = Command::new("setpriv");
     command.args([
         "--reuid=65534",
@@ -76,7 +66,7 @@ fn threads_refused_by_the_os_end_the_run_with_one_line_and_status_1() {
     ]);
     command.arg(env!("CARGO_BIN_EXE_agentsync"));
     command.args(["wasm", "run", "--threads", "1024", "--invoke", "meet"]);
-    command.arg(&module);
+    command.arg(&module).arg("1024");
     let output = finish_within(command, Duration::from_secs(120));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
@@ -92,13 +82,9 @@ fn agentsync(args: &[&str]) -> Command {
     command
 }
 
-/// Thread 0 traps; threads 1..4 wait on word 4 forever.
-const ONE_TRAPS_OTHERS_WAIT: &str = r#"(module
-  (import "env" "memory" (memory 1 1 shared))
-  (func (export "f") (result i32)
-    (if (i32.eqz (i32.atomic.rmw.add (i32.const 0) (i32.const 1)))
-      (then unreachable))
-    (memory.atomic.wait32 (i32.const 4) (i32.const 0) (i64.const -1))))"#;
+/// Thread 0 traps; the others wait on word 4 forever.
+const ONE_TRAPS_OTHERS_WAIT: &str =
+    include_str!("../../agentsync-wasm/tests/fixtures/one_traps_others_wait.wat");
 
 #[test]
 fn a_trapping_thread_ends_the_run_with_status_1_and_the_trap() {

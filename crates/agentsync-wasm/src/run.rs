@@ -192,28 +192,17 @@ fn typed_args(program: &Program, invoke: &str, args: &[String]) -> Result<Vec<Va
 mod tests {
     use super::*;
 
-    /// Each thread adds 1 to word 0, then waits until all four have: a thread that ran while
-    /// another never started would wait forever.
-    const FOUR_THREAD_BARRIER: &str = r#"(module
-      (import "env" "memory" (memory 1 1 shared))
-      (func (export "meet") (local $seen i32)
-        (drop (i32.atomic.rmw.add (i32.const 0) (i32.const 1)))
-        (drop (memory.atomic.notify (i32.const 0) (i32.const -1)))
-        (loop $wait
-          (local.set $seen (i32.atomic.load (i32.const 0)))
-          (if (i32.lt_u (local.get $seen) (i32.const 4))
-            (then
-              (drop (memory.atomic.wait32 (i32.const 0) (local.get $seen) (i64.const -1)))
-              (br $wait))))))"#;
+    /// Each thread adds 1 to word 0, then waits until as many as it was told have.
+    const BARRIER: &str = include_str!("../tests/fixtures/barrier.wat");
 
     #[test]
     fn refused_thread_start_stops_the_started_ones_before_guest_code() {
         // Interruptible, so a thread that fails stops the others' loops as well as their waits.
         let runtime = Runtime::interruptible();
-        let program = runtime.compile(FOUR_THREAD_BARRIER.as_bytes()).unwrap();
+        let program = runtime.compile(BARRIER.as_bytes()).unwrap();
         let memory = program.new_memory(runtime).unwrap();
         let run = Threads::new(program, memory.clone());
-        let error = run_threads(&run, 4, "meet", &[], 2).unwrap_err();
+        let error = run_threads(&run, 4, "meet", &[Val::I32(4)], 2).unwrap_err();
         assert!(
             matches!(
                 error,
@@ -232,7 +221,9 @@ mod tests {
         assert_eq!(word.load(std::sync::atomic::Ordering::SeqCst), 0);
         // With every thread started the same run completes.
         assert_eq!(
-            run_threads(&run, 4, "meet", &[], usize::MAX).unwrap().len(),
+            run_threads(&run, 4, "meet", &[Val::I32(4)], usize::MAX)
+                .unwrap()
+                .len(),
             4
         );
     }

@@ -26,12 +26,7 @@ fn run_guarded(path: &Path, threads: usize, invoke: &str) -> Result<RunOutput, W
 }
 
 /// The first thread to take a ticket traps; every other one waits on word 4 forever.
-const ONE_TRAPS_OTHERS_WAIT: &str = r#"(module
-  (import "env" "memory" (memory 1 1 shared))
-  (func (export "f") (result i32)
-    (if (i32.eqz (i32.atomic.rmw.add (i32.const 0) (i32.const 1)))
-      (then unreachable))
-    (memory.atomic.wait32 (i32.const 4) (i32.const 0) (i64.const -1))))"#;
+const ONE_TRAPS_OTHERS_WAIT: &str = include_str!("fixtures/one_traps_others_wait.wat");
 
 /// As above, but the others spin on word 4 without waiting.
 const ONE_TRAPS_OTHERS_SPIN: &str = r#"(module
