@@ -287,7 +287,7 @@ impl<A: Attempt> Drop for Acquire<A> {
     fn drop(&mut self) {
         if let Some((future, address)) = self.wait.take() {
             // A notify that already picked this waiter would be swallowed by the drop: pass it
-            // on to the next waiter on the same word (docs/architecture.md, layer 1: the
+            // on to the next waiter on the same word (docs/architecture.md, layer 3: the
             // primitives' forwarding rule). `None` (still queued, now withdrawn) or a time-out
             // owes nothing.
             if future.cancel() == Some(WaitResult::Ok) {
