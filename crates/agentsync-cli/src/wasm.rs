@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use agentsync_wasm::WasmError;
 use clap::{Args, Subcommand};
 
 use crate::CliError;
@@ -76,7 +77,14 @@ pub fn run(args: &WasmArgs) -> Result<(), CliError> {
                 &run.invoke,
                 &run.args,
             )
-            .map_err(|error| CliError::Failed(format!("{}: {error}", run.module.display())))?;
+            .map_err(|error| {
+                let message = format!("{}: {error}", run.module.display());
+                if names_a_bad_argument(&error) {
+                    CliError::Usage(message)
+                } else {
+                    CliError::Failed(message)
+                }
+            })?;
             for (thread, results) in output.results.iter().enumerate() {
                 let values: Vec<String> = results.iter().map(ToString::to_string).collect();
                 say!("thread {thread}: {}", values.join(" "))?;
@@ -84,6 +92,19 @@ pub fn run(args: &WasmArgs) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// Whether `wasm run` failed because of what its arguments asked for (an export the module
+/// does not have, the wrong guest arguments, `--threads` for a module without an imported
+/// shared memory): a usage error ([`EXIT_USAGE`](crate::EXIT_USAGE)), not a failed run.
+fn names_a_bad_argument(error: &WasmError) -> bool {
+    matches!(
+        error,
+        WasmError::NoSuchFunction(_)
+            | WasmError::BadArgument { .. }
+            | WasmError::ArgumentCount { .. }
+            | WasmError::NeedsSharedMemoryImport { .. }
+    )
 }
 
 /// A file named on the command line that cannot be opened is a usage error

@@ -65,8 +65,60 @@ fn wasm_run_reports_a_missing_file_and_a_bad_export_clearly() {
 
     let module = wasm_crate("examples/wasm/counter.wat");
     let unknown = agentsync(&["wasm", "run", &module, "--invoke", "no_such_export"]);
-    assert_eq!(unknown.status.code(), Some(1));
+    assert_eq!(
+        unknown.status.code(),
+        Some(2),
+        "an export that is not there is a usage error"
+    );
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no_such_export"));
+}
+
+/// Arguments that ask for what the module cannot do are usage errors (exit 2), each named in
+/// one line; a guest that runs and fails is exit 1.
+#[test]
+fn wasm_run_argument_errors_exit_2_naming_the_problem() {
+    let counter = wasm_crate("examples/wasm/counter.wat");
+    let dir = std::env::temp_dir().join(format!("agentsync-argerr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let unshared = dir.join("unshared.wat");
+    std::fs::write(&unshared, r#"(module (func (export "f")))"#).unwrap();
+    let unshared = unshared.to_str().unwrap();
+    let cases: [(&str, &[&str], &str); 3] = [
+        (&counter, &["--invoke", "add"], "arguments"),
+        (&counter, &["--invoke", "add", "abc"], "\"abc\""),
+        (
+            unshared,
+            &["--threads", "2", "--invoke", "f"],
+            "shared memory",
+        ),
+    ];
+    for (module, args, named) in cases {
+        let mut argv = vec!["wasm", "run", module];
+        argv.extend_from_slice(args);
+        let output = agentsync(&argv);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{argv:?}: {stderr}");
+        assert!(stderr.contains(named), "{argv:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{argv:?}: {stderr}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A malformed text module is reported in one line with the file's line and column, not the
+/// parser's `<anon>` caret diagram.
+#[test]
+fn wasm_run_malformed_text_is_one_line_with_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("agentsync-malformed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.wat");
+    std::fs::write(&path, "(module\n  (func (result i32) i32.const))").unwrap();
+    let output = agentsync(&["wasm", "run", path.to_str().unwrap(), "--invoke", "f"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("<anon>"), "{stderr}");
+    assert!(stderr.contains("bad.wat: malformed module: 2:"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

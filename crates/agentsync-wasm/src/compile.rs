@@ -3,7 +3,7 @@
 use wasmtime::{ExternType, MemoryType, Module};
 
 use crate::engine::Runtime;
-use crate::error::{describe, WasmError};
+use crate::error::{describe, one_line, WasmError};
 use crate::host::HostImport;
 use crate::memory::GuestMemory;
 use crate::rewrite::rewrite;
@@ -81,9 +81,8 @@ pub(crate) fn to_binary(source: &[u8]) -> Result<Vec<u8>, WasmError> {
     wat.encode().map_err(|e| malformed(e, text))
 }
 
-fn malformed(mut error: wast::Error, text: &str) -> WasmError {
-    error.set_text(text);
-    WasmError::Malformed(error.to_string())
+fn malformed(error: wast::Error, text: &str) -> WasmError {
+    WasmError::Malformed(one_line(&error, text))
 }
 
 /// Binary parse errors are "malformed", everything else wasmtime rejects is "invalid".

@@ -229,6 +229,13 @@ impl fmt::Display for WasmError {
 
 impl std::error::Error for WasmError {}
 
+/// A text-format parse error as one line `line:column: message`, the position in `text` itself
+/// (the `wast` crate's own rendering spans several lines, with `<anon>` and a caret diagram).
+pub(crate) fn one_line(error: &wast::Error, text: &str) -> String {
+    let (line, col) = error.span().linecol_in(text);
+    format!("{}:{}: {}", line + 1, col + 1, error.message())
+}
+
 /// Renders a wasmtime error on one line: our [`Trap`]'s text, wasmtime's trap message, or
 /// the error with its causes.
 pub(crate) fn describe(error: &wasmtime::Error) -> String {

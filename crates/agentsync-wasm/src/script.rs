@@ -18,6 +18,7 @@ use wast::parser::{self, ParseBuffer};
 use wast::Wast;
 
 use crate::engine::Runtime;
+use crate::error::one_line;
 use crate::profile::Profile;
 
 use context::Context;
@@ -324,13 +325,6 @@ fn apply_divergences(profile: Profile, report: &mut FileReport) {
             }
         }
     }
-}
-
-/// A parse error as one line `line:column: message`, the position in the script itself (the
-/// `wast` crate's own rendering spans several lines, with a caret diagram).
-fn one_line(error: &wast::Error, text: &str) -> String {
-    let (line, col) = error.span().linecol_in(text);
-    format!("{}:{}: {}", line + 1, col + 1, error.message())
 }
 
 /// Runs the scripts under `dir` whose names end in `.wast`, sorted by name.
