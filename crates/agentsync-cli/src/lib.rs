@@ -1,7 +1,7 @@
 //! The `agentsync` command line: the guided tour, benchmarks against peers, and stress runs.
 //!
-//! Layer 7 of `docs/architecture.md`. It uses only the public API of the `agentsync` library. The binary
-//! (`src/main.rs`) installs [`alloc_count::CountingAlloc`] and calls [`run`].
+//! Layer 7 of `docs/architecture.md`. It uses only the public API of the `agentsync` library.
+//! The binary (`src/main.rs`) installs [`alloc_count::CountingAlloc`] and calls [`run`].
 //!
 //! Exit codes: [`EXIT_OK`] on success, [`EXIT_FAILED`] when a tour check fails, a stress
 //! invariant is broken or a run fails, [`EXIT_USAGE`] for bad arguments (clap uses the same code

@@ -1,8 +1,8 @@
 //! The run-wide stop: when one thread of a run fails, the others must not wait forever.
 //!
 //! Every thread of a run has a [`WaitSlot`] that shows the futex address it is blocked on.
-//! [`Cancel::raise`] raises the flag, then [`Cancel::wake_waiters`] keeps notifying every address a slot shows until
-//! no thread of the run is waiting; a woken waiter sees the flag and traps with
+//! [`Cancel::raise`] raises the flag, then [`Cancel::wake_waiters`] keeps notifying every
+//! address a slot shows until no thread of the run is waiting; a woken waiter sees the flag and traps with
 //! [`Trap::Cancelled`]. The flag store and the slot load are `SeqCst` on the canceller's
 //! side, the slot store and flag load `SeqCst` on the waiter's: either the waiter sees the
 //! flag before it sleeps, or the canceller sees the slot and wakes it (repeatedly, which

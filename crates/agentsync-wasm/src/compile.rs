@@ -191,8 +191,9 @@ impl Program {
         GuestMemory::with_type(runtime, ty)
     }
 
-    /// Creates one shared memory for each of [`shared_memory_imports`](Self::shared_memory_imports),
-    /// of its type (so a memory64 import gets a 64-bit memory), in the same order.
+    /// Creates one shared memory for each of
+    /// [`shared_memory_imports`](Self::shared_memory_imports), of its type (so a memory64
+    /// import gets a 64-bit memory), in the same order.
     ///
     /// # Errors
     ///

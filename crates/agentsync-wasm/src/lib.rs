@@ -39,8 +39,9 @@
 //! memory that a wait/notify names is exported as [`memory_export_name`] (with `'` appended
 //! while the module already has an export of that name) so the host function can find it.
 //! Instantiation takes the added imports by position and the rewrite finds each opcode's
-//! import in a map, so both are linear in the module's size. The original module is validated first, so an invalid one (e.g. a wrong
-//! alignment immediate, W3) is rejected before the rewrite could hide it.
+//! import in a map, so both are linear in the module's size. The original module is validated
+//! first, so an invalid one (e.g. a wrong alignment immediate, W3) is rejected before the
+//! rewrite could hide it.
 //!
 //! # Guaranteed
 //!
