@@ -1,4 +1,4 @@
-//! Everything the CLI prints on stdout goes through [`line`], which returns the write error
+//! Everything the CLI prints on stdout goes through [`line()`], which returns the write error
 //! instead of panicking as `println!` does when stdout is closed (`agentsync tour | head -1`)
 //! or full (`agentsync tour >/dev/full`).
 //!
@@ -53,7 +53,7 @@ fn write(args: fmt::Arguments<'_>) -> Result<(), CliError> {
 /// the tour, print with `println!`); [`take_kept`] hands it over.
 static KEPT: Mutex<Option<io::Error>> = Mutex::new(None);
 
-/// [`line`] for code that cannot return an error: the first error is kept for [`take_kept`],
+/// [`line()`] for code that cannot return an error: the first error is kept for [`take_kept`],
 /// later lines are dropped.
 pub fn line_or_keep(args: fmt::Arguments<'_>) {
     let mut kept = KEPT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

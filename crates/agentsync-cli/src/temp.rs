@@ -30,7 +30,7 @@ impl TempFile {
     ///
     /// # Errors
     ///
-    /// The directory cannot be written, or [`ATTEMPTS`] random names all existed.
+    /// The directory cannot be written, or `ATTEMPTS` random names all existed.
     pub fn new_in(dir: &Path, prefix: &str, suffix: &str) -> io::Result<Self> {
         for _ in 0..ATTEMPTS {
             let path = dir.join(format!("{prefix}{:016x}{suffix}", fastrand::u64(..)));
