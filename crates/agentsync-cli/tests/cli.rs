@@ -1,17 +1,10 @@
 //! The `agentsync` binary run as a user would: tour, bench and stress, and bad arguments.
 
-use std::process::{Command, Output};
+mod common;
 
-fn agentsync(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_agentsync"))
-        .args(args)
-        .output()
-        .expect("the agentsync binary runs")
-}
+use std::process::Command;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{agentsync, text, QUICK_BENCH};
 
 #[test]
 fn tour_passes_and_shows_the_handoff_in_order() {
@@ -36,18 +29,14 @@ fn bench_quick_writes_json_of_the_right_shape() {
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("out.json");
     let svg = dir.join("out.svg");
-    let output = agentsync(&[
-        "bench",
-        "--quick",
-        "--rounds",
-        "1",
-        "--scenario",
-        "notify_no_waiters",
+    let mut args = QUICK_BENCH.to_vec();
+    args.extend([
         "--json",
         json.to_str().unwrap(),
         "--plot",
         svg.to_str().unwrap(),
     ]);
+    let output = agentsync(&args);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let document: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -286,18 +275,8 @@ impl Drop for Scratch {
 }
 
 fn quick_bench_args(json: &std::path::Path) -> Vec<std::ffi::OsString> {
-    let mut args: Vec<std::ffi::OsString> = [
-        "bench",
-        "--quick",
-        "--rounds",
-        "1",
-        "--scenario",
-        "notify_no_waiters",
-        "--json",
-    ]
-    .iter()
-    .map(Into::into)
-    .collect();
+    let mut args: Vec<std::ffi::OsString> = QUICK_BENCH.iter().map(Into::into).collect();
+    args.push("--json".into());
     args.push(json.into());
     args
 }

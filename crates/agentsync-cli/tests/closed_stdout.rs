@@ -6,6 +6,10 @@ use std::fs::OpenOptions;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::{Command, Output, Stdio};
 
+mod common;
+
+use common::QUICK_BENCH;
+
 /// The commands of issue 10, each short.
 fn commands() -> Vec<Vec<String>> {
     let wasm = concat!(env!("CARGO_MANIFEST_DIR"), "/../agentsync-wasm");
@@ -23,14 +27,7 @@ fn commands() -> Vec<Vec<String>> {
             "add",
             "10",
         ]),
-        strings(&[
-            "bench",
-            "--quick",
-            "--rounds",
-            "1",
-            "--scenario",
-            "notify_no_waiters",
-        ]),
+        strings(&QUICK_BENCH),
         strings(&["stress", "--seconds", "1"]),
     ]
 }

@@ -1,22 +1,10 @@
 //! `agentsync wasm run` and `agentsync wast`, run as a user would.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn agentsync(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_agentsync"))
-        .args(args)
-        .output()
-        .expect("the agentsync binary runs")
-}
+use std::process::Command;
 
-fn wasm_crate(path: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../agentsync-wasm")
-        .join(path)
-        .display()
-        .to_string()
-}
+use common::{agentsync, wasm_crate};
 
 #[test]
 fn wasm_run_calls_the_export_on_every_thread_over_one_memory() {
