@@ -1,0 +1,595 @@
+//! One agent: a QuickJS-ng runtime on one thread, and its event loop.
+//!
+//! The loop runs microtasks, then one batch of macrotasks: messages and worker events from the
+//! inbox, settled `waitAsync` promises, due timers (with microtasks after each), and sleeps
+//! (`thread::park`) until a timer is due or another thread signals it. Other threads reach an
+//! agent only through its [`Signal`]: they push to its inbox, mark a wait settled, or interrupt
+//! it, then unpark its thread. No helper thread and no polling: a `waitAsync` promise is
+//! settled because the futex woke the `Waker` of its `WaitFuture`, which marks it and unparks.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
+use std::thread::{self, JoinHandle, Thread};
+use std::time::Instant;
+
+use agentsync::{WaitFuture, WaitResult};
+use rquickjs::context::EvalOptions;
+use rquickjs::{qjs, Context, Ctx, Function, Object, Persistent, Promise, Runtime, Value};
+
+use crate::clone::Message;
+use crate::error::{JsError, ScriptError};
+use crate::timers::Timers;
+use crate::{atomics, globals, sab, Options};
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // No code panics while holding these locks; recover from poisoning anyway.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What other threads send an agent.
+pub(crate) enum Event {
+    /// A message from the parent (`from` 0, or the embedder) or from worker `from`.
+    Message { from: u64, message: Message },
+    /// Worker `id` ended with an uncaught error.
+    WorkerError { id: u64, error: ScriptError },
+    /// Worker `id` has ended.
+    WorkerExit { id: u64 },
+}
+
+/// The part of an agent other threads can reach.
+pub(crate) struct Signal {
+    /// The agent's thread, to unpark.
+    thread: OnceLock<Thread>,
+    inbox: Mutex<VecDeque<Event>>,
+    /// Ids of `waitAsync` futures whose waker ran.
+    settled: Mutex<Vec<u64>>,
+    /// Set by `terminate()` or by the host tearing the run down.
+    interrupted: AtomicBool,
+}
+
+impl Signal {
+    pub(crate) fn new() -> Arc<Signal> {
+        Arc::new(Signal {
+            thread: OnceLock::new(),
+            inbox: Mutex::new(VecDeque::new()),
+            settled: Mutex::new(Vec::new()),
+            interrupted: AtomicBool::new(false),
+        })
+    }
+
+    /// Records the agent's thread (once).
+    pub(crate) fn bind(&self, thread: Thread) {
+        let _ = self.thread.set(thread);
+    }
+
+    fn wake(&self) {
+        if let Some(thread) = self.thread.get() {
+            thread.unpark();
+        }
+    }
+
+    pub(crate) fn post(&self, event: Event) {
+        lock(&self.inbox).push_back(event);
+        self.wake();
+    }
+
+    /// Stops the agent: its script is interrupted, a blocking wait ends, its loop exits.
+    pub(crate) fn interrupt(&self) {
+        // SeqCst: pairs with the loads in the interrupt handler and in `block_on_wait`; the
+        // unpark after it guarantees a parked agent sees it.
+        self.interrupted.store(true, SeqCst);
+        self.wake();
+    }
+
+    pub(crate) fn is_interrupted(&self) -> bool {
+        self.interrupted.load(SeqCst)
+    }
+}
+
+/// The waker of one `waitAsync` future: marks it settled and wakes the agent.
+struct SettleWaker {
+    signal: Arc<Signal>,
+    id: u64,
+}
+
+impl Wake for SettleWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        lock(&self.signal.settled).push(self.id);
+        self.signal.wake();
+    }
+}
+
+/// Unparks one thread: the waker of a blocking `Atomics.wait`.
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// A queued `waitAsync`.
+struct PendingWait {
+    future: WaitFuture<'static>,
+    waker: Waker,
+    resolve: Persistent<Function<'static>>,
+}
+
+/// A worker this agent started.
+pub(crate) struct Child {
+    pub(crate) signal: Arc<Signal>,
+    pub(crate) thread: Option<JoinHandle<()>>,
+    /// Its exit event arrived, or it was terminated: it no longer keeps us alive.
+    pub(crate) done: bool,
+}
+
+/// The agent's state, reachable from native functions through [`with_local`].
+pub(crate) struct Local {
+    /// `main`, or `worker N (…)`, for error messages.
+    pub(crate) name: String,
+    pub(crate) signal: Arc<Signal>,
+    pub(crate) can_block: bool,
+    pub(crate) options: Arc<Options>,
+    /// Where relative worker paths and `agentsync.load` paths start.
+    pub(crate) base_dir: RefCell<PathBuf>,
+    /// Our parent's signal and our id there (workers only).
+    pub(crate) parent: Option<(Arc<Signal>, u64)>,
+    waits: RefCell<HashMap<u64, PendingWait>>,
+    next_wait: Cell<u64>,
+    pub(crate) timers: RefCell<Timers>,
+    pub(crate) children: RefCell<HashMap<u64, Child>>,
+    /// `close()` was called.
+    pub(crate) closing: Cell<bool>,
+    /// A worker has a message handler (it keeps the worker alive).
+    pub(crate) listening: Cell<bool>,
+    /// Promises rejected with no handler yet, with their reason.
+    rejections: RefCell<Vec<(Persistent<Value<'static>>, ScriptError)>>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on the current agent's state; `None` outside an agent.
+pub(crate) fn with_local<R>(f: impl FnOnce(&Rc<Local>) -> R) -> Option<R> {
+    let local = CURRENT.with(|current| current.borrow().clone())?;
+    Some(f(&local))
+}
+
+/// Whether the current agent may block in `Atomics.wait`.
+pub(crate) fn can_block() -> bool {
+    with_local(|local| local.can_block).unwrap_or(true)
+}
+
+/// Spins this often on a queued wait's record before parking: a notify that lands meanwhile
+/// costs no sleep (the futex's own blocking wait does the same).
+const SPIN_BEFORE_PARK: u32 = 64;
+
+/// Blocks this thread until `future` settles; `None` if the agent was interrupted first (the
+/// wait is withdrawn from its queue).
+pub(crate) fn block_on_wait(mut future: WaitFuture<'static>) -> Option<WaitResult> {
+    for _ in 0..SPIN_BEFORE_PARK {
+        if let Some(result) = future.result() {
+            return Some(result);
+        }
+        std::hint::spin_loop();
+    }
+    let signal = with_local(|local| local.signal.clone());
+    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+    let mut cx = TaskContext::from_waker(&waker);
+    loop {
+        if signal.as_ref().is_some_and(|s| s.is_interrupted()) {
+            // Whatever it was, this agent is going away; a notify that took it is spent.
+            let _ = future.cancel();
+            return None;
+        }
+        if let Poll::Ready(result) = Pin::new(&mut future).poll(&mut cx) {
+            return Some(result);
+        }
+        thread::park();
+    }
+}
+
+/// The promise of a queued `waitAsync`: settled by the loop when the future's waker runs.
+pub(crate) fn settle_later<'js>(
+    ctx: &Ctx<'js>,
+    future: WaitFuture<'static>,
+) -> rquickjs::Result<Promise<'js>> {
+    let (promise, resolve, _reject) = ctx.promise()?;
+    let local = with_local(Rc::clone)
+        .ok_or_else(|| rquickjs::Exception::throw_internal(ctx, "no agent on this thread"))?;
+    let id = local.next_wait.get();
+    local.next_wait.set(id + 1);
+    let waker = Waker::from(Arc::new(SettleWaker {
+        signal: local.signal.clone(),
+        id,
+    }));
+    let mut pending = PendingWait {
+        future,
+        waker,
+        resolve: Persistent::save(ctx, resolve),
+    };
+    // Register the waker now: a notify from another thread may come at any moment. If it
+    // already came, mark it settled ourselves (the promise still settles in a later task).
+    let waker = pending.waker.clone();
+    if Pin::new(&mut pending.future)
+        .poll(&mut TaskContext::from_waker(&waker))
+        .is_ready()
+    {
+        lock(&local.signal.settled).push(id);
+    }
+    local.waits.borrow_mut().insert(id, pending);
+    Ok(promise)
+}
+
+/// A runtime, its context and its state, on the current thread.
+pub(crate) struct Agent {
+    pub(crate) local: Rc<Local>,
+    deliver: Option<Persistent<Function<'static>>>,
+    pub(crate) context: Context,
+    runtime: Runtime,
+}
+
+impl Agent {
+    /// Sets up an agent on this thread.
+    pub(crate) fn new(
+        name: String,
+        signal: Arc<Signal>,
+        parent: Option<(Arc<Signal>, u64)>,
+        options: Arc<Options>,
+        is_main: bool,
+        base_dir: PathBuf,
+    ) -> Result<Agent, JsError> {
+        if CURRENT.with(|c| c.borrow().is_some()) {
+            return Err(JsError::AgentOnThread);
+        }
+        signal.bind(thread::current());
+        let engine = |e: rquickjs::Error| JsError::Engine(e.to_string());
+        let runtime = Runtime::new().map_err(engine)?;
+        let context = Context::full(&runtime).map_err(engine)?;
+        let can_block = !is_main || options.main_can_block;
+        let local = Rc::new(Local {
+            name,
+            signal: signal.clone(),
+            can_block,
+            options,
+            base_dir: RefCell::new(base_dir),
+            parent,
+            waits: RefCell::new(HashMap::new()),
+            next_wait: Cell::new(0),
+            timers: RefCell::new(Timers::default()),
+            children: RefCell::new(HashMap::new()),
+            closing: Cell::new(false),
+            listening: Cell::new(false),
+            rejections: RefCell::new(Vec::new()),
+        });
+        let interrupt = signal.clone();
+        runtime.set_interrupt_handler(Some(Box::new(move || interrupt.is_interrupted())));
+        let tracked = Rc::downgrade(&local);
+        runtime.set_host_promise_rejection_tracker(Some(Box::new(
+            move |ctx, promise, reason, handled| {
+                let Some(local) = tracked.upgrade() else {
+                    return;
+                };
+                let mut rejections = local.rejections.borrow_mut();
+                if handled {
+                    rejections.retain(|(p, _)| {
+                        p.clone()
+                            .restore(&ctx)
+                            .map(|p| p != promise)
+                            .unwrap_or(false)
+                    });
+                } else {
+                    let error = ScriptError::from_value(&reason, &local.name);
+                    rejections.push((Persistent::save(&ctx, promise), error));
+                }
+            },
+        )));
+        CURRENT.with(|c| *c.borrow_mut() = Some(local.clone()));
+        let mut agent = Agent {
+            local,
+            deliver: None,
+            context,
+            runtime,
+        };
+        let name = agent.local.name.clone();
+        let deliver = agent.context.with(|ctx| -> Result<_, ScriptError> {
+            let catch = |_| ScriptError::catch(&ctx, &name);
+            sab::install(&ctx);
+            if !agent.local.options.engine_atomics {
+                atomics::install(&ctx).map_err(catch)?;
+            }
+            let host = globals::install(&ctx, is_main).map_err(catch)?;
+            let prelude: Function = ctx
+                .eval_with_options(
+                    include_str!("prelude.js"),
+                    self::options("<agentsync prelude>"),
+                )
+                .map_err(catch)?;
+            let deliver: Function = prelude.call((host, is_main)).map_err(catch)?;
+            Ok(Persistent::save(&ctx, deliver))
+        });
+        agent.deliver = Some(deliver.map_err(JsError::Script)?);
+        Ok(agent)
+    }
+
+    /// Evaluates a classic script.
+    pub(crate) fn eval(&self, file_name: &str, source: &str) -> Result<(), JsError> {
+        self.context.with(|ctx| {
+            ctx.eval_with_options::<Value, _>(source, options(file_name))
+                .map(drop)
+                .map_err(|_| self.uncaught(&ctx))
+        })
+    }
+
+    /// The pending exception, or the output failure that caused it.
+    fn uncaught(&self, ctx: &Ctx<'_>) -> JsError {
+        let error = ScriptError::catch(ctx, &self.local.name);
+        match self.local.options.output.take_error() {
+            Some(io) => JsError::Output(io),
+            None => JsError::Script(error),
+        }
+    }
+
+    /// Runs the event loop until the agent has nothing left to do, is closed or interrupted.
+    pub(crate) fn run(&self) -> Result<(), JsError> {
+        loop {
+            self.microtasks()?;
+            if self.local.signal.is_interrupted() || self.local.closing.get() {
+                return Ok(());
+            }
+            if self.macrotasks()? {
+                continue;
+            }
+            if !self.alive() {
+                return Ok(());
+            }
+            match self.local.timers.borrow().next_due() {
+                Some(due) => thread::park_timeout(due.saturating_duration_since(Instant::now())),
+                None => thread::park(),
+            }
+        }
+    }
+
+    /// Runs every pending job; an exception in one is uncaught. Then reports a rejection
+    /// nobody handled.
+    fn microtasks(&self) -> Result<(), JsError> {
+        self.context.with(|ctx| {
+            loop {
+                let mut job_ctx = std::ptr::null_mut();
+                // SAFETY: the runtime is live and ours; `job_ctx` is a valid out-place.
+                let status = unsafe {
+                    qjs::JS_ExecutePendingJob(
+                        qjs::JS_GetRuntime(ctx.as_raw().as_ptr()),
+                        &mut job_ctx,
+                    )
+                };
+                match status {
+                    0 => break,
+                    s if s < 0 => return Err(self.uncaught(&ctx)),
+                    _ => {}
+                }
+            }
+            let first = self.local.rejections.borrow_mut().drain(..).next();
+            match first {
+                Some((_, error)) => Err(self.local.options.output.take_error().map_or(
+                    JsError::Script(ScriptError {
+                        message: format!("(in promise) {}", error.message),
+                        ..error
+                    }),
+                    JsError::Output,
+                )),
+                None => Ok(()),
+            }
+        })
+    }
+
+    /// Runs one batch of macrotasks; returns whether there was any.
+    fn macrotasks(&self) -> Result<bool, JsError> {
+        let mut ran = false;
+        let events: Vec<Event> = lock(&self.local.signal.inbox).drain(..).collect();
+        for event in events {
+            ran = true;
+            self.dispatch(event)?;
+            self.microtasks()?;
+        }
+        let settled: Vec<u64> = std::mem::take(&mut *lock(&self.local.signal.settled));
+        for id in settled {
+            let Some(result) = self.poll_wait(id) else {
+                continue;
+            };
+            ran = true;
+            self.context.with(|ctx| {
+                let resolve = result.1.restore(&ctx).map_err(|_| self.uncaught(&ctx))?;
+                resolve
+                    .call::<_, ()>((atomics::result_name(result.0),))
+                    .map_err(|_| self.uncaught(&ctx))
+            })?;
+            self.microtasks()?;
+        }
+        let now = Instant::now();
+        loop {
+            let due = self.local.timers.borrow_mut().pop_due(now);
+            let Some(timer) = due else { break };
+            ran = true;
+            self.context
+                .with(|ctx| crate::timers::fire(&ctx, &self.local, timer))
+                .map_err(|_| self.context.with(|ctx| self.uncaught(&ctx)))?;
+            self.microtasks()?;
+            if self.local.closing.get() || self.local.signal.is_interrupted() {
+                break;
+            }
+        }
+        Ok(ran)
+    }
+
+    /// Polls wait `id`; its result and resolve function if it settled.
+    fn poll_wait(&self, id: u64) -> Option<(WaitResult, Persistent<Function<'static>>)> {
+        let mut waits = self.local.waits.borrow_mut();
+        let pending = waits.get_mut(&id)?;
+        let waker = pending.waker.clone();
+        match Pin::new(&mut pending.future).poll(&mut TaskContext::from_waker(&waker)) {
+            Poll::Ready(result) => waits.remove(&id).map(|p| (result, p.resolve)),
+            Poll::Pending => None,
+        }
+    }
+
+    fn dispatch(&self, event: Event) -> Result<(), JsError> {
+        let Some(deliver) = self.deliver.clone() else {
+            return Ok(());
+        };
+        match event {
+            Event::Message { from, message } => self.context.with(|ctx| {
+                let deliver = deliver.restore(&ctx).map_err(|_| self.uncaught(&ctx))?;
+                let data =
+                    crate::clone::deserialize(&ctx, &message).map_err(|_| self.uncaught(&ctx))?;
+                drop(message);
+                deliver
+                    .call::<_, bool>(("message", from as f64, data))
+                    .map(drop)
+                    .map_err(|_| self.uncaught(&ctx))
+            }),
+            Event::WorkerError { id, error } => {
+                let handled = self.context.with(|ctx| {
+                    let deliver = deliver.restore(&ctx).map_err(|_| self.uncaught(&ctx))?;
+                    let data = error_event_data(&ctx, &error).map_err(|_| self.uncaught(&ctx))?;
+                    deliver
+                        .call::<_, bool>(("error", id as f64, data))
+                        .map_err(|_| self.uncaught(&ctx))
+                })?;
+                if handled {
+                    Ok(())
+                } else {
+                    Err(JsError::Script(error))
+                }
+            }
+            Event::WorkerExit { id } => {
+                if let Some(child) = self.local.children.borrow_mut().get_mut(&id) {
+                    child.done = true;
+                    if let Some(thread) = child.thread.take() {
+                        let _ = thread.join();
+                    }
+                }
+                self.context.with(|ctx| {
+                    let deliver = deliver.restore(&ctx).map_err(|_| self.uncaught(&ctx))?;
+                    deliver
+                        .call::<_, bool>(("exit", id as f64))
+                        .map(drop)
+                        .map_err(|_| self.uncaught(&ctx))
+                })
+            }
+        }
+    }
+
+    /// Whether anything can still happen: a timer, a pending `waitAsync`, a live worker, or (in
+    /// a worker) a message handler.
+    fn alive(&self) -> bool {
+        let local = &self.local;
+        !local.timers.borrow().is_empty()
+            || !local.waits.borrow().is_empty()
+            || local.children.borrow().values().any(|c| !c.done)
+            || (local.parent.is_some() && local.listening.get())
+            || !lock(&local.signal.inbox).is_empty()
+    }
+
+    /// Stops every worker this agent started and waits for their threads; drops the pending
+    /// waits and timers.
+    pub(crate) fn teardown(&self) {
+        let children: Vec<Child> = self
+            .local
+            .children
+            .borrow_mut()
+            .drain()
+            .map(|(_, c)| c)
+            .collect();
+        for child in &children {
+            child.signal.interrupt();
+        }
+        for child in children {
+            if let Some(thread) = child.thread {
+                let _ = thread.join();
+            }
+        }
+        self.local.waits.borrow_mut().clear();
+        self.local.timers.borrow_mut().clear();
+        self.local.rejections.borrow_mut().clear();
+        lock(&self.local.signal.inbox).clear();
+    }
+
+    /// Runs `f` with the context.
+    pub(crate) fn with<R>(&self, f: impl for<'js> FnOnce(Ctx<'js>) -> R) -> R {
+        self.context.with(f)
+    }
+
+    /// Runs the engine's garbage collector.
+    pub(crate) fn gc(&self) {
+        self.runtime.run_gc();
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.teardown();
+        self.deliver = None;
+        CURRENT.with(|c| *c.borrow_mut() = None);
+    }
+}
+
+/// The data of a worker's `error` event.
+fn error_event_data<'js>(ctx: &Ctx<'js>, error: &ScriptError) -> rquickjs::Result<Object<'js>> {
+    let data = Object::new(ctx.clone())?;
+    data.set("message", format!("Uncaught {}", error.message))?;
+    let (file, line, column) = split_location(error.location.as_deref());
+    data.set("filename", file)?;
+    data.set("lineno", line)?;
+    data.set("colno", column)?;
+    let (name, message) = error
+        .message
+        .split_once(": ")
+        .unwrap_or(("Error", error.message.as_str()));
+    let value: Object = ctx
+        .globals()
+        .get::<_, Function>("Error")?
+        .call((message,))?;
+    value.set("name", name)?;
+    value.set("stack", error.stack.as_str())?;
+    data.set("error", value)?;
+    Ok(data)
+}
+
+fn split_location(location: Option<&str>) -> (String, u32, u32) {
+    let Some(location) = location else {
+        return (String::new(), 0, 0);
+    };
+    let mut parts = location.rsplitn(3, ':');
+    let column = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+    let line = parts.next().and_then(|l| l.parse().ok()).unwrap_or(0);
+    (parts.next().unwrap_or("").to_owned(), line, column)
+}
+
+/// Classic-script evaluation options with a file name.
+pub(crate) fn options(file_name: &str) -> EvalOptions {
+    let mut options = EvalOptions::default();
+    options.global = true;
+    options.strict = false;
+    options.promise = false;
+    options.filename = Some(file_name.to_owned());
+    options
+}

@@ -1,0 +1,296 @@
+//! `Atomics.wait`, `Atomics.notify` and `Atomics.waitAsync` on agentsync's futex.
+//!
+//! QuickJS-ng keeps its own waiters on one global list and has no `waitAsync`; these three
+//! replace its functions, so a JS agent, a Rust thread, a Rust task and a Wasm guest that wait on
+//! the same bytes share one FIFO queue. Arguments are converted in the specification's order
+//! (view type, shared buffer, index, value, timeout, then the can-block check), and each
+//! failure is the specification's `TypeError` or `RangeError`.
+
+use std::sync::atomic::{AtomicI32, AtomicI64};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use agentsync::memory::{notify_count_from_f64, timeout_from_ms, to_index};
+use agentsync::{WaitAsync, WaitFuture, WaitResult};
+use rquickjs::function::Rest;
+use rquickjs::{qjs, Ctx, Exception, Function, Object, Value};
+
+use crate::agent;
+
+/// The element types that can be waited on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Int32,
+    BigInt64,
+}
+
+/// A validated view and index: where the element is.
+struct Location {
+    kind: Kind,
+    /// Address of the element.
+    address: usize,
+    /// Whether the view's buffer is a `SharedArrayBuffer`.
+    shared: bool,
+}
+
+/// The class id QuickJS gives `SharedArrayBuffer` objects (the same in every runtime).
+fn shared_class_id(ctx: &Ctx<'_>) -> rquickjs::Result<u32> {
+    static ID: OnceLock<u32> = OnceLock::new();
+    if let Some(id) = ID.get() {
+        return Ok(*id);
+    }
+    let probe: Value = ctx.eval("new SharedArrayBuffer(1)")?;
+    // SAFETY: `probe` is a live value of this context.
+    let id = unsafe { qjs::JS_GetClassID(probe.as_raw()) };
+    Ok(*ID.get_or_init(|| id))
+}
+
+fn arg<'js>(ctx: &Ctx<'js>, args: &[Value<'js>], index: usize) -> Value<'js> {
+    args.get(index)
+        .cloned()
+        .unwrap_or_else(|| Value::new_undefined(ctx.clone()))
+}
+
+/// `ToNumber`, with the engine's conversion (it may run `valueOf` and throw).
+pub(crate) fn to_number(ctx: &Ctx<'_>, value: &Value<'_>) -> rquickjs::Result<f64> {
+    let mut out = 0.0;
+    // SAFETY: live context and value; `out` is a valid place for the result.
+    if unsafe { qjs::JS_ToFloat64(ctx.as_raw().as_ptr(), &mut out, value.as_raw()) } < 0 {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(out)
+}
+
+/// ValidateIntegerTypedArray (waitable) and ValidateAtomicAccess: the view must be an
+/// `Int32Array` or `BigInt64Array` (TypeError), in bounds and attached (TypeError); for wait
+/// and waitAsync its buffer must be shared (TypeError, before the index); the index must be
+/// below its length (RangeError).
+fn locate(
+    ctx: &Ctx<'_>,
+    name: &str,
+    view: &Value<'_>,
+    index: &Value<'_>,
+    need_shared: bool,
+) -> rquickjs::Result<Location> {
+    // SAFETY: a live value; returns -1 for anything that is not a typed array.
+    let kind = match unsafe { qjs::JS_GetTypedArrayType(view.as_raw()) } {
+        t if t == qjs::JSTypedArrayEnum_JS_TYPED_ARRAY_INT32 as i32 => Kind::Int32,
+        t if t == qjs::JSTypedArrayEnum_JS_TYPED_ARRAY_BIG_INT64 as i32 => Kind::BigInt64,
+        -1 => {
+            return Err(Exception::throw_type(
+                ctx,
+                &format!("Atomics.{name}: the first argument is not a typed array"),
+            ))
+        }
+        _ => {
+            return Err(Exception::throw_type(
+                ctx,
+                &format!("Atomics.{name}: only an Int32Array or a BigInt64Array can be waited on"),
+            ))
+        }
+    };
+    let (mut offset, mut byte_length, mut element) = (0, 0, 0);
+    // SAFETY: live context and typed array; the out-pointers are valid places.
+    let buffer = unsafe {
+        qjs::JS_GetTypedArrayBuffer(
+            ctx.as_raw().as_ptr(),
+            view.as_raw(),
+            &mut offset,
+            &mut byte_length,
+            &mut element,
+        )
+    };
+    // SAFETY: an owned value or the exception marker, handed to `Value` to free.
+    let buffer = unsafe { Value::from_raw(ctx.clone(), buffer) };
+    if buffer.is_exception() {
+        return Err(rquickjs::Error::Exception);
+    }
+    // SAFETY: a live value.
+    let shared = unsafe { qjs::JS_GetClassID(buffer.as_raw()) } == shared_class_id(ctx)?;
+    if need_shared && !shared {
+        return Err(Exception::throw_type(
+            ctx,
+            &format!("Atomics.{name}: the typed array's buffer is not a SharedArrayBuffer"),
+        ));
+    }
+    let position = to_number(ctx, index)?;
+    let length = byte_length as usize / element.max(1) as usize;
+    let index = match to_index(position) {
+        Ok(index) if index < length => index,
+        _ => {
+            return Err(Exception::throw_range(
+                ctx,
+                &format!("Atomics.{name}: index {position} is out of range for length {length}"),
+            ))
+        }
+    };
+    let mut size = 0;
+    // SAFETY: `buffer` is a live array buffer; the size out-pointer is valid.
+    let data = unsafe { qjs::JS_GetArrayBuffer(ctx.as_raw().as_ptr(), &mut size, buffer.as_raw()) };
+    if data.is_null() {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(Location {
+        kind,
+        address: data as usize + offset as usize + index * element as usize,
+        shared,
+    })
+}
+
+/// The value to compare: `ToInt32` or `ToBigInt64`, widened to i64.
+fn expected(ctx: &Ctx<'_>, kind: Kind, value: &Value<'_>) -> rquickjs::Result<i64> {
+    let raw = ctx.as_raw().as_ptr();
+    let (status, expected) = match kind {
+        Kind::Int32 => {
+            let mut out = 0i32;
+            // SAFETY: live context and value; `out` is a valid place.
+            let status = unsafe { qjs::JS_ToInt32(raw, &mut out, value.as_raw()) };
+            (status, i64::from(out))
+        }
+        Kind::BigInt64 => {
+            let mut out = 0i64;
+            // SAFETY: as above.
+            let status = unsafe { qjs::JS_ToBigInt64(raw, &mut out, value.as_raw()) };
+            (status, out)
+        }
+    };
+    if status < 0 {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(expected)
+}
+
+/// The timeout argument: absent, NaN or +∞ wait forever; negative is zero.
+fn timeout(ctx: &Ctx<'_>, value: &Value<'_>) -> rquickjs::Result<Option<Duration>> {
+    if value.is_undefined() {
+        return Ok(None);
+    }
+    Ok(timeout_from_ms(to_number(ctx, value)?))
+}
+
+/// Validated arguments of wait / waitAsync.
+struct WaitArgs {
+    location: Location,
+    expected: i64,
+    timeout: Option<Duration>,
+}
+
+fn wait_args<'js>(ctx: &Ctx<'js>, name: &str, args: &[Value<'js>]) -> rquickjs::Result<WaitArgs> {
+    let location = locate(ctx, name, &arg(ctx, args, 0), &arg(ctx, args, 1), true)?;
+    let expected = expected(ctx, location.kind, &arg(ctx, args, 2))?;
+    let timeout = timeout(ctx, &arg(ctx, args, 3))?;
+    Ok(WaitArgs {
+        location,
+        expected,
+        timeout,
+    })
+}
+
+/// Starts a wait_async on the location: the synchronous result or the queued future.
+fn start(args: &WaitArgs) -> WaitAsync<'static> {
+    let address = args.location.address;
+    match args.location.kind {
+        // SAFETY: the address is an aligned element of a live shared buffer (validated), valid
+        // for this call; the future keeps only the address as its key.
+        Kind::Int32 => unsafe {
+            agentsync::wait_async_ptr(
+                address as *const AtomicI32,
+                args.expected as i32,
+                args.timeout,
+            )
+        },
+        // SAFETY: as above.
+        Kind::BigInt64 => unsafe {
+            agentsync::wait_async_ptr(address as *const AtomicI64, args.expected, args.timeout)
+        },
+    }
+}
+
+/// The JS string of a result.
+pub(crate) fn result_name(result: WaitResult) -> &'static str {
+    match result {
+        WaitResult::Ok => "ok",
+        WaitResult::NotEqual => "not-equal",
+        WaitResult::TimedOut => "timed-out",
+    }
+}
+
+/// `Atomics.wait(typedArray, index, value, timeout)`.
+fn wait<'js>(ctx: Ctx<'js>, args: Rest<Value<'js>>) -> rquickjs::Result<&'static str> {
+    let args = wait_args(&ctx, "wait", &args)?;
+    if !agent::can_block() {
+        return Err(Exception::throw_type(
+            &ctx,
+            "Atomics.wait cannot be called in this context",
+        ));
+    }
+    // The blocking wait is a wait_async driven on this thread, so that `terminate()` can end
+    // it: the record sits in the same queue either way.
+    let future: WaitFuture<'static> = match start(&args) {
+        WaitAsync::Sync(result) => return Ok(result_name(result)),
+        WaitAsync::Async(future) => future,
+    };
+    match agent::block_on_wait(future) {
+        Some(result) => Ok(result_name(result)),
+        None => Err(Exception::throw_internal(&ctx, "agent terminated")),
+    }
+}
+
+/// `Atomics.waitAsync(typedArray, index, value, timeout)`.
+fn wait_async<'js>(ctx: Ctx<'js>, args: Rest<Value<'js>>) -> rquickjs::Result<Object<'js>> {
+    let args = wait_args(&ctx, "waitAsync", &args)?;
+    let out = Object::new(ctx.clone())?;
+    match start(&args) {
+        WaitAsync::Sync(result) => {
+            out.set("async", false)?;
+            out.set("value", result_name(result))?;
+        }
+        WaitAsync::Async(future) => {
+            let promise = agent::settle_later(&ctx, future)?;
+            out.set("async", true)?;
+            out.set("value", promise)?;
+        }
+    }
+    Ok(out)
+}
+
+/// `Atomics.notify(typedArray, index, count)`.
+fn notify<'js>(ctx: Ctx<'js>, args: Rest<Value<'js>>) -> rquickjs::Result<f64> {
+    let location = locate(
+        &ctx,
+        "notify",
+        &arg(&ctx, &args, 0),
+        &arg(&ctx, &args, 1),
+        false,
+    )?;
+    let count = arg(&ctx, &args, 2);
+    let count = if count.is_undefined() {
+        usize::MAX
+    } else {
+        notify_count_from_f64(Some(to_number(&ctx, &count)?))
+    };
+    if !location.shared {
+        return Ok(0.0);
+    }
+    Ok(agentsync::notify_addr(location.address, count) as f64)
+}
+
+/// Replaces `Atomics.wait` and `Atomics.notify` and adds `Atomics.waitAsync`; the other
+/// operations (and `pause`) stay the engine's, which are already sequentially consistent.
+pub(crate) fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<()> {
+    let atomics: Object<'js> = ctx.globals().get("Atomics")?;
+    let define = |name: &str, function: Function<'js>, length: usize| -> rquickjs::Result<()> {
+        let function = function.with_name(name)?.with_length(length)?;
+        // Built-in methods are writable, configurable and not enumerable.
+        atomics.prop(
+            name,
+            rquickjs::object::Property::from(function)
+                .writable()
+                .configurable(),
+        )
+    };
+    define("wait", Function::new(ctx.clone(), wait)?, 4)?;
+    define("waitAsync", Function::new(ctx.clone(), wait_async)?, 4)?;
+    define("notify", Function::new(ctx.clone(), notify)?, 3)?;
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! Structured clone between agents: the engine's own object serializer, with shared buffers
+//! passed by address.
+//!
+//! QuickJS-ng writes a value graph (primitives, strings, arrays, plain objects, typed arrays,
+//! array buffers, maps, sets, dates, cycles) to bytes; a `SharedArrayBuffer` is written as the
+//! address of its memory, which the receiving agent wraps again: the same bytes, never copied.
+//! While a message is in flight it holds every buffer it names, so a buffer whose last object
+//! was collected in the sender stays alive until the receiver has it.
+
+use std::sync::Arc;
+
+use agentsync::memory::SharedMemory;
+use rquickjs::{qjs, Ctx, Exception, Value};
+
+use crate::sab;
+
+/// A message between agents, or from the embedder to a script.
+///
+/// ```
+/// let message = agentsync_js::Message::text("hello");
+/// # drop(message);
+/// ```
+pub struct Message {
+    payload: Payload,
+}
+
+enum Payload {
+    /// Serialized by the engine; holds one registry count per named buffer.
+    Serialized { bytes: Vec<u8>, buffers: Vec<usize> },
+    /// A string from the embedder.
+    Text(String),
+    /// A number from the embedder.
+    Number(f64),
+    /// A shared memory from the embedder, delivered as a `SharedArrayBuffer`.
+    Memory(Arc<SharedMemory>),
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.payload {
+            Payload::Serialized { bytes, buffers } => f
+                .debug_struct("Message")
+                .field("bytes", &bytes.len())
+                .field("shared_buffers", &buffers.len())
+                .finish(),
+            Payload::Text(text) => f.debug_tuple("Message::text").field(text).finish(),
+            Payload::Number(number) => f.debug_tuple("Message::number").field(number).finish(),
+            Payload::Memory(memory) => f
+                .debug_tuple("Message::shared_memory")
+                .field(memory)
+                .finish(),
+        }
+    }
+}
+
+impl Message {
+    /// A string message.
+    pub fn text(text: impl Into<String>) -> Self {
+        Message {
+            payload: Payload::Text(text.into()),
+        }
+    }
+
+    /// A number message.
+    pub fn number(number: f64) -> Self {
+        Message {
+            payload: Payload::Number(number),
+        }
+    }
+
+    /// A message whose data is a `SharedArrayBuffer` over `memory` (shared, not copied).
+    pub fn shared_memory(memory: &Arc<SharedMemory>) -> Self {
+        Message {
+            payload: Payload::Memory(memory.clone()),
+        }
+    }
+}
+
+impl Drop for Message {
+    fn drop(&mut self) {
+        if let Payload::Serialized { buffers, .. } = &self.payload {
+            for &base in buffers {
+                sab::release(base as *const u8);
+            }
+        }
+    }
+}
+
+const FLAGS: i32 = (qjs::JS_WRITE_OBJ_SAB | qjs::JS_WRITE_OBJ_REFERENCE) as i32;
+
+/// Serializes `value`; a value that cannot be cloned is a `TypeError` naming what it was.
+pub(crate) fn serialize(ctx: &Ctx<'_>, value: &Value<'_>) -> rquickjs::Result<Message> {
+    let raw = ctx.as_raw().as_ptr();
+    let mut size = 0;
+    let mut tab = qjs::JSSABTab {
+        tab: std::ptr::null_mut(),
+        len: 0,
+    };
+    // SAFETY: live context and value; `size` and `tab` are valid out-places.
+    let data = unsafe { qjs::JS_WriteObject2(raw, &mut size, value.as_raw(), FLAGS, &mut tab) };
+    let buffers: Vec<usize> = if tab.tab.is_null() {
+        Vec::new()
+    } else {
+        // SAFETY: the writer filled `len` pointers; we copy them, then free its array.
+        let list = unsafe { std::slice::from_raw_parts(tab.tab, tab.len as usize) }
+            .iter()
+            .map(|&p| p as usize)
+            .collect();
+        // SAFETY: allocated by the engine for this context.
+        unsafe { qjs::js_free(raw, tab.tab.cast()) };
+        list
+    };
+    if data.is_null() {
+        let error = ctx.catch();
+        let message = error
+            .as_object()
+            .and_then(|o| o.get::<_, String>("message").ok())
+            .unwrap_or_else(|| "the value cannot be cloned".into());
+        return Err(Exception::throw_type(
+            ctx,
+            &format!("{message} (only primitives, arrays, plain objects, typed arrays and buffers can be posted)"),
+        ));
+    }
+    // SAFETY: the engine returned `size` bytes; copied, then freed.
+    let bytes = unsafe { std::slice::from_raw_parts(data, size as usize) }.to_vec();
+    // SAFETY: allocated by the engine for this context.
+    unsafe { qjs::js_free(raw, data.cast()) };
+    for &base in &buffers {
+        sab::hold(base as *const u8);
+    }
+    Ok(Message {
+        payload: Payload::Serialized { bytes, buffers },
+    })
+}
+
+/// The value of `message` in this context.
+pub(crate) fn deserialize<'js>(ctx: &Ctx<'js>, message: &Message) -> rquickjs::Result<Value<'js>> {
+    match &message.payload {
+        Payload::Text(text) => {
+            rquickjs::String::from_str(ctx.clone(), text).map(|s| s.into_value())
+        }
+        Payload::Number(number) => Ok(Value::new_number(ctx.clone(), *number)),
+        Payload::Memory(memory) => sab::wrap(ctx, memory),
+        Payload::Serialized { bytes, buffers } => {
+            if let Some(&gone) = buffers
+                .iter()
+                .find(|&&b| sab::memory_at(b as *const u8).is_none())
+            {
+                return Err(Exception::throw_internal(
+                    ctx,
+                    &format!("message names a shared buffer at {gone:#x} that no longer exists"),
+                ));
+            }
+            let raw = ctx.as_raw().as_ptr();
+            let mut tab = qjs::JSSABTab {
+                tab: std::ptr::null_mut(),
+                len: 0,
+            };
+            // SAFETY:
+            // - the bytes were written by `JS_WriteObject2` in this process with the same flags;
+            // - every shared buffer they name is registered (checked above) and held by this
+            //   message, so the addresses are live memories; the reader's `sab_dup` counts the
+            //   new objects.
+            let value = unsafe {
+                qjs::JS_ReadObject2(raw, bytes.as_ptr(), bytes.len() as _, FLAGS, &mut tab)
+            };
+            if !tab.tab.is_null() {
+                // SAFETY: allocated by the engine for this context.
+                unsafe { qjs::js_free(raw, tab.tab.cast()) };
+            }
+            // SAFETY: an owned value or the exception marker.
+            let value = unsafe { Value::from_raw(ctx.clone(), value) };
+            if value.is_exception() {
+                return Err(rquickjs::Error::Exception);
+            }
+            Ok(value)
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! The host globals: `console`, `print`, timers, `queueMicrotask`, `performance`,
+//! `crossOriginIsolated`, the non-standard `agentsync` namespace, and the native half of
+//! `Worker` / `postMessage` that `prelude.js` builds on.
+
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use rquickjs::function::{Opt, Rest};
+use rquickjs::{qjs, Ctx, Exception, Function, Object, Persistent, Value};
+
+use crate::agent::{with_local, Event, Local};
+use crate::clone;
+use crate::error::display;
+use crate::worker;
+use crate::Stream;
+
+fn local(ctx: &Ctx<'_>) -> rquickjs::Result<Rc<Local>> {
+    with_local(Rc::clone).ok_or_else(|| Exception::throw_internal(ctx, "no agent on this thread"))
+}
+
+/// Writes one line of console output; a failed write is recorded for the host and thrown.
+fn write_line(ctx: &Ctx<'_>, stream: Stream, args: &[Value<'_>]) -> rquickjs::Result<()> {
+    let line = args.iter().map(format).collect::<Vec<_>>().join(" ");
+    let local = local(ctx)?;
+    local
+        .options
+        .output
+        .write(stream, &line)
+        .map_err(|error| Exception::throw_internal(ctx, &format!("cannot write output: {error}")))
+}
+
+/// How `console.log` shows one value: strings as they are, objects as JSON when they can be.
+fn format(value: &Value<'_>) -> String {
+    if value.is_object() && !value.is_function() && !value.is_error() {
+        let ctx = value.ctx();
+        if let Ok(Some(json)) = ctx.json_stringify(value.clone()) {
+            if let Ok(json) = json.to_string() {
+                return json;
+            }
+        }
+        ctx.catch();
+    }
+    display(value)
+}
+
+/// Milliseconds since the process's first agent started.
+fn now_ms() -> f64 {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    ORIGIN.get_or_init(Instant::now).elapsed().as_secs_f64() * 1e3
+}
+
+/// Resident set size of the process, from `/proc/self/statm`; 0 where unknown.
+fn resident_bytes() -> f64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    pages * 4096.0
+}
+
+/// A timer delay: `ToNumber`, NaN or negative → 0, in milliseconds.
+fn delay(ctx: &Ctx<'_>, value: Option<Value<'_>>) -> rquickjs::Result<Duration> {
+    let ms = match value {
+        Some(v) if !v.is_undefined() => crate::atomics::to_number(ctx, &v)?,
+        _ => 0.0,
+    };
+    Ok(if ms.is_finite() && ms > 0.0 {
+        Duration::from_secs_f64(ms.min(1e15) / 1e3)
+    } else {
+        Duration::ZERO
+    })
+}
+
+fn set_timer<'js>(ctx: Ctx<'js>, args: Rest<Value<'js>>, repeat: bool) -> rquickjs::Result<f64> {
+    let mut args = args.0.into_iter();
+    let callback = args
+        .next()
+        .and_then(|v| v.into_function())
+        .ok_or_else(|| Exception::throw_type(&ctx, "the timer callback is not a function"))?;
+    let delay = delay(&ctx, args.next())?;
+    let rest = args.map(|a| Persistent::save(&ctx, a)).collect();
+    let local = local(&ctx)?;
+    let id = local
+        .timers
+        .borrow_mut()
+        .add(delay, Persistent::save(&ctx, callback), rest, repeat);
+    Ok(id as f64)
+}
+
+fn clear_timer(ctx: Ctx<'_>, id: Opt<Value<'_>>) -> rquickjs::Result<()> {
+    if let Some(id) = id.0.and_then(|v| v.as_number()) {
+        if id >= 1.0 && id.fract() == 0.0 {
+            local(&ctx)?.timers.borrow_mut().cancel(id as u64);
+        }
+    }
+    Ok(())
+}
+
+fn function<'js, P>(
+    ctx: &Ctx<'js>,
+    name: &str,
+    length: usize,
+    f: impl rquickjs::function::IntoJsFunc<'js, P> + 'js,
+) -> rquickjs::Result<Function<'js>> {
+    Function::new(ctx.clone(), f)?
+        .with_name(name)?
+        .with_length(length)
+}
+
+/// Defines the globals on `ctx` and returns the native `host` object for the prelude.
+pub(crate) fn install<'js>(ctx: &Ctx<'js>, is_main: bool) -> rquickjs::Result<Object<'js>> {
+    let global = ctx.globals();
+    let console = Object::new(ctx.clone())?;
+    for (name, stream) in [
+        ("log", Stream::Stdout),
+        ("info", Stream::Stdout),
+        ("debug", Stream::Stdout),
+        ("error", Stream::Stderr),
+        ("warn", Stream::Stderr),
+    ] {
+        let f = function(
+            ctx,
+            name,
+            0,
+            move |ctx: Ctx<'js>, args: Rest<Value<'js>>| write_line(&ctx, stream, &args.0),
+        )?;
+        console.set(name, f)?;
+    }
+    global.set("console", console)?;
+    global.set(
+        "print",
+        function(ctx, "print", 0, |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
+            write_line(&ctx, Stream::Stdout, &args.0)
+        })?,
+    )?;
+    global.set(
+        "setTimeout",
+        function(
+            ctx,
+            "setTimeout",
+            1,
+            |ctx: Ctx<'js>, args: Rest<Value<'js>>| set_timer(ctx, args, false),
+        )?,
+    )?;
+    global.set(
+        "setInterval",
+        function(
+            ctx,
+            "setInterval",
+            1,
+            |ctx: Ctx<'js>, args: Rest<Value<'js>>| set_timer(ctx, args, true),
+        )?,
+    )?;
+    global.set(
+        "clearTimeout",
+        function(ctx, "clearTimeout", 1, clear_timer)?,
+    )?;
+    global.set(
+        "clearInterval",
+        function(ctx, "clearInterval", 1, clear_timer)?,
+    )?;
+    let performance = Object::new(ctx.clone())?;
+    performance.set("now", function(ctx, "now", 0, now_ms)?)?;
+    global.set("performance", performance)?;
+    global.set("crossOriginIsolated", true)?;
+    ctx.eval::<(), _>(
+        "globalThis.queueMicrotask = function queueMicrotask(callback) {\n\
+           if (typeof callback !== 'function') throw new TypeError('queueMicrotask: the callback is not a function');\n\
+           Promise.resolve().then(() => callback());\n\
+         };",
+    )?;
+    install_namespace(ctx, is_main)?;
+    host_object(ctx)
+}
+
+/// The non-standard `agentsync` namespace: `args`, `isMain`, `residentBytes()`, `gc()`,
+/// `load(path)`.
+fn install_namespace<'js>(ctx: &Ctx<'js>, is_main: bool) -> rquickjs::Result<()> {
+    let namespace = Object::new(ctx.clone())?;
+    let args = local(ctx)?.options.args.clone();
+    namespace.set("args", args)?;
+    namespace.set("isMain", is_main)?;
+    namespace.set(
+        "residentBytes",
+        function(ctx, "residentBytes", 0, resident_bytes)?,
+    )?;
+    namespace.set(
+        "gc",
+        function(ctx, "gc", 0, |ctx: Ctx<'js>| {
+            // SAFETY: the runtime of a live context.
+            unsafe { qjs::JS_RunGC(qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
+        })?,
+    )?;
+    namespace.set(
+        "load",
+        function(
+            ctx,
+            "load",
+            1,
+            |ctx: Ctx<'js>, path: String| -> rquickjs::Result<()> {
+                let full = local(&ctx)?.base_dir.borrow().join(&path);
+                let source = std::fs::read_to_string(&full).map_err(|error| {
+                    Exception::throw_type(
+                        &ctx,
+                        &format!("agentsync.load: cannot read {}: {error}", full.display()),
+                    )
+                })?;
+                ctx.eval_with_options::<Value, _>(
+                    source,
+                    crate::agent::options(&full.display().to_string()),
+                )
+                .map(drop)
+            },
+        )?,
+    )?;
+    ctx.globals().set("agentsync", namespace)
+}
+
+/// The native functions the prelude builds `Worker` and `postMessage` on.
+fn host_object<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
+    let host = Object::new(ctx.clone())?;
+    host.set(
+        "spawn",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, specifier: String, is_eval: bool| {
+                worker::spawn(&ctx, &local(&ctx)?, specifier, is_eval).map(|id| id as f64)
+            },
+        )?,
+    )?;
+    host.set(
+        "post",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, to: f64, value: Value<'js>| -> rquickjs::Result<()> {
+                let message = clone::serialize(&ctx, &value)?;
+                let local = local(&ctx)?;
+                let to = to as u64;
+                if to == 0 {
+                    if let Some((parent, me)) = &local.parent {
+                        parent.post(Event::Message { from: *me, message });
+                    }
+                } else if let Some(child) = local.children.borrow().get(&to).filter(|c| !c.done) {
+                    child.signal.post(Event::Message { from: 0, message });
+                }
+                Ok(())
+            },
+        )?,
+    )?;
+    host.set(
+        "terminate",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, id: f64| -> rquickjs::Result<()> {
+                if let Some(child) = local(&ctx)?.children.borrow_mut().get_mut(&(id as u64)) {
+                    child.signal.interrupt();
+                    child.done = true;
+                }
+                Ok(())
+            },
+        )?,
+    )?;
+    host.set(
+        "close",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>| -> rquickjs::Result<()> {
+            local(&ctx)?.closing.set(true);
+            Ok(())
+        })?,
+    )?;
+    host.set(
+        "listening",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, on: bool| -> rquickjs::Result<()> {
+                local(&ctx)?.listening.set(on);
+                Ok(())
+            },
+        )?,
+    )?;
+    host.set(
+        "structuredClone",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, value: Value<'js>| {
+            let message = clone::serialize(&ctx, &value)?;
+            clone::deserialize(&ctx, &message)
+        })?,
+    )?;
+    Ok(host)
+}
+
+/// The directory of `path`, for resolving what a script names relative to itself.
+pub(crate) fn directory_of(path: &Path) -> std::path::PathBuf {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| ".".into())
+}

@@ -1,0 +1,163 @@
+// The web-facing part of the agentsync JS host: Worker, MessageEvent, ErrorEvent, DOMException,
+// event listeners, and the worker global scope. It is evaluated once per agent with `host`, the
+// native functions of `src/globals.rs`, and returns the function the event loop calls to
+// deliver an event. Everything else (threads, messages, timers, waiting) is native.
+(function (host, isMain) {
+  'use strict';
+  const global = globalThis;
+
+  function define(object, name, value) {
+    Object.defineProperty(object, name, { value, writable: true, configurable: true, enumerable: false });
+  }
+
+  class DOMException extends Error {
+    constructor(message = '', name = 'Error') {
+      super(message);
+      define(this, 'name', String(name));
+    }
+  }
+  define(global, 'DOMException', DOMException);
+
+  class Event {
+    constructor(type, init) {
+      this.type = String(type);
+      if (init) Object.assign(this, init);
+    }
+  }
+  class MessageEvent extends Event {}
+  class ErrorEvent extends Event {}
+  define(global, 'Event', Event);
+  define(global, 'MessageEvent', MessageEvent);
+  define(global, 'ErrorEvent', ErrorEvent);
+
+  // A small EventTarget: `on<type>` handler plus addEventListener listeners, in that order.
+  function makeTarget(target, onChange) {
+    const listeners = new Map();
+    const handlers = new Map();
+    const count = () => {
+      let n = handlers.size;
+      for (const list of listeners.values()) n += list.length;
+      return n;
+    };
+    define(target, 'addEventListener', function (type, listener) {
+      if (typeof listener !== 'function' && !(listener && typeof listener.handleEvent === 'function')) return;
+      const list = listeners.get(type) || [];
+      if (!list.includes(listener)) list.push(listener);
+      listeners.set(type, list);
+      onChange(count());
+    });
+    define(target, 'removeEventListener', function (type, listener) {
+      const list = listeners.get(type) || [];
+      const at = list.indexOf(listener);
+      if (at >= 0) list.splice(at, 1);
+      onChange(count());
+    });
+    for (const type of ['message', 'error', 'messageerror']) {
+      Object.defineProperty(target, 'on' + type, {
+        configurable: true,
+        enumerable: true,
+        get() { return handlers.get(type) || null; },
+        set(handler) {
+          if (typeof handler === 'function') handlers.set(type, handler);
+          else handlers.delete(type);
+          onChange(count());
+        },
+      });
+    }
+    // Calls every handler; returns whether any ran. A throwing handler is this agent's
+    // uncaught error, as in a browser or Node.
+    return function dispatch(event) {
+      let handled = false;
+      const handler = handlers.get(event.type);
+      if (handler) {
+        handled = true;
+        handler.call(target, event);
+      }
+      for (const listener of (listeners.get(event.type) || []).slice()) {
+        handled = true;
+        if (typeof listener === 'function') listener.call(target, event);
+        else listener.handleEvent(event);
+      }
+      return handled;
+    };
+  }
+
+  // The native clone throws a TypeError for what cannot be cloned; the web calls it this.
+  function cloning(action) {
+    try {
+      return action();
+    } catch (error) {
+      if (error instanceof TypeError) throw new DOMException(error.message, 'DataCloneError');
+      throw error;
+    }
+  }
+  define(global, 'structuredClone', function structuredClone(value) {
+    return cloning(() => host.structuredClone(value));
+  });
+
+  const workers = new Map();
+
+  class Worker {
+    #id;
+    #dispatch;
+    constructor(specifier, options) {
+      const isEval = Boolean(options && options.eval);
+      this.#dispatch = makeTarget(this, () => {});
+      this.#id = host.spawn(String(specifier), isEval);
+      workers.set(this.#id, this);
+    }
+    postMessage(value) {
+      cloning(() => host.post(this.#id, value));
+    }
+    terminate() {
+      host.terminate(this.#id);
+      workers.delete(this.#id);
+    }
+    static deliver(worker, event) {
+      return worker.#dispatch(event);
+    }
+  }
+  define(global, 'Worker', Worker);
+
+  let dispatchSelf = null;
+  if (!isMain) {
+    define(global, 'self', global);
+    dispatchSelf = makeTarget(global, (listening) => host.listening(listening > 0));
+    define(global, 'postMessage', function postMessage(value) {
+      cloning(() => host.post(0, value));
+    });
+    define(global, 'close', function close() {
+      host.close();
+    });
+  } else {
+    // The embedder's messages to the main agent arrive as `message` events on the global;
+    // they never keep the main agent alive.
+    dispatchSelf = makeTarget(global, () => {});
+  }
+
+  // kind: 'message' | 'error' | 'exit'; id: 0 for our parent (or the embedder), else a worker.
+  return function deliver(kind, id, data) {
+    if (id === 0) {
+      if (kind === 'message') dispatchSelf(new MessageEvent('message', { data }));
+      return true;
+    }
+    const worker = workers.get(id);
+    if (!worker) return true;
+    if (kind === 'message') {
+      Worker.deliver(worker, new MessageEvent('message', { data }));
+      return true;
+    }
+    if (kind === 'error') {
+      const event = new ErrorEvent('error', {
+        message: data.message,
+        filename: data.filename,
+        lineno: data.lineno,
+        colno: data.colno,
+        error: data.error,
+      });
+      return Worker.deliver(worker, event);
+    }
+    workers.delete(id);
+    return true;
+  };
+})
