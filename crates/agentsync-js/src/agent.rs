@@ -132,6 +132,88 @@ struct PendingWait {
     resolve: Persistent<Function<'static>>,
 }
 
+/// Property names and result strings of `Atomics.waitAsync`, interned once per agent.
+pub(crate) struct Atoms {
+    is_async: qjs::JSAtom,
+    value: qjs::JSAtom,
+    ok: qjs::JSAtom,
+    not_equal: qjs::JSAtom,
+    timed_out: qjs::JSAtom,
+}
+
+impl Atoms {
+    fn new(ctx: &Ctx<'_>) -> Atoms {
+        let raw = ctx.as_raw().as_ptr();
+        // SAFETY: a live context; NUL-terminated names.
+        let atom = |name: &std::ffi::CStr| unsafe { qjs::JS_NewAtom(raw, name.as_ptr()) };
+        Atoms {
+            is_async: atom(c"async"),
+            value: atom(c"value"),
+            ok: atom(c"ok"),
+            not_equal: atom(c"not-equal"),
+            timed_out: atom(c"timed-out"),
+        }
+    }
+
+    fn free(&self, ctx: &Ctx<'_>) {
+        let raw = ctx.as_raw().as_ptr();
+        for atom in [
+            self.is_async,
+            self.value,
+            self.ok,
+            self.not_equal,
+            self.timed_out,
+        ] {
+            // SAFETY: each atom was made by `new` in this runtime and is freed once.
+            unsafe { qjs::JS_FreeAtom(raw, atom) };
+        }
+    }
+}
+
+/// The string of a wait result.
+pub(crate) fn result_string<'js>(
+    ctx: &Ctx<'js>,
+    result: WaitResult,
+) -> rquickjs::Result<Value<'js>> {
+    let atom = with_local(|local| match result {
+        WaitResult::Ok => local.atoms.ok,
+        WaitResult::NotEqual => local.atoms.not_equal,
+        WaitResult::TimedOut => local.atoms.timed_out,
+    })
+    .ok_or_else(|| rquickjs::Exception::throw_internal(ctx, "no agent on this thread"))?;
+    // SAFETY: a live context and an atom of its runtime.
+    let raw = unsafe { qjs::JS_AtomToValue(ctx.as_raw().as_ptr(), atom) };
+    // SAFETY: a fresh value we own.
+    Ok(unsafe { Value::from_raw(ctx.clone(), raw) })
+}
+
+/// `{ async, value }`, the result object of `Atomics.waitAsync`, made in one step.
+pub(crate) fn wait_async_result<'js>(
+    ctx: &Ctx<'js>,
+    is_async: bool,
+    value: Value<'js>,
+) -> rquickjs::Result<Value<'js>> {
+    let names = with_local(|local| [local.atoms.is_async, local.atoms.value])
+        .ok_or_else(|| rquickjs::Exception::throw_internal(ctx, "no agent on this thread"))?;
+    let raw = ctx.as_raw().as_ptr();
+    let flag = Value::new_bool(ctx.clone(), is_async);
+    // SAFETY: a live context; two atoms of its runtime and two values; the engine takes one
+    // reference of each value, so we hand it duplicates and drop our wrappers.
+    let object = unsafe {
+        let values = [
+            qjs::JS_DupValue(raw, flag.as_raw()),
+            qjs::JS_DupValue(raw, value.as_raw()),
+        ];
+        qjs::JS_NewObjectFrom(raw, 2, names.as_ptr(), values.as_ptr())
+    };
+    // SAFETY: a fresh value (or the exception marker) that we own.
+    let object = unsafe { Value::from_raw(ctx.clone(), object) };
+    if object.is_exception() {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(object)
+}
+
 /// A worker this agent started.
 pub(crate) struct Child {
     pub(crate) signal: Arc<Signal>,
@@ -159,6 +241,8 @@ pub(crate) struct Local {
     pub(crate) closing: Cell<bool>,
     /// A worker has a message handler (it keeps the worker alive).
     pub(crate) listening: Cell<bool>,
+    /// Interned names for `Atomics.waitAsync` results.
+    pub(crate) atoms: Atoms,
     /// Promises rejected with no handler yet, with their reason.
     rejections: RefCell<Vec<(Persistent<Value<'static>>, ScriptError)>>,
 }
@@ -239,6 +323,9 @@ pub(crate) fn settle_later<'js>(
     Ok(promise)
 }
 
+/// Bytes allocated between cycle collections (see `Agent::new`).
+const GC_THRESHOLD: usize = 32 << 20;
+
 /// A runtime, its context and its state, on the current thread.
 pub(crate) struct Agent {
     pub(crate) local: Rc<Local>,
@@ -265,6 +352,7 @@ impl Agent {
         let runtime = Runtime::new().map_err(engine)?;
         let context = Context::full(&runtime).map_err(engine)?;
         let can_block = !is_main || options.main_can_block;
+        let atoms = context.with(|ctx| Atoms::new(&ctx));
         let local = Rc::new(Local {
             name,
             signal: signal.clone(),
@@ -278,8 +366,13 @@ impl Agent {
             children: RefCell::new(HashMap::new()),
             closing: Cell::new(false),
             listening: Cell::new(false),
+            atoms,
             rejections: RefCell::new(Vec::new()),
         });
+        // QuickJS-ng collects cycles whenever allocation passes a threshold, scanning every
+        // object each time; with the default (256 KiB) a script holding 100,000 pending
+        // promises spends most of its time there. A larger threshold collects less often.
+        runtime.set_gc_threshold(GC_THRESHOLD);
         let interrupt = signal.clone();
         runtime.set_interrupt_handler(Some(Box::new(move || interrupt.is_interrupted())));
         let tracked = Rc::downgrade(&local);
@@ -352,7 +445,7 @@ impl Agent {
     pub(crate) fn run(&self) -> Result<(), JsError> {
         loop {
             self.microtasks()?;
-            if self.local.signal.is_interrupted() || self.local.closing.get() {
+            if self.stopping() {
                 return Ok(());
             }
             if self.macrotasks()? {
@@ -406,26 +499,39 @@ impl Agent {
         let mut ran = false;
         let events: Vec<Event> = lock(&self.local.signal.inbox).drain(..).collect();
         for event in events {
+            if self.stopping() {
+                return Ok(true);
+            }
             ran = true;
             self.dispatch(event)?;
             self.microtasks()?;
         }
+        // Every settled wait is resolved in one task, then one microtask checkpoint: a notify
+        // of many waiters costs one pass, not one per waiter.
         let settled: Vec<u64> = std::mem::take(&mut *lock(&self.local.signal.settled));
-        for id in settled {
-            let Some(result) = self.poll_wait(id) else {
-                continue;
-            };
-            ran = true;
+        if !settled.is_empty() && !self.stopping() {
+            let results: Vec<_> = settled
+                .into_iter()
+                .filter_map(|id| self.poll_wait(id))
+                .collect();
+            ran |= !results.is_empty();
             self.context.with(|ctx| {
-                let resolve = result.1.restore(&ctx).map_err(|_| self.uncaught(&ctx))?;
-                resolve
-                    .call::<_, ()>((atomics::result_name(result.0),))
-                    .map_err(|_| self.uncaught(&ctx))
+                for (result, resolve) in results {
+                    let resolve = resolve.restore(&ctx).map_err(|_| self.uncaught(&ctx))?;
+                    let value = result_string(&ctx, result).map_err(|_| self.uncaught(&ctx))?;
+                    resolve
+                        .call::<_, ()>((value,))
+                        .map_err(|_| self.uncaught(&ctx))?;
+                }
+                Ok::<_, JsError>(())
             })?;
             self.microtasks()?;
         }
         let now = Instant::now();
         loop {
+            if self.stopping() {
+                return Ok(true);
+            }
             let due = self.local.timers.borrow_mut().pop_due(now);
             let Some(timer) = due else { break };
             ran = true;
@@ -433,11 +539,13 @@ impl Agent {
                 .with(|ctx| crate::timers::fire(&ctx, &self.local, timer))
                 .map_err(|_| self.context.with(|ctx| self.uncaught(&ctx)))?;
             self.microtasks()?;
-            if self.local.closing.get() || self.local.signal.is_interrupted() {
-                break;
-            }
         }
         Ok(ran)
+    }
+
+    /// `close()` was called or the agent was interrupted: run nothing more.
+    fn stopping(&self) -> bool {
+        self.local.closing.get() || self.local.signal.is_interrupted()
     }
 
     /// Polls wait `id`; its result and resolve function if it settled.
@@ -548,6 +656,7 @@ impl Drop for Agent {
     fn drop(&mut self) {
         self.teardown();
         self.deliver = None;
+        self.context.with(|ctx| self.local.atoms.free(&ctx));
         CURRENT.with(|c| *c.borrow_mut() = None);
     }
 }

@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use agentsync::memory::{notify_count_from_f64, timeout_from_ms, to_index};
 use agentsync::{WaitAsync, WaitFuture, WaitResult};
-use rquickjs::function::Rest;
-use rquickjs::{qjs, Ctx, Exception, Function, Object, Value};
+use rquickjs::{qjs, Ctx, Exception, Object, Value};
 
 use crate::agent;
 
@@ -206,91 +205,156 @@ fn start(args: &WaitArgs) -> WaitAsync<'static> {
     }
 }
 
-/// The JS string of a result.
-pub(crate) fn result_name(result: WaitResult) -> &'static str {
-    match result {
-        WaitResult::Ok => "ok",
-        WaitResult::NotEqual => "not-equal",
-        WaitResult::TimedOut => "timed-out",
-    }
-}
-
 /// `Atomics.wait(typedArray, index, value, timeout)`.
-fn wait<'js>(ctx: Ctx<'js>, args: Rest<Value<'js>>) -> rquickjs::Result<&'static str> {
-    let args = wait_args(&ctx, "wait", &args)?;
+fn wait<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> rquickjs::Result<Value<'js>> {
+    let args = wait_args(ctx, "wait", args)?;
     if !agent::can_block() {
         return Err(Exception::throw_type(
-            &ctx,
+            ctx,
             "Atomics.wait cannot be called in this context",
         ));
     }
     // The blocking wait is a wait_async driven on this thread, so that `terminate()` can end
     // it: the record sits in the same queue either way.
     let future: WaitFuture<'static> = match start(&args) {
-        WaitAsync::Sync(result) => return Ok(result_name(result)),
+        WaitAsync::Sync(result) => return result_value(ctx, result),
         WaitAsync::Async(future) => future,
     };
     match agent::block_on_wait(future) {
-        Some(result) => Ok(result_name(result)),
-        None => Err(Exception::throw_internal(&ctx, "agent terminated")),
+        Some(result) => result_value(ctx, result),
+        None => Err(Exception::throw_internal(ctx, "agent terminated")),
     }
 }
 
 /// `Atomics.waitAsync(typedArray, index, value, timeout)`.
-fn wait_async<'js>(ctx: Ctx<'js>, args: Rest<Value<'js>>) -> rquickjs::Result<Object<'js>> {
-    let args = wait_args(&ctx, "waitAsync", &args)?;
-    let out = Object::new(ctx.clone())?;
+fn wait_async<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> rquickjs::Result<Value<'js>> {
+    let args = wait_args(ctx, "waitAsync", args)?;
     match start(&args) {
         WaitAsync::Sync(result) => {
-            out.set("async", false)?;
-            out.set("value", result_name(result))?;
+            let value = result_value(ctx, result)?;
+            agent::wait_async_result(ctx, false, value)
         }
         WaitAsync::Async(future) => {
-            let promise = agent::settle_later(&ctx, future)?;
-            out.set("async", true)?;
-            out.set("value", promise)?;
+            let promise = agent::settle_later(ctx, future)?;
+            agent::wait_async_result(ctx, true, promise.into_value())
         }
     }
-    Ok(out)
 }
 
 /// `Atomics.notify(typedArray, index, count)`.
-fn notify<'js>(ctx: Ctx<'js>, args: Rest<Value<'js>>) -> rquickjs::Result<f64> {
-    let location = locate(
-        &ctx,
-        "notify",
-        &arg(&ctx, &args, 0),
-        &arg(&ctx, &args, 1),
-        false,
-    )?;
-    let count = arg(&ctx, &args, 2);
+fn notify<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> rquickjs::Result<Value<'js>> {
+    let location = locate(ctx, "notify", &arg(ctx, args, 0), &arg(ctx, args, 1), false)?;
+    let count = arg(ctx, args, 2);
     let count = if count.is_undefined() {
         usize::MAX
     } else {
-        notify_count_from_f64(Some(to_number(&ctx, &count)?))
+        notify_count_from_f64(Some(to_number(ctx, &count)?))
     };
-    if !location.shared {
-        return Ok(0.0);
-    }
-    Ok(agentsync::notify_addr(location.address, count) as f64)
+    let woken = if location.shared {
+        agentsync::notify_addr(location.address, count)
+    } else {
+        0
+    };
+    Ok(Value::new_number(ctx.clone(), woken as f64))
 }
+
+/// The string of `result`, from the agent's interned atoms.
+fn result_value<'js>(ctx: &Ctx<'js>, result: WaitResult) -> rquickjs::Result<Value<'js>> {
+    agent::result_string(ctx, result)
+}
+
+/// Signature of the natives below.
+type Native = for<'js> fn(&Ctx<'js>, &[Value<'js>]) -> rquickjs::Result<Value<'js>>;
+
+/// Calls `native` from a raw engine call: the three functions are plain C functions, without
+/// the argument marshalling of a Rust closure, because they sit on the hot path.
+///
+/// # Safety
+/// `ctx` is the live calling context and `argv` points to `argc` live values (the engine's
+/// calling convention).
+unsafe fn call_native(
+    native: Native,
+    ctx: *mut qjs::JSContext,
+    argc: std::ffi::c_int,
+    argv: *mut qjs::JSValue,
+) -> qjs::JSValue {
+    // SAFETY: a live context (caller).
+    let ctx = unsafe { Ctx::from_raw(std::ptr::NonNull::new_unchecked(ctx)) };
+    let raw = ctx.as_raw().as_ptr();
+    let argv: &[qjs::JSValue] = if argc <= 0 || argv.is_null() {
+        &[]
+    } else {
+        // SAFETY: `argc` live values (caller).
+        unsafe { std::slice::from_raw_parts(argv, argc as usize) }
+    };
+    let mut args: [Option<Value>; 4] = [None, None, None, None];
+    for (slot, &value) in args.iter_mut().zip(argv) {
+        // SAFETY: a live value, duplicated so the wrapper owns one reference.
+        *slot = Some(unsafe { Value::from_raw(ctx.clone(), qjs::JS_DupValue(raw, value)) });
+    }
+    let args: Vec<Value> = args.into_iter().flatten().collect();
+    match native(&ctx, &args) {
+        // SAFETY: one more reference for the engine; the wrapper drops its own.
+        Ok(value) => unsafe { qjs::JS_DupValue(raw, value.as_raw()) },
+        Err(rquickjs::Error::Exception) => qjs::JS_EXCEPTION,
+        Err(other) => {
+            let _ = Exception::throw_internal(&ctx, &other.to_string());
+            qjs::JS_EXCEPTION
+        }
+    }
+}
+
+macro_rules! raw_native {
+    ($raw:ident, $native:ident) => {
+        unsafe extern "C" fn $raw(
+            ctx: *mut qjs::JSContext,
+            _this: qjs::JSValue,
+            argc: std::ffi::c_int,
+            argv: *mut qjs::JSValue,
+        ) -> qjs::JSValue {
+            // SAFETY: the engine calls us with its calling convention.
+            unsafe { call_native($native, ctx, argc, argv) }
+        }
+    };
+}
+raw_native!(raw_wait, wait);
+raw_native!(raw_wait_async, wait_async);
+raw_native!(raw_notify, notify);
 
 /// Replaces `Atomics.wait` and `Atomics.notify` and adds `Atomics.waitAsync`; the other
 /// operations (and `pause`) stay the engine's, which are already sequentially consistent.
 pub(crate) fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<()> {
     let atomics: Object<'js> = ctx.globals().get("Atomics")?;
-    let define = |name: &str, function: Function<'js>, length: usize| -> rquickjs::Result<()> {
-        let function = function.with_name(name)?.with_length(length)?;
+    let natives: [(&std::ffi::CStr, qjs::JSCFunction, i32); 3] = [
+        (c"wait", Some(raw_wait), 4),
+        (c"waitAsync", Some(raw_wait_async), 4),
+        (c"notify", Some(raw_notify), 3),
+    ];
+    for (name, function, length) in natives {
+        // SAFETY: a live context; the name is a C string; a plain (generic) C function.
+        let raw = unsafe {
+            qjs::JS_NewCFunction2(
+                ctx.as_raw().as_ptr(),
+                function,
+                name.as_ptr(),
+                length,
+                qjs::JSCFunctionEnum_JS_CFUNC_generic,
+                0,
+            )
+        };
+        // SAFETY: a fresh value (or the exception marker) that we own.
+        let function = unsafe { Value::from_raw(ctx.clone(), raw) };
+        if function.is_exception() {
+            return Err(rquickjs::Error::Exception);
+        }
+        let name = name.to_str().unwrap_or_default();
         // Built-in methods are writable, configurable and not enumerable.
         atomics.prop(
             name,
             rquickjs::object::Property::from(function)
                 .writable()
                 .configurable(),
-        )
-    };
-    define("wait", Function::new(ctx.clone(), wait)?, 4)?;
-    define("waitAsync", Function::new(ctx.clone(), wait_async)?, 4)?;
-    define("notify", Function::new(ctx.clone(), notify)?, 3)?;
+        )?;
+    }
     Ok(())
 }

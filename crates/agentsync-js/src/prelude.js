@@ -82,9 +82,29 @@
     };
   }
 
+  // The engine's serializer accepts symbols, which structured clone refuses: look for them
+  // in the containers it walks (buffers and views hold none).
+  function refuseSymbols(value, seen) {
+    if (typeof value === 'symbol') throw new TypeError('a Symbol cannot be cloned');
+    if (typeof value !== 'object' || value === null || seen.has(value)) return;
+    if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) return;
+    seen.add(value);
+    if (value instanceof Map) {
+      for (const [key, item] of value) {
+        refuseSymbols(key, seen);
+        refuseSymbols(item, seen);
+      }
+    } else if (value instanceof Set) {
+      for (const item of value) refuseSymbols(item, seen);
+    } else {
+      for (const key of Object.keys(value)) refuseSymbols(value[key], seen);
+    }
+  }
+
   // The native clone throws a TypeError for what cannot be cloned; the web calls it this.
-  function cloning(action) {
+  function cloning(value, action) {
     try {
+      refuseSymbols(value, new Set());
       return action();
     } catch (error) {
       if (error instanceof TypeError) throw new DOMException(error.message, 'DataCloneError');
@@ -92,7 +112,7 @@
     }
   }
   define(global, 'structuredClone', function structuredClone(value) {
-    return cloning(() => host.structuredClone(value));
+    return cloning(value, () => host.structuredClone(value));
   });
 
   const workers = new Map();
@@ -107,7 +127,7 @@
       workers.set(this.#id, this);
     }
     postMessage(value) {
-      cloning(() => host.post(this.#id, value));
+      cloning(value, () => host.post(this.#id, value));
     }
     terminate() {
       host.terminate(this.#id);
@@ -124,7 +144,7 @@
     define(global, 'self', global);
     dispatchSelf = makeTarget(global, (listening) => host.listening(listening > 0));
     define(global, 'postMessage', function postMessage(value) {
-      cloning(() => host.post(0, value));
+      cloning(value, () => host.post(0, value));
     });
     define(global, 'close', function close() {
       host.close();
