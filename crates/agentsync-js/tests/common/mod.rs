@@ -150,7 +150,10 @@ impl Run {
     pub fn script_error(&self) -> agentsync_js::ScriptError {
         match &self.result {
             Err(JsError::Script(error)) => error.clone(),
-            other => panic!("expected a script error, got {other:?}; stdout: {:#?}", self.out),
+            other => panic!(
+                "expected a script error, got {other:?}; stdout: {:#?}",
+                self.out
+            ),
         }
     }
 }
@@ -281,7 +284,9 @@ pub fn run_guarded(
             panic!("the host did not finish within {GUARD:?} (terminated; ended after: {ended})");
         }
         Err(mpsc::RecvTimeoutError::Disconnected) => {
-            let panic = thread.join().expect_err("the host thread ended without a result");
+            let panic = thread
+                .join()
+                .expect_err("the host thread ended without a result");
             std::panic::resume_unwind(panic)
         }
     }
@@ -289,10 +294,15 @@ pub fn run_guarded(
 
 /// Starts a watcher for a `queued(byteOffset, n)` request.
 fn watch(request: &str, mem: &Arc<SharedMemory>, slot: &Arc<OnceLock<HostHandle>>) {
-    let mut parts = request.split(' ').map(|p| p.parse::<usize>().expect("queued args"));
+    let mut parts = request
+        .split(' ')
+        .map(|p| p.parse::<usize>().expect("queued args"));
     let (offset, n) = (parts.next().unwrap(), parts.next().unwrap());
     let address = mem.as_ptr() as usize + offset;
-    let handle = slot.get().expect("the host handle is set before the script runs").clone();
+    let handle = slot
+        .get()
+        .expect("the host handle is set before the script runs")
+        .clone();
     let mem = mem.clone(); // keeps the address valid while we poll
     thread::spawn(move || {
         let deadline = Instant::now() + GUARD;
