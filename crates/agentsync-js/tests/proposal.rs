@@ -217,7 +217,11 @@ fn fifo_across_js_and_rust_waiters_on_one_word() {
                 if (reported.length) reported.shift()();
               }
             });
-            const nextReport = () => new Promise((r) => reported.push(r));
+            // The embedder's messages do not keep the main agent alive: a timer does meanwhile.
+            const nextReport = () => new Promise((r) => {
+              const keepAlive = setInterval(() => {}, 1000);
+              reported.push(() => { clearInterval(keepAlive); r(); });
+            });
             await queued(0, 1); // the Rust thread of setup
             const worker = blocker(0);
             await queued(0, 2);
