@@ -43,6 +43,18 @@ js!(
     const r = Atomics.waitAsync(ia, 4, 0);
     eq(Atomics.notify(big, 2), 1, 'BigInt64 index 2 wakes Int32 index 4');
     eq(await r.value, 'ok', 'Int32 waiter result');
+    // A worker blocked in a BigInt64 wait is woken by an Int32 notify on its first word.
+    const w = spawnFn(() => {
+      onmessage = (e) => {
+        postMessage(Atomics.wait(new BigInt64Array(e.data), 3, 0n));
+        close();
+      };
+    });
+    w.postMessage(mem);
+    await queued(24, 1);
+    eq(Atomics.notify(ia, 7), 0, 'the second word of the element is another location');
+    eq(Atomics.notify(ia, 6), 1, 'Int32 index 6 wakes the blocked BigInt64 index 3');
+    eq(await w.next(), 'ok', 'blocking BigInt64 result');
     "#
 );
 
