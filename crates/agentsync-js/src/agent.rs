@@ -323,6 +323,26 @@ pub(crate) fn settle_later<'js>(
     Ok(promise)
 }
 
+/// Resolves `import` specifiers as file paths relative to the importing module's file.
+struct RelativeResolver;
+
+impl rquickjs::loader::Resolver for RelativeResolver {
+    fn resolve<'js>(
+        &mut self,
+        _ctx: &Ctx<'js>,
+        base: &str,
+        name: &str,
+        _attributes: Option<rquickjs::loader::ImportAttributes<'js>>,
+    ) -> rquickjs::Result<String> {
+        let path = crate::globals::directory_of(std::path::Path::new(base)).join(name);
+        if path.is_file() {
+            Ok(path.display().to_string())
+        } else {
+            Err(rquickjs::Error::new_resolving(base, name))
+        }
+    }
+}
+
 /// Bytes allocated between cycle collections (see `Agent::new`).
 const GC_THRESHOLD: usize = 32 << 20;
 
@@ -373,6 +393,11 @@ impl Agent {
         // object each time; with the default (256 KiB) a script holding 100,000 pending
         // promises spends most of its time there. A larger threshold collects less often.
         runtime.set_gc_threshold(GC_THRESHOLD);
+        // `import` in module scripts: paths relative to the importing module, `.js` / `.mjs`.
+        runtime.set_loader(
+            RelativeResolver,
+            rquickjs::loader::ScriptLoader::default().with_extension("mjs"),
+        );
         let interrupt = signal.clone();
         runtime.set_interrupt_handler(Some(Box::new(move || interrupt.is_interrupted())));
         let tracked = Rc::downgrade(&local);
@@ -427,6 +452,16 @@ impl Agent {
     pub(crate) fn eval(&self, file_name: &str, source: &str) -> Result<(), JsError> {
         self.context.with(|ctx| {
             ctx.eval_with_options::<Value, _>(source, options(file_name))
+                .map(drop)
+                .map_err(|_| self.uncaught(&ctx))
+        })
+    }
+
+    /// Evaluates a module script; its top-level `await` and an exception it throws surface
+    /// through the event loop (as an unhandled rejection).
+    pub(crate) fn eval_module(&self, name: &str, source: &str) -> Result<(), JsError> {
+        self.context.with(|ctx| {
+            rquickjs::Module::evaluate(ctx.clone(), name, source)
                 .map(drop)
                 .map_err(|_| self.uncaught(&ctx))
         })

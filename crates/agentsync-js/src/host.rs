@@ -233,7 +233,18 @@ impl Host {
             .inspect_err(|_| self.agent.teardown())
     }
 
-    /// Runs `path` as a classic script on the main agent, then the event loop until nothing is
+    /// Evaluates a module script on the main agent; `import` paths are relative to `name`.
+    ///
+    /// # Errors
+    /// [`JsError::Script`] for a syntax error or a failed import; an exception the module
+    /// throws (or a rejected top-level `await`) ends [`run`](Self::run).
+    pub fn eval_module(&self, name: &str, source: &str) -> Result<(), JsError> {
+        self.agent
+            .eval_module(name, source)
+            .inspect_err(|_| self.agent.teardown())
+    }
+
+    /// Runs `path` as a classic script (a module if it ends in `.mjs`) on the main agent, then the event loop until nothing is
     /// left to do and no worker is alive. Worker paths are relative to the script's directory.
     ///
     /// # Errors
@@ -244,7 +255,12 @@ impl Host {
             source,
         })?;
         *self.agent.local.base_dir.borrow_mut() = directory_of(path);
-        self.eval(&path.display().to_string(), &source)?;
+        let name = path.display().to_string();
+        if path.extension().is_some_and(|e| e == "mjs") {
+            self.eval_module(&name, &source)?;
+        } else {
+            self.eval(&name, &source)?;
+        }
         self.run()
     }
 

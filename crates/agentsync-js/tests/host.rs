@@ -144,7 +144,6 @@ fn an_uncloneable_message_is_a_data_clone_error() {
 }
 
 #[test]
-#[ignore = "bug: symbols are cloned (structuredClone, postMessage) instead of throwing DataCloneError"]
 fn a_symbol_cannot_be_cloned() {
     run_js(&wrap(
         r#"
@@ -270,7 +269,6 @@ fn close_inside_a_worker_ends_it_even_with_a_message_handler() {
 }
 
 #[test]
-#[ignore = "bug: a worker's timer that is already due when it calls close() still fires"]
 fn close_inside_a_worker_drops_its_timers() {
     run_js(&wrap(
         r#"
