@@ -7,7 +7,7 @@
 //! [`EXIT_FAILED`](crate::EXIT_FAILED); a FILE that cannot be read is a usage error
 //! ([`EXIT_USAGE`](crate::EXIT_USAGE)), as for `agentsync wasm run`.
 //!
-//! Console output goes through [`output`](crate::output), so a closed stdout ends the run
+//! Console output goes through [`output`], so a closed stdout ends the run
 //! with [`EXIT_BROKEN_PIPE`](crate::EXIT_BROKEN_PIPE) and a full one with
 //! `error: cannot write output: …`.
 //!
