@@ -24,6 +24,7 @@ macro_rules! say {
 
 pub mod alloc_count;
 pub mod bench;
+pub mod js;
 pub mod output;
 pub mod raw_futex;
 pub mod stress;
@@ -70,6 +71,9 @@ pub enum Command {
     Wasm(wasm::WasmArgs),
     /// Run WebAssembly spec scripts (`.wast`), threads proposal included.
     Wast(wasm::WastArgs),
+    /// Run JavaScript whose SharedArrayBuffers and Atomics.wait / notify / waitAsync are
+    /// agentsync's: `agentsync js FILE [ARGS...]` or `agentsync js -e CODE`.
+    Js(js::JsArgs),
 }
 
 /// Why a command did not succeed.
@@ -103,6 +107,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Stress(args) => stress::run(&args),
         Command::Wasm(args) => wasm::module_readable(&args).and_then(|()| wasm::run(&args)),
         Command::Wast(args) => wasm::wast(&args),
+        Command::Js(args) => js::run(&args),
     };
     ExitCode::from(exit_code(outcome))
 }

@@ -8,6 +8,7 @@
 
 mod facade;
 mod futex;
+mod js;
 mod primitives;
 mod queue;
 
@@ -27,6 +28,15 @@ pub struct StressArgs {
     /// How long to run, in seconds, split evenly between the sections.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub seconds: u64,
+    /// Run only these sections (repeat the flag for several); all of them by default.
+    #[arg(long = "section", value_name = "NAME",
+          value_parser = clap::builder::PossibleValuesParser::new(section_names()))]
+    pub sections: Vec<String>,
+}
+
+/// The names `--section` accepts.
+fn section_names() -> Vec<&'static str> {
+    sections().iter().map(|s| s.name).collect()
 }
 
 /// What the threads and tasks of a section have done; shown live, checked at the end.
@@ -80,7 +90,7 @@ pub struct Budget {
 /// One layer's stress.
 #[derive(Clone, Copy)]
 pub struct Section {
-    /// `futex`, `facade`, `primitives`, `queue`.
+    /// `futex`, `facade`, `primitives`, `queue`, `js`.
     pub name: &'static str,
     /// What it runs and what it checks.
     pub what: &'static str,
@@ -95,12 +105,16 @@ pub fn sections() -> Vec<Section> {
         facade::SECTION,
         primitives::SECTION,
         queue::SECTION,
+        js::SECTION,
     ]
 }
 
 /// `agentsync stress`.
 pub fn run(args: &StressArgs) -> Result<(), CliError> {
-    let sections = sections();
+    let sections: Vec<Section> = sections()
+        .into_iter()
+        .filter(|s| args.sections.is_empty() || args.sections.iter().any(|n| n == s.name))
+        .collect();
     let share = Duration::from_secs(args.seconds) / sections.len() as u32;
     let mut report = Vec::new();
     for section in &sections {

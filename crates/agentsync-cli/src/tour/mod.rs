@@ -7,6 +7,7 @@
 //! `STEPS` slice.
 
 mod futex_steps;
+mod js_steps;
 mod memory_steps;
 mod sync_steps;
 mod wasm_steps;
@@ -34,6 +35,7 @@ pub fn steps() -> Vec<Step> {
     all.extend_from_slice(futex_steps::STEPS);
     all.extend_from_slice(sync_steps::STEPS);
     all.extend_from_slice(wasm_steps::STEPS);
+    all.extend_from_slice(js_steps::STEPS);
     all
 }
 

@@ -35,3 +35,12 @@ pub fn wasm_crate(path: &str) -> String {
         .display()
         .to_string()
 }
+
+/// A path inside the `agentsync-js` crate (its example scripts).
+pub fn js_crate(path: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../agentsync-js")
+        .join(path)
+        .display()
+        .to_string()
+}

@@ -1,0 +1,142 @@
+//! `agentsync js`: run JavaScript on the agentsync JS host, whose `SharedArrayBuffer`s and
+//! `Atomics.wait` / `notify` / `waitAsync` are agentsync's futex.
+//!
+//! `agentsync js FILE [ARGS...]` runs FILE as a classic script on the main agent
+//! (`agentsync.args` holds ARGS); `agentsync js -e CODE` runs inline code. An uncaught error
+//! prints `error: file:line:column: Uncaught …` and its stack on stderr and exits with
+//! [`EXIT_FAILED`](crate::EXIT_FAILED); a FILE that cannot be read is a usage error
+//! ([`EXIT_USAGE`](crate::EXIT_USAGE)), as for `agentsync wasm run`.
+//!
+//! Console output goes through [`output`], so a closed stdout ends the run
+//! with [`EXIT_BROKEN_PIPE`](crate::EXIT_BROKEN_PIPE) and a full one with
+//! `error: cannot write output: …`.
+//!
+//! Tools over the host are subcommands of `js` whose names are reserved words for the first
+//! argument: [`JsTool`] lists them. `agentsync js test262 …` is never taken for a file named
+//! `test262` (run such a file as `agentsync js ./test262`).
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use agentsync_js::{Host, JsError, Stream};
+use clap::{Args, Subcommand};
+
+use crate::{output, CliError};
+
+/// `agentsync js` arguments.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct JsArgs {
+    /// A tool over the host instead of a script (the reserved first words).
+    #[command(subcommand)]
+    pub tool: Option<JsTool>,
+    /// Inline code to run instead of a file.
+    #[arg(
+        short = 'e',
+        long = "eval",
+        value_name = "CODE",
+        conflicts_with = "file"
+    )]
+    pub eval: Option<String>,
+    /// Let the main agent block in `Atomics.wait`, as Node.js does (by default it cannot, as
+    /// on the web: `Atomics.wait` there throws a `TypeError`).
+    #[arg(long)]
+    pub main_can_block: bool,
+    /// The script, run as a classic script on the main agent; worker paths are relative to
+    /// its directory.
+    #[arg(value_name = "FILE", required_unless_present = "eval")]
+    pub file: Option<PathBuf>,
+    /// The script's arguments, `agentsync.args`. Options may also follow them; negative
+    /// numbers are arguments, and anything after `--` is an argument.
+    #[arg(value_name = "ARGS", allow_negative_numbers = true)]
+    pub args: Vec<String>,
+}
+
+/// Tools over the JS host, chosen by a reserved first word.
+///
+/// Hook for the tools to come: each is a variant here whose arguments it parses itself; its
+/// dispatch is in [`run`]. Until a tool is built, its word is reserved ([`Reserved`]): it is
+/// hidden from `--help`, takes any arguments, and is a usage error saying it is not built.
+#[derive(Debug, Subcommand)]
+pub enum JsTool {
+    /// Reserved for the test262 runner (`agentsync js test262 --root DIR …`).
+    #[command(hide = true)]
+    Test262(Reserved),
+    /// Reserved for the test harness of the host's own scripts.
+    #[command(hide = true)]
+    Testharness(Reserved),
+}
+
+/// The arguments of a reserved tool word: anything, unparsed.
+#[derive(Debug, Args)]
+pub struct Reserved {
+    /// Everything after the word.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub rest: Vec<String>,
+}
+
+/// `agentsync js`.
+///
+/// # Errors
+///
+/// [`CliError::Usage`] for a FILE that cannot be read or a reserved word; [`CliError::Failed`]
+/// for an uncaught error (its `file:line:column`, message and stack); [`CliError::Output`]
+/// when console output could not be written.
+pub fn run(args: &JsArgs) -> Result<(), CliError> {
+    if let Some(tool) = &args.tool {
+        return run_tool(tool);
+    }
+    let host = Host::builder()
+        .main_can_block(args.main_can_block)
+        .args(args.args.clone())
+        .on_output(console_line)
+        .build()
+        .map_err(cli_error)?;
+    let outcome = match (&args.eval, &args.file) {
+        (Some(code), _) => host.eval(EVAL_NAME, code).and_then(|()| host.run()),
+        (None, Some(file)) => {
+            crate::wasm::readable(file)?;
+            host.run_file(file)
+        }
+        (None, None) => return Err(CliError::Usage("a FILE or -e CODE is required".into())),
+    };
+    outcome.map_err(cli_error)
+}
+
+/// The file name errors and stacks show for `-e` code (Node.js shows the same).
+pub const EVAL_NAME: &str = "[eval]";
+
+/// Runs a tool named by a reserved word. Each tool's arm goes here when it is built.
+fn run_tool(tool: &JsTool) -> Result<(), CliError> {
+    let word = match tool {
+        JsTool::Test262(_) => "test262",
+        JsTool::Testharness(_) => "testharness",
+    };
+    Err(CliError::Usage(format!(
+        "`agentsync js {word}` is reserved for a tool this build does not have; to run a \
+         script named {word}, write `agentsync js ./{word}`"
+    )))
+}
+
+/// One line of console output: stdout through [`output`] (whose errors end the run as for
+/// any command), stderr directly.
+fn console_line(stream: Stream, line: &str) -> io::Result<()> {
+    match stream {
+        Stream::Stdout => output::line(format_args!("{line}")).map_err(|error| match error {
+            CliError::Output(error) => error,
+            other => io::Error::other(other.to_string()),
+        }),
+        Stream::Stderr => writeln!(io::stderr().lock(), "{line}"),
+    }
+}
+
+/// What a host error means for the command.
+fn cli_error(error: JsError) -> CliError {
+    match error {
+        JsError::Output(error) => CliError::Output(error),
+        JsError::Read { path, source } => {
+            CliError::Usage(format!("cannot read {}: {source}", path.display()))
+        }
+        other => CliError::Failed(other.to_string()),
+    }
+}
