@@ -84,7 +84,7 @@ fn run(
     )
     .and_then(|agent| {
         let (file_name, text) = match source {
-            Source::Inline(text) => (format!("<worker {id}>"), text),
+            Source::Inline(text) => (format!("[worker eval {id}]"), text),
             Source::File(path) => match std::fs::read_to_string(&path) {
                 Ok(text) => (path.display().to_string(), text),
                 Err(source) => return Err(JsError::Read { path, source }),
