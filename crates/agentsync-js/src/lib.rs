@@ -13,6 +13,8 @@ mod globals;
 mod host;
 mod sab;
 mod timers;
+#[cfg(feature = "wasm")]
+mod wasm;
 mod worker;
 
 pub use clone::Message;
