@@ -18,9 +18,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use agentsync_wasm::wasmtime::{
-    Caller, Extern, ExternType, Instance, Linker, Store, Val, ValType,
-};
+use agentsync_wasm::wasmtime::{Caller, Extern, ExternType, Instance, Linker, Store, Val, ValType};
 use agentsync_wasm::{GuestMemory, GuestState, Program, Runtime, WasmError};
 use rquickjs::function::{Constructor, Rest};
 use rquickjs::{
@@ -228,8 +226,7 @@ fn compile(ctx: &Ctx<'_>, bytes: &[u8]) -> rquickjs::Result<Arc<ModuleData>> {
     let program = Runtime::shared()
         .compile(bytes)
         .map_err(|e| throw_wasm(ctx, "CompileError", &e.to_string()))?;
-    let data =
-        describe_module(bytes, program).map_err(|e| throw_wasm(ctx, "CompileError", &e))?;
+    let data = describe_module(bytes, program).map_err(|e| throw_wasm(ctx, "CompileError", &e))?;
     Ok(Arc::new(data))
 }
 
@@ -572,7 +569,10 @@ fn module_info<'js>(ctx: &Ctx<'js>, id: f64) -> rquickjs::Result<Object<'js>> {
 fn wat_to_binary(text: &str) -> Result<Vec<u8>, String> {
     let fail = |mut e: wast::Error| {
         e.set_text(text);
-        e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+        e.to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
     };
     let buffer = wast::parser::ParseBuffer::new(text).map_err(fail)?;
     let mut wat = wast::parser::parse::<wast::Wat>(&buffer).map_err(fail)?;
@@ -707,9 +707,12 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Resu
             ctx.clone(),
             |ctx: Ctx<'js>, id: f64, delta: f64| -> rquickjs::Result<f64> {
                 let memory = memory_of(&ctx, id)?;
-                memory.grow(delta as u64).map(|old| old as f64).map_err(|e| {
-                    Exception::throw_range(&ctx, &format!("WebAssembly.Memory.grow: {e}"))
-                })
+                memory
+                    .grow(delta as u64)
+                    .map(|old| old as f64)
+                    .map_err(|e| {
+                        Exception::throw_range(&ctx, &format!("WebAssembly.Memory.grow: {e}"))
+                    })
             },
         )?,
     )?;
@@ -719,7 +722,10 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Resu
             let entry = shared().get(&(id as u64)).cloned();
             match entry {
                 Some(entry) => Ok(add_shared(entry) as f64),
-                None => Err(Exception::throw_type(&ctx, "the WebAssembly object is gone")),
+                None => Err(Exception::throw_type(
+                    &ctx,
+                    "the WebAssembly object is gone",
+                )),
             }
         })?,
     )?;
