@@ -5,8 +5,8 @@
 // the main agent's promise share one FIFO queue, so the guest's memory.atomic.notify resolves
 // the promise and the main agent's Atomics.notify wakes a guest.
 //
-// Run (N defaults to 20000):
-//   agentsync js lock.js [N]          (or: cargo run -p agentsync-js --example jsrun -- lock.js)
+// Run (N defaults to 20000; --verbose also prints how often the main agent slept):
+//   agentsync js lock.js [N] [--verbose]          (or: cargo run -p agentsync-js --example jsrun -- lock.js)
 // Prints two lines:
 //   spin counter: 4N (expected 4N)
 //   parking counter: 5N (expected 5N)
@@ -30,7 +30,10 @@ async function lockAsync() {
   if (was !== 2) was = Atomics.exchange(ia, LOCK, 2);
   while (was !== 0) {
     const wait = Atomics.waitAsync(ia, LOCK, 2);
-    if (wait.async) await wait.value;
+    if (wait.async) {
+      mainSlept += 1;
+      await wait.value;
+    }
     was = Atomics.exchange(ia, LOCK, 2);
   }
 }
@@ -38,8 +41,13 @@ function unlock() {
   if (Atomics.exchange(ia, LOCK, 0) === 2) Atomics.notify(ia, LOCK, 1);
 }
 
+const READY = 4; // word where workers check in (byte 16)
+const GO = 5; // word the workers sleep on until everyone is ready (byte 20)
+
+let ready = 0;
 let finished = 0;
 let mainDone = false;
+let mainSlept = 0;
 function check() {
   if (finished < WORKERS || !mainDone) return;
   const spin = Atomics.load(ia, SPIN_COUNTER);
@@ -49,18 +57,11 @@ function check() {
   if (spin !== WORKERS * n || parking !== (WORKERS + 1) * n) {
     throw new Error(`lost updates: spin ${spin}, parking ${parking}`);
   }
+  if (agentsync.args.includes('--verbose')) print(`main agent slept in waitAsync ${mainSlept} times`);
 }
 
-for (let w = 0; w < WORKERS; w++) {
-  const worker = new Worker('lock-worker.js');
-  worker.onmessage = () => {
-    finished += 1;
-    check();
-  };
-  worker.postMessage({ module, memory, n });
-}
-
-(async () => {
+// The main agent counts too, once every worker is ready, so that it really contends with them.
+async function count() {
   for (let k = 0; k < n; k++) {
     await lockAsync();
     ia[COUNTER] = ia[COUNTER] + 1; // deliberately not atomic: the lock is what makes it safe
@@ -68,4 +69,22 @@ for (let w = 0; w < WORKERS; w++) {
   }
   mainDone = true;
   check();
-})();
+}
+
+for (let w = 0; w < WORKERS; w++) {
+  const worker = new Worker('lock-worker.js');
+  worker.onmessage = (event) => {
+    if (event.data === 'ready') {
+      ready += 1;
+      if (ready === WORKERS) {
+        Atomics.store(ia, GO, 1);
+        Atomics.notify(ia, GO);
+        count();
+      }
+      return;
+    }
+    finished += 1;
+    check();
+  };
+  worker.postMessage({ module, memory, n });
+}
