@@ -435,6 +435,8 @@ impl Agent {
                 atomics::install(&ctx).map_err(catch)?;
             }
             let host = globals::install(&ctx, is_main).map_err(catch)?;
+            #[cfg(feature = "wasm")]
+            crate::wasm::install(&ctx, &host).map_err(catch)?;
             let prelude: Function = ctx
                 .eval_with_options(
                     include_str!("prelude.js"),

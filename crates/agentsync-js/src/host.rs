@@ -138,6 +138,7 @@ impl HostBuilder {
             },
         });
         let signal = Signal::new();
+        let main_can_block = options.main_can_block;
         let agent = Agent::new(
             "main".into(),
             signal.clone(),
@@ -146,7 +147,14 @@ impl HostBuilder {
             true,
             ".".into(),
         )?;
-        Ok(Host { agent, signal })
+        // The thread's agentsync can-block flag follows the main agent's, so a guest's
+        // `memory.atomic.wait32/64` here fails as `Atomics.wait` does; restored on drop.
+        let restore_can_block = agentsync::agent::set_can_block(main_can_block);
+        Ok(Host {
+            agent,
+            signal,
+            restore_can_block,
+        })
     }
 }
 
@@ -166,6 +174,14 @@ impl HostBuilder {
 pub struct Host {
     agent: Agent,
     signal: Arc<Signal>,
+    /// The thread's agentsync can-block flag before the host set it.
+    restore_can_block: bool,
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        agentsync::agent::set_can_block(self.restore_can_block);
+    }
 }
 
 impl std::fmt::Debug for Host {

@@ -157,6 +157,7 @@
 
   // kind: 'message' | 'error' | 'exit'; id: 0 for our parent (or the embedder), else a worker.
   return function deliver(kind, id, data) {
+    if (kind === 'message' && host.decode) data = host.decode(data);
     if (id === 0) {
       if (kind === 'message') dispatchSelf(new MessageEvent('message', { data }));
       return true;

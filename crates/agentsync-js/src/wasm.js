@@ -1,0 +1,302 @@
+// The `WebAssembly` namespace of the agentsync JS host, on the native object of
+// `src/wasm.rs` (`native`). It also wraps the prelude's `host.post` / `host.structuredClone`
+// so modules and shared memories can be posted to workers, and gives `host.decode` for the
+// receiving side. Evaluated once per agent, before the prelude.
+(function (native, host) {
+  'use strict';
+  const global = globalThis;
+
+  function define(object, name, value) {
+    Object.defineProperty(object, name, { value, writable: true, configurable: true, enumerable: false });
+  }
+
+  function errorClass(name) {
+    const Class = class extends Error {};
+    Object.defineProperty(Class, 'name', { value: name });
+    define(Class.prototype, 'name', name);
+    return Class;
+  }
+  const CompileError = errorClass('CompileError');
+  const LinkError = errorClass('LinkError');
+  const RuntimeError = errorClass('RuntimeError');
+
+  // Each JS object owns one native id, released when the object is collected.
+  const finalizer = typeof FinalizationRegistry === 'function'
+    ? new FinalizationRegistry((release) => release())
+    : null;
+  function track(object, release) {
+    if (finalizer) finalizer.register(object, release);
+  }
+
+  const modules = new WeakMap(); // Module → id
+  const memories = new WeakMap(); // Memory → { id, buffer, length }
+
+  // [EnforceRange] unsigned long.
+  function toU32(value, what) {
+    const number = Number(value);
+    if (!Number.isFinite(number)) throw new TypeError(`${what} must be a finite number`);
+    const integer = Math.trunc(number);
+    if (integer < 0 || integer > 0xffffffff) throw new TypeError(`${what} is out of the unsigned 32-bit range`);
+    return integer;
+  }
+
+  // A Uint8Array over the bytes of a BufferSource.
+  function bytesOf(source, what) {
+    if (source instanceof ArrayBuffer || source instanceof SharedArrayBuffer) return new Uint8Array(source);
+    if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+    throw new TypeError(`${what}: the argument must be an ArrayBuffer or a typed array`);
+  }
+
+  function moduleId(value, what) {
+    const id = modules.get(value);
+    if (id === undefined) throw new TypeError(`${what}: the argument is not a WebAssembly.Module`);
+    return id;
+  }
+
+  function adoptModule(id) {
+    const module = Object.create(Module.prototype);
+    modules.set(module, id);
+    track(module, () => native.release(id));
+    return module;
+  }
+
+  function adoptMemory(id) {
+    const memory = Object.create(Memory.prototype);
+    memories.set(memory, { id, buffer: null, length: -1 });
+    track(memory, () => native.release(id));
+    return memory;
+  }
+
+  class Module {
+    constructor(bytes) {
+      const id = native.compile(bytesOf(bytes, 'WebAssembly.Module'));
+      modules.set(this, id);
+      track(this, () => native.release(id));
+    }
+    static exports(module) {
+      return native.moduleInfo(moduleId(module, 'WebAssembly.Module.exports')).exports;
+    }
+    static imports(module) {
+      return native.moduleInfo(moduleId(module, 'WebAssembly.Module.imports')).imports;
+    }
+    static customSections(module, name) {
+      const info = native.moduleInfo(moduleId(module, 'WebAssembly.Module.customSections'));
+      if (name === undefined) throw new TypeError('WebAssembly.Module.customSections: a section name is required');
+      const wanted = String(name);
+      return info.custom.filter((section) => section.name === wanted).map((section) => section.data);
+    }
+  }
+
+  class Memory {
+    constructor(descriptor) {
+      if (typeof descriptor !== 'object' || descriptor === null) {
+        throw new TypeError('WebAssembly.Memory: the descriptor must be an object');
+      }
+      if (descriptor.initial === undefined) throw new TypeError('WebAssembly.Memory: initial is required');
+      const initial = toU32(descriptor.initial, 'WebAssembly.Memory: initial');
+      const maximum = descriptor.maximum === undefined ? undefined : toU32(descriptor.maximum, 'WebAssembly.Memory: maximum');
+      const shared = Boolean(descriptor.shared);
+      if (initial > 65536) throw new RangeError('WebAssembly.Memory: initial is more than 65536 pages');
+      if (maximum !== undefined && maximum > 65536) throw new RangeError('WebAssembly.Memory: maximum is more than 65536 pages');
+      if (maximum !== undefined && maximum < initial) throw new RangeError('WebAssembly.Memory: maximum is below initial');
+      if (shared && maximum === undefined) throw new TypeError('WebAssembly.Memory: a shared memory needs a maximum');
+      if (!shared) throw new TypeError('WebAssembly.Memory: this host supports only shared memories ({ shared: true })');
+      const id = native.memoryNew(initial, maximum);
+      memories.set(this, { id, buffer: null, length: -1 });
+      track(this, () => native.release(id));
+    }
+    get buffer() {
+      const state = memories.get(this);
+      if (!state) throw new TypeError('WebAssembly.Memory.buffer: not a WebAssembly.Memory');
+      if (state.unshared) throw new TypeError('WebAssembly.Memory.buffer: this host cannot show a non-shared memory');
+      const length = native.memoryLength(state.id);
+      if (state.buffer === null || state.length !== length) {
+        state.buffer = Object.freeze(native.memoryBuffer(state.id));
+        state.length = length;
+      }
+      return state.buffer;
+    }
+    grow(delta) {
+      const state = memories.get(this);
+      if (!state) throw new TypeError('WebAssembly.Memory.grow: not a WebAssembly.Memory');
+      if (state.unshared) throw new TypeError('WebAssembly.Memory.grow: this host cannot grow a non-shared memory');
+      const pages = toU32(delta, 'WebAssembly.Memory.grow: delta');
+      const length = native.memoryLength(state.id);
+      const maximum = native.memoryMaximum(state.id);
+      if (length / 65536 + pages > maximum) {
+        throw new RangeError(`WebAssembly.Memory.grow: ${length / 65536} + ${pages} pages is more than the maximum ${maximum}`);
+      }
+      const old = native.memoryGrow(state.id, pages);
+      state.buffer = null;
+      return old;
+    }
+  }
+
+  // Makes an instance of the module `id`; returns its exports object.
+  function instantiateCore(id, importObject) {
+    const info = native.moduleInfo(id);
+    if (importObject !== undefined && (typeof importObject !== 'object' || importObject === null)) {
+      throw new TypeError('WebAssembly.Instance: the import object must be an object');
+    }
+    if (info.imports.length > 0 && importObject === undefined) {
+      throw new TypeError('WebAssembly.Instance: the module has imports but no import object was given');
+    }
+    const resolved = [];
+    const functions = [];
+    const importedMemories = new Map(); // base address → Memory
+    for (const entry of info.imports) {
+      const space = importObject[entry.module];
+      if ((typeof space !== 'object' && typeof space !== 'function') || space === null) {
+        throw new TypeError(`WebAssembly.Instance: import module "${entry.module}" is not an object`);
+      }
+      const value = space[entry.name];
+      const where = `import "${entry.module}" "${entry.name}"`;
+      if (entry.kind === 'function') {
+        if (typeof value !== 'function') throw new LinkError(`${where}: a function is expected`);
+        resolved.push(functions.length);
+        functions.push(value);
+      } else if (entry.kind === 'memory') {
+        const state = memories.get(value);
+        if (!state || state.unshared) throw new LinkError(`${where}: a WebAssembly.Memory is expected`);
+        resolved.push(state.id);
+        importedMemories.set(native.memoryBase(state.id), value);
+      } else {
+        throw new LinkError(`${where}: ${entry.kind} imports are not supported by this host`);
+      }
+    }
+    const instanceId = native.instantiate(id, resolved, functions);
+    // Exported functions keep `keep` (and so the instance) alive.
+    const keep = { id: instanceId, functions };
+    track(keep, () => native.dropInstance(instanceId));
+    const exports = Object.create(null);
+    for (const entry of native.exports(instanceId)) {
+      let value;
+      if (entry.kind === 'function') {
+        const name = entry.name;
+        value = function () {
+          return native.call(keep.id, name, Array.prototype.slice.call(arguments), keep.functions);
+        };
+        Object.defineProperty(value, 'length', { value: entry.length });
+        Object.defineProperty(value, 'name', { value: name });
+      } else if (entry.kind === 'memory' && entry.memory !== undefined) {
+        value = importedMemories.get(entry.base);
+        if (value === undefined) value = adoptMemory(entry.memory);
+        else native.release(entry.memory);
+      } else if (entry.kind === 'unshared-memory') {
+        value = Object.create(Memory.prototype);
+        memories.set(value, { id: null, unshared: true });
+      } else if (entry.kind === 'global') {
+        value = Object.freeze({ value: entry.value, mutable: entry.mutable, valueOf() { return this.value; } });
+      }
+      exports[entry.name] = value;
+    }
+    return Object.freeze(exports);
+  }
+
+  class Instance {
+    constructor(module, importObject) {
+      define(this, 'exports', instantiateCore(moduleId(module, 'WebAssembly.Instance'), importObject));
+      Object.defineProperty(this, 'exports', { enumerable: true, writable: false });
+    }
+  }
+
+  function later(action) {
+    return new Promise((resolve, reject) => {
+      try {
+        resolve(action());
+      } catch (error) {
+        reject(error);
+      }
+    });
+  }
+
+  const WebAssembly = {};
+  define(WebAssembly, 'Module', Module);
+  define(WebAssembly, 'Instance', Instance);
+  define(WebAssembly, 'Memory', Memory);
+  define(WebAssembly, 'CompileError', CompileError);
+  define(WebAssembly, 'LinkError', LinkError);
+  define(WebAssembly, 'RuntimeError', RuntimeError);
+  define(WebAssembly, 'validate', function validate(bytes) {
+    return native.validate(bytesOf(bytes, 'WebAssembly.validate'));
+  });
+  define(WebAssembly, 'compile', function compile(bytes) {
+    return later(() => new Module(bytes));
+  });
+  define(WebAssembly, 'instantiate', function instantiate(source, importObject) {
+    if (modules.has(source)) return later(() => new Instance(source, importObject));
+    return later(() => {
+      const module = new Module(source);
+      return { module, instance: new Instance(module, importObject) };
+    });
+  });
+  Object.defineProperty(WebAssembly, Symbol.toStringTag, { value: 'WebAssembly', configurable: true });
+  define(global, 'WebAssembly', WebAssembly);
+
+  // Posting: modules and shared memories travel as marker objects naming a fresh native id.
+  function isWasm(value) {
+    return modules.has(value) || memories.has(value);
+  }
+  function containsWasm(value, seen) {
+    if (typeof value !== 'object' || value === null || seen.has(value)) return false;
+    seen.add(value);
+    if (isWasm(value)) return true;
+    if (!Array.isArray(value) && Object.getPrototypeOf(value) !== Object.prototype) return false;
+    return Object.keys(value).some((key) => containsWasm(value[key], seen));
+  }
+  function encode(value) {
+    if (!containsWasm(value, new Set())) return value;
+    const copies = new Map();
+    function copy(item) {
+      if (typeof item !== 'object' || item === null) return item;
+      if (copies.has(item)) return copies.get(item);
+      let out;
+      if (modules.has(item)) {
+        out = { __agentsyncWasmModule: native.dup(modules.get(item)) };
+      } else if (memories.has(item)) {
+        // Only shared memories can be posted; the prelude turns this TypeError into a
+        // DataCloneError.
+        const state = memories.get(item);
+        if (state.unshared) throw new TypeError('a non-shared WebAssembly.Memory cannot be posted');
+        out = { __agentsyncWasmMemory: native.dup(state.id) };
+      } else if (Array.isArray(item)) {
+        out = [];
+        copies.set(item, out);
+        item.forEach((element, index) => { out[index] = copy(element); });
+      } else if (Object.getPrototypeOf(item) === Object.prototype) {
+        out = {};
+        copies.set(item, out);
+        for (const key of Object.keys(item)) out[key] = copy(item[key]);
+      } else {
+        out = item;
+      }
+      copies.set(item, out);
+      return out;
+    }
+    return { __agentsyncWasm: copy(value) };
+  }
+  function decode(data) {
+    if (typeof data !== 'object' || data === null || !Object.prototype.hasOwnProperty.call(data, '__agentsyncWasm')) {
+      return data;
+    }
+    const done = new Map();
+    function restore(item) {
+      if (typeof item !== 'object' || item === null) return item;
+      if (done.has(item)) return done.get(item);
+      let out = item;
+      if (typeof item.__agentsyncWasmModule === 'number') out = adoptModule(item.__agentsyncWasmModule);
+      else if (typeof item.__agentsyncWasmMemory === 'number') out = adoptMemory(item.__agentsyncWasmMemory);
+      done.set(item, out);
+      if (out === item && (Array.isArray(item) || Object.getPrototypeOf(item) === Object.prototype)) {
+        for (const key of Object.keys(item)) item[key] = restore(item[key]);
+      }
+      return out;
+    }
+    return restore(data.__agentsyncWasm);
+  }
+  const post = host.post;
+  host.post = (to, value) => post(to, encode(value));
+  const clone = host.structuredClone;
+  host.structuredClone = (value) => decode(clone(encode(value)));
+  host.decode = decode;
+});

@@ -1,0 +1,233 @@
+//! The `WebAssembly` namespace of the JS host: Wasm waits and JS waits on one shared memory,
+//! the JS API's errors for bad input, and the `examples/js/wasm-lock` programs.
+#![cfg(feature = "wasm")]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use agentsync_js::{Host, JsError};
+
+/// A fresh directory with `files` written into it.
+fn scratch(name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("agentsync-js-wasm-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, text) in files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    dir
+}
+
+/// Runs `path` on a fresh host (on its own thread); its result and stdout lines.
+fn run(path: &Path, args: &[&str]) -> (Result<(), String>, Vec<String>) {
+    let path = path.to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    std::thread::spawn(move || {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let host = Host::builder()
+            .args(args)
+            .on_output(move |_, line| {
+                sink.lock().unwrap().push(line.to_string());
+                Ok(())
+            })
+            .build()
+            .unwrap();
+        let result = host.run_file(&path).map_err(|e: JsError| e.to_string());
+        drop(host);
+        let lines = lines.lock().unwrap().clone();
+        (result, lines)
+    })
+    .join()
+    .unwrap()
+}
+
+const WAIT_NOTIFY_WAT: &str = r#"(module
+  (import "env" "memory" (memory 1 1 shared))
+  (func (export "wait") (param i32 i32) (result i32)
+    (memory.atomic.wait32 (local.get 0) (local.get 1) (i64.const -1)))
+  (func (export "notify") (param i32 i32) (result i32)
+    (memory.atomic.notify (local.get 0) (local.get 1))))"#;
+
+#[test]
+fn a_guest_notify_in_a_worker_resolves_the_main_agents_wait_async() {
+    let dir = scratch(
+        "wait-async",
+        &[
+            ("m.wat", WAIT_NOTIFY_WAT),
+            (
+                "main.js",
+                r#"
+const module = new WebAssembly.Module(readbuffer('m.wat'));
+const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+const ia = new Int32Array(memory.buffer);
+const wait = Atomics.waitAsync(ia, 0, 0);
+print('async: ' + wait.async);
+wait.value.then((result) => print('main waitAsync: ' + result));
+const worker = new Worker('worker.js');
+worker.onmessage = (event) => print('guest notify woke: ' + event.data);
+worker.postMessage({ module, memory });
+"#,
+            ),
+            (
+                "worker.js",
+                r#"
+onmessage = (event) => {
+  const { module, memory } = event.data;
+  const { exports } = new WebAssembly.Instance(module, { env: { memory } });
+  postMessage(exports.notify(0, 1));
+  close();
+};
+"#,
+            ),
+        ],
+    );
+    let (result, mut lines) = run(&dir.join("main.js"), &[]);
+    assert_eq!(result, Ok(()));
+    lines.sort();
+    assert_eq!(
+        lines,
+        ["async: true", "guest notify woke: 1", "main waitAsync: ok"]
+    );
+}
+
+#[test]
+fn a_js_notify_wakes_a_guest_wait32_in_a_worker() {
+    let dir = scratch(
+        "js-notify",
+        &[
+            ("m.wat", WAIT_NOTIFY_WAT),
+            (
+                "main.js",
+                r#"
+const module = new WebAssembly.Module(readbuffer('m.wat'));
+const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+const ia = new Int32Array(memory.buffer);
+const worker = new Worker('worker.js');
+worker.onmessage = (event) => print('guest wait32 returned ' + event.data);
+worker.postMessage({ module, memory });
+function poke() {
+  if (Atomics.notify(ia, 1, 1) === 1) print('JS notify woke 1');
+  else setTimeout(poke, 1);
+}
+poke();
+"#,
+            ),
+            (
+                "worker.js",
+                r#"
+onmessage = (event) => {
+  const { module, memory } = event.data;
+  const { exports } = new WebAssembly.Instance(module, { env: { memory } });
+  postMessage(exports.wait(4, 0));
+  close();
+};
+"#,
+            ),
+        ],
+    );
+    let (result, lines) = run(&dir.join("main.js"), &[]);
+    assert_eq!(result, Ok(()));
+    assert_eq!(lines, ["JS notify woke 1", "guest wait32 returned 0"]);
+}
+
+#[test]
+fn bad_input_gets_the_js_api_errors_and_no_panic() {
+    let dir = scratch(
+        "errors",
+        &[
+            ("m.wat", WAIT_NOTIFY_WAT),
+            (
+                "own.wat",
+                r#"(module (memory (export "m") 1) (func (export "f")))"#,
+            ),
+            (
+                "main.js",
+                r#"
+function name(action) {
+  try {
+    action();
+    return 'no error';
+  } catch (error) {
+    return error.name + (error instanceof Error ? '' : ' (not an Error)');
+  }
+}
+const memory = new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true });
+const module = new WebAssembly.Module(readbuffer('m.wat'));
+const own = new WebAssembly.Instance(new WebAssembly.Module(readbuffer('own.wat')));
+const worker = new Worker('onmessage = () => {};', { eval: true });
+print('post a non-shared memory: ' + name(() => worker.postMessage(own.exports.m)));
+worker.terminate();
+print('import of the wrong type: ' + name(() => new WebAssembly.Instance(module, { env: { memory: 1 } })));
+print('import is a LinkError: ' + name(() => {
+  try { new WebAssembly.Instance(module, { env: { memory: {} } }); } catch (e) {
+    if (!(e instanceof WebAssembly.LinkError)) throw e;
+    throw new RangeError('ok');
+  }
+}));
+// type () -> (), one function whose body holds the undefined opcode 0xff.
+const malformed = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0,
+  3, 2, 1, 0, 10, 5, 1, 3, 0, 0xff, 0x0b]);
+print('malformed body: ' + name(() => new WebAssembly.Module(malformed)));
+print('validate: ' + WebAssembly.validate(malformed));
+print('grow past the maximum: ' + name(() => memory.grow(2)));
+print('grow to the maximum returns ' + memory.grow(1) + ', buffer ' + memory.buffer.byteLength);
+print('shared without maximum: ' + name(() => new WebAssembly.Memory({ initial: 1, shared: true })));
+print('initial above maximum: ' + name(() => new WebAssembly.Memory({ initial: 2, maximum: 1, shared: true })));
+print('memory limits that do not match: ' + name(() => new WebAssembly.Instance(module, { env: { memory } })));
+const fits = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+const exports = new WebAssembly.Instance(module, { env: { memory: fits } }).exports;
+let trap;
+try { exports.wait(0, 0); } catch (error) { trap = error; }
+print('guest wait on main: ' + (trap instanceof WebAssembly.RuntimeError) + ' ' + trap.message);
+WebAssembly.compile(malformed).catch((error) => print('compile rejects: ' + error.name));
+"#,
+            ),
+        ],
+    );
+    let (result, lines) = run(&dir.join("main.js"), &[]);
+    assert_eq!(result, Ok(()));
+    assert_eq!(
+        lines,
+        [
+            "post a non-shared memory: DataCloneError",
+            "import of the wrong type: LinkError",
+            "import is a LinkError: RangeError",
+            "malformed body: CompileError",
+            "validate: false",
+            "grow past the maximum: RangeError",
+            "grow to the maximum returns 1, buffer 131072",
+            "shared without maximum: TypeError",
+            "initial above maximum: RangeError",
+            "memory limits that do not match: LinkError",
+            "guest wait on main: true Atomics.wait cannot be called in this context",
+            "compile rejects: CompileError",
+        ]
+    );
+}
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/js/wasm-lock")
+        .join(name)
+}
+
+#[test]
+fn the_wasm_lock_example_counts_exactly() {
+    let (result, lines) = run(&example("lock.js"), &["2000"]);
+    assert_eq!(result, Ok(()));
+    assert_eq!(
+        lines,
+        [
+            "spin counter: 8000 (expected 8000)",
+            "parking counter: 10000 (expected 10000)"
+        ]
+    );
+}
+
+#[test]
+fn the_wasm_handoff_example_wakes_the_js_consumer() {
+    let (result, lines) = run(&example("handoff.js"), &[]);
+    assert_eq!(result, Ok(()));
+    assert_eq!(lines, ["consumer woke: ok", "payload: beef"]);
+}
