@@ -88,6 +88,8 @@ impl Signal {
         // unpark after it guarantees a parked agent sees it.
         self.interrupted.store(true, SeqCst);
         self.wake();
+        #[cfg(feature = "wasm")]
+        crate::wasm::interrupt_guests();
     }
 
     pub(crate) fn is_interrupted(&self) -> bool {

@@ -223,7 +223,7 @@ fn compile(ctx: &Ctx<'_>, bytes: &[u8]) -> rquickjs::Result<Arc<ModuleData>> {
             "WebAssembly.Module: the bytes do not start with the Wasm magic number",
         ));
     }
-    let program = Runtime::shared()
+    let program = engine()
         .compile(bytes)
         .map_err(|e| throw_wasm(ctx, "CompileError", &e.to_string()))?;
     let data = describe_module(bytes, program).map_err(|e| throw_wasm(ctx, "CompileError", &e))?;
@@ -360,6 +360,17 @@ fn guest_failed(ctx: &Ctx<'_>, error: &agentsync_wasm::wasmtime::Error) -> rquic
     throw_wasm(ctx, "RuntimeError", &describe(error))
 }
 
+/// The engine of every module and memory of the host: its code checks wasmtime's epoch, which
+/// [`interrupt_guests`] bumps, so a terminated agent's guest loop stops.
+fn engine() -> &'static Runtime {
+    Runtime::interruptible()
+}
+
+/// Makes every running guest check whether its agent was interrupted.
+pub(crate) fn interrupt_guests() {
+    engine().engine().increment_epoch();
+}
+
 /// Instantiates module `module` with `resolved[i]` for import `i`: an index into `functions`
 /// for a function, a memory id for a memory.
 fn instantiate<'js>(
@@ -369,8 +380,19 @@ fn instantiate<'js>(
     functions: Array<'js>,
 ) -> rquickjs::Result<f64> {
     let module = module_of(ctx, module)?;
-    let runtime = Runtime::shared();
-    let mut store = Store::new(runtime.engine(), GuestState::default());
+    let runtime = engine();
+    // Guest waits sleep like `Atomics.wait` (so `terminate()` ends them), and guest code checks
+    // the epoch, so a terminated agent's guest loop stops too.
+    let blocker: agentsync_wasm::Blocker = Arc::new(crate::agent::block_on_wait);
+    let mut store = Store::new(runtime.engine(), GuestState::with_blocker(blocker));
+    let signal = crate::agent::with_local(|local| local.signal.clone());
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| match &signal {
+        Some(signal) if signal.is_interrupted() => {
+            Err(agentsync_wasm::wasmtime::Error::msg("agent terminated"))
+        }
+        _ => Ok(agentsync_wasm::wasmtime::UpdateDeadline::Continue(1)),
+    });
     let mut linker: Linker<GuestState> = Linker::new(runtime.engine());
     linker.allow_shadowing(true);
     let link = |e: agentsync_wasm::wasmtime::Error| throw_wasm(ctx, "LinkError", &describe(&e));
@@ -639,7 +661,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Resu
         Function::new(ctx.clone(), |ctx: Ctx<'js>, bytes: Value<'js>| {
             let bytes = bytes_of(&ctx, &bytes)?;
             Ok::<_, rquickjs::Error>(
-                bytes.starts_with(b"\0asm") && Runtime::shared().compile(&bytes).is_ok(),
+                bytes.starts_with(b"\0asm") && engine().compile(&bytes).is_ok(),
             )
         })?,
     )?;
@@ -660,8 +682,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Resu
         Function::new(
             ctx.clone(),
             |ctx: Ctx<'js>, initial: f64, maximum: f64| -> rquickjs::Result<f64> {
-                let memory = GuestMemory::new(Runtime::shared(), initial as u32, maximum as u32)
-                    .map_err(|e| {
+                let memory =
+                    GuestMemory::new(engine(), initial as u32, maximum as u32).map_err(|e| {
                         Exception::throw_range(
                             &ctx,
                             &format!("WebAssembly.Memory: cannot allocate: {e}"),

@@ -231,3 +231,61 @@ fn the_wasm_handoff_example_wakes_the_js_consumer() {
     assert_eq!(result, Ok(()));
     assert_eq!(lines, ["consumer woke: ok", "payload: beef"]);
 }
+
+#[test]
+fn terminate_ends_a_worker_blocked_in_a_guest_wait_or_looping_in_guest_code() {
+    let dir = scratch(
+        "terminate",
+        &[
+            (
+                "m.wat",
+                r#"(module
+  (import "env" "memory" (memory 1 1 shared))
+  (func (export "wait") (result i32)
+    (memory.atomic.wait32 (i32.const 8) (i32.const 0) (i64.const -1)))
+  (func (export "spin") (loop $forever (br $forever))))"#,
+            ),
+            (
+                "main.js",
+                r#"
+const module = new WebAssembly.Module(readbuffer('m.wat'));
+const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+const ia = new Int32Array(memory.buffer);
+let stopped = 0;
+for (const what of ['wait', 'spin']) {
+  const worker = new Worker('worker.js');
+  worker.onmessage = () => {
+    // Started: give the guest time to block or spin, then stop it.
+    setTimeout(() => {
+      worker.terminate();
+      print(what + ' terminated');
+      // The terminated guest's wait was withdrawn: nobody is left queued on its word.
+      if (++stopped === 2) setTimeout(() => print('left queued: ' + Atomics.notify(ia, 2)), 20);
+    }, 50);
+  };
+  worker.postMessage({ module, memory, what });
+}
+"#,
+            ),
+            (
+                "worker.js",
+                r#"
+onmessage = (event) => {
+  const { module, memory, what } = event.data;
+  const { exports } = new WebAssembly.Instance(module, { env: { memory } });
+  postMessage('started');
+  exports[what]();
+  postMessage('never');
+};
+"#,
+            ),
+        ],
+    );
+    let (result, mut lines) = run(&dir.join("main.js"), &[]);
+    assert_eq!(result, Ok(()));
+    lines.sort();
+    assert_eq!(
+        lines,
+        ["left queued: 0", "spin terminated", "wait terminated"]
+    );
+}

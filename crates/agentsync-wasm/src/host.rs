@@ -16,7 +16,8 @@ use wasmtime::{Caller, Extern, Func, Memory, Store};
 
 use crate::cancel::WaitSlot;
 use crate::error::Trap;
-use crate::memory::{aligned_address, in_bounds, GuestMemory};
+use crate::memory::{aligned_address, in_bounds, wasm_timeout, GuestMemory};
+use crate::runtime::Blocker;
 
 /// Which threads opcode a host import replaces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -86,6 +87,8 @@ struct Site {
     memory_export: String,
     /// The calling thread's place in its run's cancel, if it belongs to one.
     slot: Option<Arc<WaitSlot>>,
+    /// The store's own way to sleep, if it has one.
+    blocker: Option<Blocker>,
     target: OnceLock<Target>,
 }
 
@@ -136,6 +139,21 @@ impl Site {
         timeout_ns: i64,
     ) -> Result<i32, Trap> {
         let (view, key) = self.wait_view(caller, address, 4)?;
+        if let Some(blocker) = &self.blocker {
+            let effective = aligned_address(address, self.import.offset, 4)?;
+            let memory = view.memory();
+            let at = in_bounds(effective, 4, memory.byte_length())?;
+            let word = memory.atomic_i32(at).map_err(|_| Trap::OutOfBounds {
+                address: Some(at as u64),
+                size: 4,
+                length: memory.byte_length(),
+            })?;
+            // SAFETY: an aligned, in-bounds word of the instance's memory, live for this call;
+            // the queued wait keeps only its address.
+            let pending =
+                unsafe { agentsync::wait_async_ptr(word, expected, wasm_timeout(timeout_ns)) };
+            return block_with(blocker, pending);
+        }
         let wait =
             || Ok(view.memory_atomic_wait32(address, self.import.offset, expected, timeout_ns)?);
         let code = match &self.slot {
@@ -153,6 +171,21 @@ impl Site {
         timeout_ns: i64,
     ) -> Result<i32, Trap> {
         let (view, key) = self.wait_view(caller, address, 8)?;
+        if let Some(blocker) = &self.blocker {
+            let effective = aligned_address(address, self.import.offset, 8)?;
+            let memory = view.memory();
+            let at = in_bounds(effective, 8, memory.byte_length())?;
+            let word = memory.atomic_i64(at).map_err(|_| Trap::OutOfBounds {
+                address: Some(at as u64),
+                size: 8,
+                length: memory.byte_length(),
+            })?;
+            // SAFETY: an aligned, in-bounds word of the instance's memory, live for this call;
+            // the queued wait keeps only its address.
+            let pending =
+                unsafe { agentsync::wait_async_ptr(word, expected, wasm_timeout(timeout_ns)) };
+            return block_with(blocker, pending);
+        }
         let wait =
             || Ok(view.memory_atomic_wait64(address, self.import.offset, expected, timeout_ns)?);
         let code = match &self.slot {
@@ -178,6 +211,24 @@ impl Site {
     }
 }
 
+/// A guest wait through a store's [`Blocker`]: the can-block check of W7's sleep step, then
+/// the queued wait (0 ok, 1 not-equal, 2 timed-out), or [`Trap::Cancelled`] if it was stopped.
+fn block_with(blocker: &Blocker, pending: agentsync::WaitAsync<'static>) -> Result<i32, Trap> {
+    let future = match pending {
+        agentsync::WaitAsync::Sync(result) => return Ok(result.wasm_code() as i32),
+        agentsync::WaitAsync::Async(future) => future,
+    };
+    if !agentsync::futex::agent::can_block() {
+        // Withdrawn before it could be counted: a blocking wait here is an error, not a wait.
+        let _ = future.cancel();
+        return Err(Trap::CannotBlock);
+    }
+    match blocker(future) {
+        Some(result) => Ok(result.wasm_code() as i32),
+        None => Err(Trap::Cancelled),
+    }
+}
+
 /// Creates the host function for `import`, for one instance in `store` that exports the memory
 /// the opcode names as `memory_export`; its waits end with [`Trap::Cancelled`] when the run
 /// of `slot` is cancelled.
@@ -186,11 +237,13 @@ pub(crate) fn host_function<T: 'static>(
     import: HostImport,
     memory_export: String,
     slot: Option<Arc<WaitSlot>>,
+    blocker: Option<Blocker>,
 ) -> Func {
     let site = Arc::new(Site {
         import,
         memory_export,
         slot,
+        blocker,
         target: OnceLock::new(),
     });
     let trap = wasmtime::Error::new;

@@ -117,7 +117,7 @@ pub use pingpong::{pingpong, PingPong, PINGPONG_WAT};
 pub use profile::{KnownDivergence, Profile};
 pub use rewrite::{memory_export_name, rewrite, Rewritten, HOST_MODULE};
 pub use run::{run_module, RunOutput};
-pub use runtime::{call, GuestState, Value, SPAWN_FIELD, SPAWN_MODULE};
+pub use runtime::{call, Blocker, GuestState, Value, SPAWN_FIELD, SPAWN_MODULE};
 pub use script::{
     run_wast, run_wast_dir, run_wast_each, run_wast_on, run_wast_profile, run_wast_text,
     run_wast_text_on, run_wast_text_profile, FileReport, WastReport,

@@ -23,12 +23,35 @@ pub(crate) trait SpawnThread: Send + Sync {
     fn spawn(self: Arc<Self>, arg: i32) -> i32;
 }
 
-/// The data every store of ours carries: how a guest may start threads.
+/// How a guest's blocking wait sleeps when its embedder must be able to stop it: given the
+/// queued wait, it returns the result, or `None` if the thread was told to stop (the wait
+/// must then be withdrawn from its queue; the guest traps with [`Trap::Cancelled`]).
+///
+/// The JS host uses one so that `worker.terminate()` ends a worker blocked in
+/// `memory.atomic.wait32`, as it ends one blocked in `Atomics.wait`.
+///
+/// [`Trap::Cancelled`]: crate::Trap::Cancelled
+pub type Blocker =
+    Arc<dyn Fn(agentsync::WaitFuture<'static>) -> Option<agentsync::WaitResult> + Send + Sync>;
+
+/// The data every store of ours carries: how a guest may start threads, and how it waits.
 #[derive(Default)]
 pub struct GuestState {
     pub(crate) spawner: Option<Arc<dyn SpawnThread>>,
     /// This store's thread in its run's cancel, for the wait host functions.
     pub(crate) wait_slot: Option<Arc<WaitSlot>>,
+    /// Sleeps for the guest's blocking waits instead of the futex's own blocking wait.
+    pub(crate) blocker: Option<Blocker>,
+}
+
+impl GuestState {
+    /// A store state whose guest waits sleep through `blocker` (see [`Blocker`]).
+    pub fn with_blocker(blocker: Blocker) -> GuestState {
+        GuestState {
+            blocker: Some(blocker),
+            ..GuestState::default()
+        }
+    }
 }
 
 /// The `agentsync.thread_spawn` host function of a store whose guest may start threads.
@@ -95,7 +118,10 @@ impl Program {
                     .memory_export(host.memory)
                     .map_or_else(|| memory_export_name(host.memory), str::to_string);
                 let slot = store.data().wait_slot.clone();
-                Some(Extern::Func(host_function(store, *host, export, slot)))
+                let blocker = store.data().blocker.clone();
+                Some(Extern::Func(host_function(
+                    store, *host, export, slot, blocker,
+                )))
             } else if let Some(found) = linker.and_then(|l| l.get(&mut *store, module, name).ok()) {
                 Some(found)
             } else {

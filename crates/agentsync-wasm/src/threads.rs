@@ -122,6 +122,7 @@ impl Threads {
             GuestState {
                 spawner: Some(self.clone()),
                 wait_slot: Some(Arc::new(self.cancel.slot())),
+                blocker: None,
             },
         );
         if self.program.is_interruptible() {
