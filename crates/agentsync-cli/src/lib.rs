@@ -24,6 +24,7 @@ macro_rules! say {
 
 pub mod alloc_count;
 pub mod bench;
+pub mod js_test262;
 pub mod output;
 pub mod raw_futex;
 pub mod stress;
@@ -70,6 +71,8 @@ pub enum Command {
     Wasm(wasm::WasmArgs),
     /// Run WebAssembly spec scripts (`.wast`), threads proposal included.
     Wast(wasm::WastArgs),
+    /// Run JavaScript on the agentsync host: `js test262` runs tc39's conformance suite.
+    Js(js_test262::JsArgs),
 }
 
 /// Why a command did not succeed.
@@ -103,6 +106,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Stress(args) => stress::run(&args),
         Command::Wasm(args) => wasm::module_readable(&args).and_then(|()| wasm::run(&args)),
         Command::Wast(args) => wasm::wast(&args),
+        Command::Js(args) => js_test262::run(&args),
     };
     ExitCode::from(exit_code(outcome))
 }

@@ -12,6 +12,7 @@ mod error;
 mod globals;
 mod host;
 mod sab;
+pub mod test262;
 mod timers;
 mod worker;
 
