@@ -480,6 +480,7 @@ impl Job {
         let shared = Arc::new(Shared::new(thread::current()));
         let agents = Agents(shared.clone());
         let installed = host.with_context(|ctx| {
+            engine_can_block(&ctx, can_block);
             install(&ctx, Some(&shared))
                 .map(drop)
                 .map_err(|_| display(&ctx.catch()))
@@ -991,6 +992,13 @@ fn run_agent(start: AgentStart) {
     shared.main.unpark();
 }
 
+/// Tells QuickJS-ng whether its own `Atomics.wait` may block on this agent's runtime (the
+/// host leaves the engine's flag at its default, false, which only `--engine-atomics` sees).
+fn engine_can_block(ctx: &Ctx<'_>, can_block: bool) {
+    // SAFETY: the runtime of a live context; the call only sets a flag.
+    unsafe { qjs::JS_SetCanBlock(qjs::JS_GetRuntime(ctx.as_raw().as_ptr()), can_block) };
+}
+
 /// `$262` in a concurrent agent: the common part, and `agent.receiveBroadcast`, `report`,
 /// `leaving`.
 fn install_agent<'js>(
@@ -998,6 +1006,7 @@ fn install_agent<'js>(
     shared: &Arc<Shared>,
     link: &Arc<Link>,
 ) -> rquickjs::Result<()> {
+    engine_can_block(ctx, true);
     let object = install(ctx, None)?;
     let agent: Object = object.get("agent")?;
     let s = shared.clone();
