@@ -718,7 +718,7 @@ fn sleep<'js>(ctx: Ctx<'js>, ms: Rest<Value<'js>>) -> rquickjs::Result<()> {
         None => 0.0,
     };
     let signal = with_local(|local| local.signal.clone());
-    if !(ms > 0.0) {
+    if ms.is_nan() || ms <= 0.0 {
         return Ok(());
     }
     let deadline = Instant::now() + Duration::from_secs_f64(ms.min(1e9) / 1e3);
@@ -868,10 +868,12 @@ fn create_realm<'js>(ctx: &Ctx<'js>, shared: Option<&Arc<Shared>>) -> rquickjs::
         install(&realm_ctx, shared).map(|o| o.into_value())
     })();
     match made {
-        // SAFETY: values belong to the runtime, not to one context: a new reference to the
-        // realm's `$262`, owned by a `Value` of the caller's context.
         Ok(value) => {
-            Ok(unsafe { Value::from_raw(ctx.clone(), qjs::JS_DupValue(raw, value.as_raw())) })
+            // SAFETY: values belong to the runtime, not to one context: a new reference to
+            // the realm's `$262`, owned by a `Value` of the caller's context.
+            let value =
+                unsafe { Value::from_raw(ctx.clone(), qjs::JS_DupValue(raw, value.as_raw())) };
+            Ok(value)
         }
         Err(_) => {
             let error = display(&realm_ctx.catch());
