@@ -174,20 +174,19 @@ fn test262(args: &Test262Args) -> Result<(), CliError> {
         for _ in 0..threads.min(jobs.len().max(1)) {
             let tx = tx.clone();
             let (next, jobs, options) = (&next, &jobs, &options);
-            scope.spawn(move || loop {
-                let Some((test, mode)) = jobs.get(next.fetch_add(1, Relaxed)) else {
-                    break;
-                };
-                let begun = Instant::now();
-                let outcome = run_mode(options, test, *mode);
-                let record = Record {
-                    file: shown(&test.path),
-                    mode: Some(*mode),
-                    outcome,
-                    millis: begun.elapsed().as_millis(),
-                };
-                if tx.send(record).is_err() {
-                    break;
+            scope.spawn(move || {
+                while let Some((test, mode)) = jobs.get(next.fetch_add(1, Relaxed)) {
+                    let begun = Instant::now();
+                    let outcome = run_mode(options, test, *mode);
+                    let record = Record {
+                        file: shown(&test.path),
+                        mode: Some(*mode),
+                        outcome,
+                        millis: begun.elapsed().as_millis(),
+                    };
+                    if tx.send(record).is_err() {
+                        break;
+                    }
                 }
             });
         }
