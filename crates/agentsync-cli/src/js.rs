@@ -59,9 +59,8 @@ pub struct JsArgs {
 /// hidden from `--help`, takes any arguments, and is a usage error saying it is not built.
 #[derive(Debug, Subcommand)]
 pub enum JsTool {
-    /// Reserved for the test262 runner (`agentsync js test262 --root DIR …`).
-    #[command(hide = true)]
-    Test262(Reserved),
+    /// Run tc39's test262 files on the host (`agentsync js test262 --root DIR [PATH...]`).
+    Test262(crate::js_test262::Test262Args),
     /// Reserved for the test harness of the host's own scripts.
     #[command(hide = true)]
     Testharness(Reserved),
@@ -109,7 +108,7 @@ pub const EVAL_NAME: &str = "[eval]";
 /// Runs a tool named by a reserved word. Each tool's arm goes here when it is built.
 fn run_tool(tool: &JsTool) -> Result<(), CliError> {
     let word = match tool {
-        JsTool::Test262(_) => "test262",
+        JsTool::Test262(args) => return crate::js_test262::test262(args),
         JsTool::Testharness(_) => "testharness",
     };
     Err(CliError::Usage(format!(

@@ -126,8 +126,17 @@ fn without_main_can_block_the_main_agents_wait_is_a_type_error() {
 }
 
 #[test]
-fn reserved_tool_words_are_not_taken_for_files() {
+fn tool_words_are_not_taken_for_files() {
+    // `test262` is the runner: a root that does not exist is a usage error naming it.
     let output = agentsync(&["js", "test262", "--root", "/nowhere"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("/nowhere"),
+        "{}",
+        text(&output.stderr)
+    );
+    // `testharness` is reserved until its tool exists.
+    let output = agentsync(&["js", "testharness", "x.any.js"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("reserved"));
 }

@@ -375,6 +375,13 @@ impl Agent {
         let context = Context::full(&runtime).map_err(engine)?;
         let can_block = !is_main || options.main_can_block;
         let atoms = context.with(|ctx| Atoms::new(&ctx));
+        if options.engine_atomics {
+            // The engine's own `Atomics.wait` asks the runtime whether it may block.
+            // SAFETY: the runtime of a live context.
+            context.with(|ctx| unsafe {
+                qjs::JS_SetCanBlock(qjs::JS_GetRuntime(ctx.as_raw().as_ptr()), can_block)
+            });
+        }
         let local = Rc::new(Local {
             name,
             signal: signal.clone(),

@@ -123,6 +123,15 @@ fn locate(
             ))
         }
     };
+    if !shared {
+        // Only notify gets here, and returns 0 without touching memory: a buffer that the
+        // index's `valueOf` detached must not make it throw (the length was read before).
+        return Ok(Location {
+            kind,
+            address: 0,
+            shared,
+        });
+    }
     let mut size = 0;
     // SAFETY: `buffer` is a live array buffer; the size out-pointer is valid.
     let data = unsafe { qjs::JS_GetArrayBuffer(ctx.as_raw().as_ptr(), &mut size, buffer.as_raw()) };

@@ -308,6 +308,12 @@ impl Host {
     pub fn gc(&self) {
         self.agent.gc();
     }
+
+    /// Runs `f` with the main agent's context: the hook through which in-crate extensions
+    /// (test262's `$262`) define native globals and evaluate code their own way.
+    pub(crate) fn with_context<R>(&self, f: impl for<'js> FnOnce(rquickjs::Ctx<'js>) -> R) -> R {
+        self.agent.with(f)
+    }
 }
 
 /// Reaches a [`Host`]'s main agent from any thread.

@@ -20,6 +20,7 @@ mod error;
 mod globals;
 mod host;
 mod sab;
+pub mod test262;
 mod timers;
 #[cfg(feature = "wasm")]
 mod wasm;
