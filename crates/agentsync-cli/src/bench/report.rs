@@ -320,3 +320,42 @@ pub fn write_svg(path: &Path, reports: &[ScenarioReport]) -> Result<(), String> 
         .map_err(|e| e.to_string())?;
     root.present().map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(ours: f64, node: Option<f64>) -> ScenarioReport {
+        let node_row = match node {
+            Some(value) => Row::new("node", vec![Sample::new(value)], None),
+            None => Row::new("node", Vec::new(), Some("node: not found, skipped".into())),
+        };
+        ScenarioReport {
+            scenario: "js_example",
+            unit: "ns/op",
+            what: String::new(),
+            rows: vec![Row::new(AGENTSYNC, vec![Sample::new(ours)], None), node_row],
+            target: Some(Target::new("node", 0.5)),
+        }
+    }
+
+    #[test]
+    fn a_target_is_met_only_at_or_below_its_ratio() {
+        assert_eq!(
+            report(1.0, Some(2.0)).verdict().map(|v| v.1),
+            Some(Verdict::Met(0.5))
+        );
+        let missed = report(3.0, Some(2.0));
+        assert_eq!(missed.verdict().map(|v| v.1), Some(Verdict::Missed(1.5)));
+        let table = table(&[missed]);
+        assert!(table.contains("NOT met (1.500)"), "{table}");
+        assert!(!table.contains(": met"), "{table}");
+    }
+
+    #[test]
+    fn a_skipped_peer_leaves_the_target_not_judged() {
+        let skipped = report(1.0, None);
+        assert_eq!(skipped.verdict().map(|v| v.1), Some(Verdict::NotJudged));
+        assert!(table(&[skipped]).contains("not judged (node has no figure)"));
+    }
+}
