@@ -138,10 +138,16 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("notify_no_waiters", &["agentsync", "raw_futex"]),
     ("async_timeouts_100k", &["agentsync", "tokio_sleep"]),
     ("js_wait_async_create", &["agentsync", "node"]),
-    ("js_wait_async_notify", &["agentsync", "js_polyfill", "node"]),
+    (
+        "js_wait_async_notify",
+        &["agentsync", "js_polyfill", "node"],
+    ),
     ("js_wait_async_bytes", &["agentsync", "node"]),
     ("js_worker_pingpong", &["agentsync", "node"]),
-    ("js_main_worker_pingpong", &["agentsync", "js_polyfill", "node"]),
+    (
+        "js_main_worker_pingpong",
+        &["agentsync", "js_polyfill", "node"],
+    ),
     ("js_parking_lock_2w", &["agentsync", "node"]),
 ];
 
