@@ -111,7 +111,7 @@ fn stress_zero_seconds_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(2));
 }
 
-/// Every scenario and implementation issue 5 lists, as `(scenario, [impls])`.
+/// Every scenario and implementation issue 5 lists, then the JS host's, as `(scenario, [impls])`.
 const EXPECTED: &[(&str, &[&str])] = &[
     (
         "uncontended_lock",
@@ -137,6 +137,18 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("wait_async_bytes", &["agentsync", "polyfill", "node"]),
     ("notify_no_waiters", &["agentsync", "raw_futex"]),
     ("async_timeouts_100k", &["agentsync", "tokio_sleep"]),
+    ("js_wait_async_create", &["agentsync", "node"]),
+    (
+        "js_wait_async_notify",
+        &["agentsync", "js_polyfill", "node"],
+    ),
+    ("js_wait_async_bytes", &["agentsync", "node"]),
+    ("js_worker_pingpong", &["agentsync", "node"]),
+    (
+        "js_main_worker_pingpong",
+        &["agentsync", "js_polyfill", "node"],
+    ),
+    ("js_parking_lock_2w", &["agentsync", "node"]),
 ];
 
 /// The CI check of a whole quick run: every scenario and implementation has a positive median.

@@ -5,6 +5,7 @@
 //! several rounds; the median of the rounds is reported, with agentsync's ratio to each peer.
 //! All units are "lower is better".
 
+mod js;
 mod locks;
 mod node;
 mod pingpong;
@@ -23,7 +24,7 @@ use crate::temp::{parent_dir, TempFile};
 use crate::CliError;
 
 pub use locks::{AgentsyncMutex, AGENTSYNC_MUTEX_NOTE};
-pub use report::{Row, ScenarioReport};
+pub use report::{Row, ScenarioReport, Target};
 
 /// `agentsync bench` arguments.
 #[derive(Debug, Args)]
@@ -135,7 +136,16 @@ pub fn scenarios() -> Vec<Scenario> {
     all.extend_from_slice(waiters::SCENARIOS);
     all.extend_from_slice(timeouts::SCENARIOS);
     all.extend_from_slice(wasm::SCENARIOS);
+    all.extend_from_slice(js::SCENARIOS);
     all
+}
+
+/// The target a scenario has, if any: agentsync's median at most so many times a peer's.
+pub fn target(scenario: &str) -> Option<Target> {
+    js::TARGETS
+        .iter()
+        .find(|(name, _)| *name == scenario)
+        .map(|(_, target)| *target)
 }
 
 /// The names `--scenario` accepts.
@@ -183,12 +193,12 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
         for scenario in scenarios() {
             let impls: Vec<&str> = scenario.impls.iter().map(|i| i.name).collect();
             say!(
-                "{:<22} {:<14} {}",
+                "{:<23} {:<14} {}",
                 scenario.name,
                 scenario.unit,
                 impls.join(", ")
             )?;
-            say!("{:<22} {}", "", (scenario.what)(&config))?;
+            say!("{:<23} {}", "", (scenario.what)(&config))?;
         }
         return Ok(());
     }
@@ -298,6 +308,7 @@ fn run_scenario(
         unit: scenario.unit,
         what: (scenario.what)(config),
         rows,
+        target: target(scenario.name),
     })
 }
 

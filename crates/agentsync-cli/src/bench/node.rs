@@ -8,7 +8,7 @@
 //! bench goes on.
 
 use std::io::{ErrorKind, Write};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use serde::Deserialize;
 
@@ -64,6 +64,12 @@ fn measure(scenario: &str, config: &Config) -> Result<Outcome, String> {
         .arg(count(scenario, config).to_string())
         .output();
     drop(script);
+    outcome(output)
+}
+
+/// What a node run printed: its one JSON line as a figure or a skip (`node: REASON`); `Err` is
+/// why node could not measure (not found, failed, printed something else).
+pub(super) fn outcome(output: std::io::Result<Output>) -> Result<Outcome, String> {
     let output = match output {
         Ok(output) => output,
         Err(error) if error.kind() == ErrorKind::NotFound => return Err("not found".into()),
@@ -79,6 +85,12 @@ fn measure(scenario: &str, config: &Config) -> Result<Outcome, String> {
             last.map(|l| format!(": {}", l.trim())).unwrap_or_default()
         ));
     }
+    parse_line(&stdout, "node")
+}
+
+/// The last non-blank line of `stdout`, the protocol's one JSON line, as a figure or as a skip
+/// (`{who}: REASON`); `Err` if it is not that line.
+pub(super) fn parse_line(stdout: &str, who: &str) -> Result<Outcome, String> {
     let last = stdout
         .lines()
         .rev()
@@ -87,7 +99,7 @@ fn measure(scenario: &str, config: &Config) -> Result<Outcome, String> {
     let line: Line = serde_json::from_str(last)
         .map_err(|e| format!("printed {last:?}, not the expected JSON line ({e})"))?;
     match (line.skipped, line.value) {
-        (Some(reason), _) => Ok(Outcome::Skipped(format!("node: {reason}"))),
+        (Some(reason), _) => Ok(Outcome::Skipped(format!("{who}: {reason}"))),
         (None, Some(value)) => Ok(Outcome::Measured(Sample {
             value,
             note: line.note,

@@ -50,6 +50,35 @@ pub struct ScenarioReport {
     pub what: String,
     /// agentsync first, then the peers.
     pub rows: Vec<Row>,
+    /// What agentsync's ratio to one peer should be, if the scenario has a target.
+    pub target: Option<Target>,
+}
+
+/// A target: agentsync's median at most `at_most` times `peer`'s, in the same run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Target {
+    /// The peer the ratio is taken against.
+    pub peer: &'static str,
+    /// The largest ratio that meets the target.
+    pub at_most: f64,
+}
+
+impl Target {
+    /// agentsync ≤ `at_most` × `peer`.
+    pub const fn new(peer: &'static str, at_most: f64) -> Self {
+        Target { peer, at_most }
+    }
+}
+
+/// Whether a run met its target.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Verdict {
+    /// The ratio is at most the target.
+    Met(f64),
+    /// The ratio is above the target.
+    Missed(f64),
+    /// No ratio: agentsync or the peer has no figure (skipped).
+    NotJudged,
 }
 
 impl ScenarioReport {
@@ -60,6 +89,36 @@ impl ScenarioReport {
         let theirs = row.median?;
         (theirs > 0.0).then(|| ours / theirs)
     }
+
+    /// Whether this run met the scenario's target (`None` without one).
+    pub fn verdict(&self) -> Option<(Target, Verdict)> {
+        let target = self.target?;
+        let ratio = self
+            .rows
+            .iter()
+            .find(|row| row.name == target.peer)
+            .and_then(|row| self.ratio(row));
+        Some((
+            target,
+            match ratio {
+                Some(ratio) if ratio <= target.at_most => Verdict::Met(ratio),
+                Some(ratio) => Verdict::Missed(ratio),
+                None => Verdict::NotJudged,
+            },
+        ))
+    }
+}
+
+/// One line saying whether `report` met its target, for the table.
+fn target_line(report: &ScenarioReport) -> Option<String> {
+    let (target, verdict) = report.verdict()?;
+    let goal = format!("agentsync ≤ {:.1}× {}", target.at_most, target.peer);
+    let verdict = match verdict {
+        Verdict::Met(ratio) => format!("met ({ratio:.3})"),
+        Verdict::Missed(ratio) => format!("NOT met ({ratio:.3})"),
+        Verdict::NotJudged => format!("not judged ({} has no figure)", target.peer),
+    };
+    Some(format!("{:<23} target: {goal}: {verdict}", report.scenario))
 }
 
 fn format_value(value: f64) -> String {
@@ -77,10 +136,10 @@ pub fn table(reports: &[ScenarioReport]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<22} {:<13} {:>12} {:<14} {:>10}  note",
+        "{:<23} {:<13} {:>12} {:<14} {:>10}  note",
         "scenario", "impl", "median", "unit", "agentsync÷"
     );
-    let _ = writeln!(out, "{}", "-".repeat(100));
+    let _ = writeln!(out, "{}", "-".repeat(101));
     for report in reports {
         for row in &report.rows {
             let (median, ratio) = match (&row.skipped, row.median) {
@@ -95,15 +154,18 @@ pub fn table(reports: &[ScenarioReport]) -> String {
             };
             let note = row.skipped.as_deref().or(row.note.as_deref()).unwrap_or("");
             let line = format!(
-                "{:<22} {:<13} {:>12} {:<14} {:>10}  {note}",
+                "{:<23} {:<13} {:>12} {:<14} {:>10}  {note}",
                 report.scenario, row.name, median, report.unit, ratio
             );
             let _ = writeln!(out, "{}", line.trim_end());
         }
+        if let Some(line) = target_line(report) {
+            let _ = writeln!(out, "{line}");
+        }
     }
     let _ = writeln!(out, "\nscenarios:");
     for report in reports {
-        let _ = writeln!(out, "  {:<22} {}", report.scenario, report.what);
+        let _ = writeln!(out, "  {:<23} {}", report.scenario, report.what);
     }
     out
 }
@@ -127,6 +189,29 @@ struct JsonRow<'a> {
     ratio: Option<f64>,
     note: Option<&'a str>,
     skipped: Option<&'a str>,
+    /// On the row of the peer a target is taken against only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<JsonTarget>,
+}
+
+#[derive(Serialize)]
+struct JsonTarget {
+    /// The largest ratio that meets it.
+    at_most: f64,
+    /// `null` when not judged (no ratio).
+    met: Option<bool>,
+}
+
+fn json_target(report: &ScenarioReport, row: &Row) -> Option<JsonTarget> {
+    let (target, verdict) = report.verdict()?;
+    (target.peer == row.name).then_some(JsonTarget {
+        at_most: target.at_most,
+        met: match verdict {
+            Verdict::Met(_) => Some(true),
+            Verdict::Missed(_) => Some(false),
+            Verdict::NotJudged => None,
+        },
+    })
 }
 
 /// Writes `{"scenarios": [{"scenario", "impl", "median", "unit", "runs", …}]}`.
@@ -148,6 +233,7 @@ pub fn write_json(
                 ratio: report.ratio(row),
                 note: row.note.as_deref(),
                 skipped: row.skipped.as_deref(),
+                target: json_target(report, row),
             })
         })
         .collect();
@@ -233,4 +319,43 @@ pub fn write_svg(path: &Path, reports: &[ScenarioReport]) -> Result<(), String> 
         )))
         .map_err(|e| e.to_string())?;
     root.present().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(ours: f64, node: Option<f64>) -> ScenarioReport {
+        let node_row = match node {
+            Some(value) => Row::new("node", vec![Sample::new(value)], None),
+            None => Row::new("node", Vec::new(), Some("node: not found, skipped".into())),
+        };
+        ScenarioReport {
+            scenario: "js_example",
+            unit: "ns/op",
+            what: String::new(),
+            rows: vec![Row::new(AGENTSYNC, vec![Sample::new(ours)], None), node_row],
+            target: Some(Target::new("node", 0.5)),
+        }
+    }
+
+    #[test]
+    fn a_target_is_met_only_at_or_below_its_ratio() {
+        assert_eq!(
+            report(1.0, Some(2.0)).verdict().map(|v| v.1),
+            Some(Verdict::Met(0.5))
+        );
+        let missed = report(3.0, Some(2.0));
+        assert_eq!(missed.verdict().map(|v| v.1), Some(Verdict::Missed(1.5)));
+        let table = table(&[missed]);
+        assert!(table.contains("NOT met (1.500)"), "{table}");
+        assert!(!table.contains(": met"), "{table}");
+    }
+
+    #[test]
+    fn a_skipped_peer_leaves_the_target_not_judged() {
+        let skipped = report(1.0, None);
+        assert_eq!(skipped.verdict().map(|v| v.1), Some(Verdict::NotJudged));
+        assert!(table(&[skipped]).contains("not judged (node has no figure)"));
+    }
 }

@@ -1,0 +1,479 @@
+//! The `js_*` scenarios: the benchmark scripts of `bench/js/` run unchanged by agentsync's
+//! JavaScript host (QuickJS-ng whose `SharedArrayBuffer`s and `Atomics` are agentsync's futex),
+//! in this process, and by Node.js (V8's own `Atomics`) through the node shim, as a child
+//! process.
+//!
+//! Every script and the shim are compiled into the binary. Each round writes them to a fresh
+//! temporary directory (created exclusively under a random name, owner-only, removed
+//! afterwards), so the bench works from any directory and never follows a planted file. The
+//! `agentsync` implementation runs the script on a fresh [`agentsync_js::Host`] on its own
+//! thread, console output captured; `js_polyfill` does the same with `--polyfill` (the helper
+//! worker polyfill of `polyfill.js` instead of the native `Atomics.waitAsync`); `node` runs
+//! `node --require node-shim.cjs FILE COUNT` and is skipped with the reason when node is
+//! missing or fails. Each script times itself and prints one JSON line, in the protocol of the
+//! Node.js peer ([`node::parse_line`]).
+
+use std::fs::DirBuilder;
+use std::io::{self, Write};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agentsync_js::{Host, Stream};
+
+use super::report::Target;
+use super::{node, thousands, Config, Impl, Outcome, Scenario, AGENTSYNC};
+use crate::temp::create_exclusive;
+
+/// The node shim: makes Node.js look like the agentsync host (`agentsync.args`, web workers).
+const SHIM: &str = include_str!("../../../agentsync-js/js/node-shim.cjs");
+/// The shim's file name in the temporary tree.
+const SHIM_NAME: &str = "node-shim.cjs";
+
+/// The whole `bench/js` tree (scripts, the polyfill, worker scripts), relative paths first.
+const TREE: &[(&str, &str)] = &[
+    (
+        "wait_async_create.js",
+        include_str!("../../../../bench/js/wait_async_create.js"),
+    ),
+    (
+        "wait_async_notify.js",
+        include_str!("../../../../bench/js/wait_async_notify.js"),
+    ),
+    (
+        "wait_async_bytes.js",
+        include_str!("../../../../bench/js/wait_async_bytes.js"),
+    ),
+    (
+        "worker_pingpong.js",
+        include_str!("../../../../bench/js/worker_pingpong.js"),
+    ),
+    (
+        "main_worker_pingpong.js",
+        include_str!("../../../../bench/js/main_worker_pingpong.js"),
+    ),
+    (
+        "parking_lock_2w.js",
+        include_str!("../../../../bench/js/parking_lock_2w.js"),
+    ),
+    (
+        "polyfill.js",
+        include_str!("../../../../bench/js/polyfill.js"),
+    ),
+    (
+        "workers/pingpong-worker.js",
+        include_str!("../../../../bench/js/workers/pingpong-worker.js"),
+    ),
+    (
+        "workers/parking_lock-worker.js",
+        include_str!("../../../../bench/js/workers/parking_lock-worker.js"),
+    ),
+    ("README.md", include_str!("../../../../bench/js/README.md")),
+];
+
+/// How long one script may run before the round fails (agentsync) or is skipped (node).
+const TIME_LIMIT: Duration = Duration::from_secs(300);
+
+/// How many random directory names to try before giving up.
+const ATTEMPTS: usize = 16;
+
+/// The `bench/js` tree and the shim written to a fresh temporary directory; removed on drop.
+struct Tree {
+    dir: PathBuf,
+}
+
+impl Tree {
+    /// Creates `$TMPDIR/agentsync-bench-js-{random}` (mode 0700, failing on anything already
+    /// there, a symlink included) and writes every embedded file into it.
+    fn write() -> io::Result<Tree> {
+        let base = std::env::temp_dir();
+        let mut created = None;
+        for _ in 0..ATTEMPTS {
+            let dir = base.join(format!("agentsync-bench-js-{:016x}", fastrand::u64(..)));
+            match DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => {
+                    created = Some(dir);
+                    break;
+                }
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(error) => return Err(error),
+            }
+        }
+        let tree = Tree {
+            dir: created.ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{ATTEMPTS} random names in {} all existed", base.display()),
+                )
+            })?,
+        };
+        for (name, text) in TREE.iter().chain([(SHIM_NAME, SHIM)].iter()) {
+            let path = tree.dir.join(name);
+            if let Some(parent) = path.parent() {
+                if !parent.exists() {
+                    DirBuilder::new().mode(0o700).create(parent)?;
+                }
+            }
+            let mut file = create_exclusive(&path)?;
+            file.write_all(text.as_bytes())?;
+            file.flush()?;
+        }
+        Ok(tree)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One benchmark script and its counts.
+struct Script {
+    /// Its file in `bench/js`.
+    file: &'static str,
+    /// COUNT for a full run and for `--quick`.
+    count: (usize, usize),
+    /// COUNT with `--polyfill` (full, quick), for the scripts that take it.
+    polyfill: Option<(usize, usize)>,
+}
+
+impl Script {
+    fn count(&self, config: &Config, polyfill: bool) -> usize {
+        let (full, quick) = match (polyfill, self.polyfill) {
+            (true, Some(counts)) => counts,
+            _ => self.count,
+        };
+        config.pick(full, quick)
+    }
+
+    fn args(&self, config: &Config, polyfill: bool) -> Vec<String> {
+        let mut args = vec![self.count(config, polyfill).to_string()];
+        if polyfill {
+            args.push("--polyfill".into());
+        }
+        args
+    }
+}
+
+const CREATE: Script = Script {
+    file: "wait_async_create.js",
+    count: (100_000, 10_000),
+    polyfill: None,
+};
+const NOTIFY: Script = Script {
+    file: "wait_async_notify.js",
+    count: (100_000, 10_000),
+    polyfill: Some((32, 8)),
+};
+const BYTES: Script = Script {
+    file: "wait_async_bytes.js",
+    count: (100_000, 20_000),
+    polyfill: None,
+};
+const WORKER_PINGPONG: Script = Script {
+    file: "worker_pingpong.js",
+    count: (20_000, 2_000),
+    polyfill: None,
+};
+const MAIN_WORKER_PINGPONG: Script = Script {
+    file: "main_worker_pingpong.js",
+    count: (20_000, 2_000),
+    polyfill: Some((5_000, 500)),
+};
+const PARKING_LOCK: Script = Script {
+    file: "parking_lock_2w.js",
+    count: (200_000, 20_000),
+    polyfill: None,
+};
+
+/// What one run of a script on our host printed.
+#[derive(Default)]
+struct Captured {
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `file` from `tree` with `args` on a fresh [`Host`] on a fresh thread, and returns its
+/// standard output; `Err` if the script failed (with its last line of error output), the host
+/// could not start, or it ran past [`TIME_LIMIT`] (it is then terminated).
+fn run_on_host(tree: &Tree, file: &str, args: Vec<String>) -> Result<String, String> {
+    let path = tree.path(file);
+    let captured = Arc::new(Mutex::new(Captured::default()));
+    let sink = captured.clone();
+    let (handle_tx, handle_rx) = mpsc::sync_channel(1);
+    let (done_tx, done_rx) = mpsc::sync_channel(1);
+    let thread = std::thread::Builder::new()
+        .name("agentsync-bench-js".into())
+        .spawn(move || {
+            release_free_heap();
+            let result = Host::builder()
+                .args(args)
+                .on_output(move |stream, line| {
+                    let mut captured = sink.lock().unwrap_or_else(|p| p.into_inner());
+                    let text = match stream {
+                        Stream::Stdout => &mut captured.stdout,
+                        Stream::Stderr => &mut captured.stderr,
+                    };
+                    text.push_str(line);
+                    text.push('\n');
+                    Ok(())
+                })
+                .build()
+                .and_then(|host| {
+                    let _ = handle_tx.send(host.handle());
+                    host.run_file(&path)
+                })
+                .map_err(|error| error.to_string());
+            let _ = done_tx.send(result);
+        })
+        .map_err(|e| format!("cannot start a thread for the host ({e})"))?;
+    let handle = handle_rx.recv().ok();
+    let result = match done_rx.recv_timeout(TIME_LIMIT) {
+        Ok(result) => {
+            let _ = thread.join();
+            result
+        }
+        Err(RecvTimeoutError::Timeout) => {
+            if let Some(handle) = &handle {
+                handle.terminate();
+            }
+            // Joined only if it stops: a host that ignores terminate must not hang the bench.
+            if done_rx.recv_timeout(Duration::from_secs(10)).is_ok() {
+                let _ = thread.join();
+            }
+            Err(format!("ran longer than {} s", TIME_LIMIT.as_secs()))
+        }
+        Err(RecvTimeoutError::Disconnected) => Err("the host thread panicked".into()),
+    };
+    let captured = std::mem::take(&mut *captured.lock().unwrap_or_else(|p| p.into_inner()));
+    result.map(|()| captured.stdout).map_err(|error| {
+        match captured.stderr.lines().rev().find(|l| !l.trim().is_empty()) {
+            Some(last) if !error.contains(last.trim()) => format!("{error} ({})", last.trim()),
+            _ => error,
+        }
+    })
+}
+
+/// Hands the heap that earlier rounds freed back to the kernel, so that a script measuring its
+/// resident-set growth (`wait_async_bytes.js`) starts as a fresh process would, instead of
+/// refilling pages that are already resident and undercounting.
+/// (glibc only: elsewhere nothing is released.)
+fn release_free_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory of the allocator's arenas to the kernel;
+    // it touches no live allocation and has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// One round on agentsync's host: `Err` (which fails the bench) if the script failed.
+fn ours(script: &Script, config: &Config, polyfill: bool) -> Result<Outcome, String> {
+    let tree =
+        Tree::write().map_err(|e| format!("cannot write bench/js to a temporary dir ({e})"))?;
+    let stdout = run_on_host(&tree, script.file, script.args(config, polyfill))?;
+    node::parse_line(&stdout, AGENTSYNC)
+}
+
+/// One round under Node.js with the shim; whatever goes wrong on node's side skips it with the
+/// reason.
+fn node_peer(script: &Script, config: &Config) -> Result<Outcome, String> {
+    let outcome = Tree::write()
+        .map_err(|e| format!("cannot write bench/js to a temporary dir ({e})"))
+        .and_then(|tree| {
+            node::outcome(
+                Command::new("node")
+                    .arg("--require")
+                    .arg(tree.path(SHIM_NAME))
+                    .arg(tree.path(script.file))
+                    .args(script.args(config, false))
+                    .output(),
+            )
+        });
+    Ok(match outcome {
+        Ok(outcome) => outcome,
+        Err(reason) => Outcome::Skipped(format!("node: {reason}, skipped")),
+    })
+}
+
+/// Agentsync's host, our polyfill and node on one script.
+macro_rules! js_impls {
+    ($script:expr) => {
+        &[
+            Impl {
+                name: AGENTSYNC,
+                run: |c| ours(&$script, c, false),
+            },
+            Impl {
+                name: "node",
+                run: |c| node_peer(&$script, c),
+            },
+        ]
+    };
+    ($script:expr, polyfill) => {
+        &[
+            Impl {
+                name: AGENTSYNC,
+                run: |c| ours(&$script, c, false),
+            },
+            Impl {
+                name: "js_polyfill",
+                run: |c| ours(&$script, c, true),
+            },
+            Impl {
+                name: "node",
+                run: |c| node_peer(&$script, c),
+            },
+        ]
+    };
+}
+
+/// The JS host scenarios.
+pub(super) const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "js_wait_async_create",
+        unit: "ns/waiter",
+        what: |config| {
+            format!(
+                "JS: one Atomics.waitAsync that queues, {} pending on one index (bench/js/{})",
+                thousands(CREATE.count(config, false)),
+                CREATE.file
+            )
+        },
+        impls: js_impls!(CREATE),
+    },
+    Scenario {
+        name: "js_wait_async_notify",
+        unit: "ns/waiter",
+        what: |config| {
+            format!(
+                "JS: one Atomics.notify of {} pending waitAsync waiters until every promise reaction ran (js_polyfill {}; bench/js/{})",
+                thousands(NOTIFY.count(config, false)),
+                thousands(NOTIFY.count(config, true)),
+                NOTIFY.file
+            )
+        },
+        impls: js_impls!(NOTIFY, polyfill),
+    },
+    Scenario {
+        name: "js_wait_async_bytes",
+        unit: "bytes/waiter",
+        what: |config| {
+            format!(
+                "JS: resident-set growth per pending Atomics.waitAsync, {} waiters, after gc (bench/js/{})",
+                thousands(BYTES.count(config, false)),
+                BYTES.file
+            )
+        },
+        impls: js_impls!(BYTES),
+    },
+    Scenario {
+        name: "js_worker_pingpong",
+        unit: "ns/round-trip",
+        what: |config| {
+            format!(
+                "JS: {} round trips between two workers blocking in Atomics.wait (bench/js/{})",
+                thousands(WORKER_PINGPONG.count(config, false)),
+                WORKER_PINGPONG.file
+            )
+        },
+        impls: js_impls!(WORKER_PINGPONG),
+    },
+    Scenario {
+        name: "js_main_worker_pingpong",
+        unit: "ns/round-trip",
+        what: |config| {
+            format!(
+                "JS: {} round trips, main agent (waitAsync + await) and a worker (Atomics.wait) (js_polyfill {}; bench/js/{})",
+                thousands(MAIN_WORKER_PINGPONG.count(config, false)),
+                thousands(MAIN_WORKER_PINGPONG.count(config, true)),
+                MAIN_WORKER_PINGPONG.file
+            )
+        },
+        impls: js_impls!(MAIN_WORKER_PINGPONG, polyfill),
+    },
+    Scenario {
+        name: "js_parking_lock_2w",
+        unit: "ns/op",
+        what: |config| {
+            format!(
+                "JS: one lock/unlock of the guide's parking lock, 2 workers x {} pairs (bench/js/{}; no target)",
+                thousands(PARKING_LOCK.count(config, false)),
+                PARKING_LOCK.file
+            )
+        },
+        impls: js_impls!(PARKING_LOCK),
+    },
+];
+
+/// The targets of the JS scenarios: agentsync's median at most this times node's, same run.
+pub(super) const TARGETS: &[(&str, Target)] = &[
+    ("js_wait_async_create", Target::new("node", 0.5)),
+    ("js_wait_async_notify", Target::new("node", 1.0)),
+    ("js_wait_async_bytes", Target::new("node", 0.5)),
+    ("js_worker_pingpong", Target::new("node", 1.0)),
+    ("js_main_worker_pingpong", Target::new("node", 1.0)),
+];
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// Every file of `bench/js` is embedded, so a new one cannot be forgotten.
+    #[test]
+    fn the_whole_bench_js_tree_is_embedded() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/js");
+        let mut on_disk = Vec::new();
+        let mut dirs = vec![root.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    let relative = path.strip_prefix(&root).unwrap();
+                    on_disk.push(relative.to_string_lossy().into_owned());
+                }
+            }
+        }
+        on_disk.sort();
+        let mut embedded: Vec<String> = TREE.iter().map(|(name, _)| name.to_string()).collect();
+        embedded.sort();
+        assert_eq!(on_disk, embedded);
+        for (name, text) in TREE {
+            assert_eq!(&std::fs::read_to_string(root.join(name)).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn the_tree_is_written_whole_and_removed_on_drop() {
+        let tree = Tree::write().unwrap();
+        let dir = tree.dir.clone();
+        for (name, text) in TREE.iter().chain([(SHIM_NAME, SHIM)].iter()) {
+            assert_eq!(&std::fs::read_to_string(dir.join(name)).unwrap(), text);
+        }
+        drop(tree);
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn every_target_names_a_js_scenario_and_one_of_its_impls() {
+        for (name, target) in TARGETS {
+            let scenario = SCENARIOS.iter().find(|s| s.name == *name).unwrap();
+            assert!(
+                scenario.impls.iter().any(|i| i.name == target.peer),
+                "{name}"
+            );
+        }
+    }
+}
