@@ -62,9 +62,9 @@ pub enum JsTool {
     /// Reserved for the test262 runner (`agentsync js test262 --root DIR …`).
     #[command(hide = true)]
     Test262(Reserved),
-    /// Reserved for the test harness of the host's own scripts.
-    #[command(hide = true)]
-    Testharness(Reserved),
+    /// Run web-platform-tests `*.any.js` files (the WebAssembly JS API tests) with our own
+    /// testharness.js stand-in: `agentsync js testharness [--root DIR] FILE|DIR...`.
+    Testharness(crate::js_testharness::TestharnessArgs),
 }
 
 /// The arguments of a reserved tool word: anything, unparsed.
@@ -110,7 +110,7 @@ pub const EVAL_NAME: &str = "[eval]";
 fn run_tool(tool: &JsTool) -> Result<(), CliError> {
     let word = match tool {
         JsTool::Test262(_) => "test262",
-        JsTool::Testharness(_) => "testharness",
+        JsTool::Testharness(args) => return crate::js_testharness::run(args),
     };
     Err(CliError::Usage(format!(
         "`agentsync js {word}` is reserved for a tool this build does not have; to run a \

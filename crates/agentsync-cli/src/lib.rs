@@ -25,6 +25,7 @@ macro_rules! say {
 pub mod alloc_count;
 pub mod bench;
 pub mod js;
+pub mod js_testharness;
 pub mod output;
 pub mod raw_futex;
 pub mod stress;
