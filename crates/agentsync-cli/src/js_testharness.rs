@@ -18,6 +18,7 @@
 //! FILE that does not exist.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -224,7 +225,10 @@ pub fn run_file(file: &Path, root: Option<&Path>, timeout: u64) -> FileReport {
         Ok(source) => source,
         Err(error) => {
             return FileReport {
-                subtests: vec![Subtest::failed("(harness)", format!("cannot read: {error}"))],
+                subtests: vec![Subtest::failed(
+                    "(harness)",
+                    format!("cannot read: {error}"),
+                )],
                 console: Vec::new(),
             }
         }
@@ -247,12 +251,15 @@ pub fn run_file(file: &Path, root: Option<&Path>, timeout: u64) -> FileReport {
 
     let lines: Arc<Mutex<Vec<String>>> = Arc::default();
     let sink = lines.clone();
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let seen_timeout = timed_out.clone();
+    let reason = format!("timed out after {} s", limit.as_secs());
     let (handle_tx, handle_rx) = mpsc::channel();
     let (done_tx, done_rx) = mpsc::channel::<Vec<String>>();
     let spawned = std::thread::Builder::new()
         .name("testharness".into())
         .spawn(move || {
-            let errors = run_on_this_thread(&scripts, sink, &handle_tx);
+            let errors = run_on_this_thread(&scripts, sink, &handle_tx, &seen_timeout, &reason);
             let _ = done_tx.send(errors);
         });
     let mut harness_errors = match spawned {
@@ -263,14 +270,22 @@ pub fn run_file(file: &Path, root: Option<&Path>, timeout: u64) -> FileReport {
                 errors
             }
             Err(_) => {
-                // Timed out (or the thread died): stop the host, give it a moment, move on.
+                // Timed out (or the thread died): stop the host, give it a moment to report
+                // its unfinished subtests, and move on even if it does not end.
+                timed_out.store(true, Ordering::SeqCst);
                 if let Ok(handle) = handle_rx.try_recv() {
                     agentsync_js::HostHandle::terminate(&handle);
                 }
+                let mut errors = Vec::new();
                 if done_rx.recv_timeout(GRACE).is_ok() {
                     let _ = thread.join();
+                } else {
+                    errors.push(format!(
+                        "timed out after {} s, and the thread did not end",
+                        limit.as_secs()
+                    ));
                 }
-                vec![format!("timed out after {} s", limit.as_secs())]
+                errors
             }
         },
     };
@@ -282,7 +297,9 @@ pub fn run_file(file: &Path, root: Option<&Path>, timeout: u64) -> FileReport {
         if let Some(json) = line.strip_prefix(RESULT) {
             match serde_json::from_str::<Subtest>(json) {
                 Ok(subtest) => report.subtests.push(subtest),
-                Err(error) => report.console.push(format!("(bad result line: {error}) {line}")),
+                Err(error) => report
+                    .console
+                    .push(format!("(bad result line: {error}) {line}")),
             }
         } else if let Some(json) = line.strip_prefix(SUMMARY) {
             summary = serde_json::from_str::<Summary>(json).ok();
@@ -297,6 +314,14 @@ pub fn run_file(file: &Path, root: Option<&Path>, timeout: u64) -> FileReport {
     } else if harness_errors.is_empty() {
         harness_errors.push("the harness did not finish".into());
     }
+    let reported_timeout = report.subtests.iter().any(|s| s.status == "TIMEOUT");
+    if timed_out.load(Ordering::SeqCst) && !reported_timeout && harness_errors.is_empty() {
+        harness_errors.push(format!("timed out after {} s", limit.as_secs()));
+    }
+    // Errors from a terminated host are the termination's, not the file's.
+    if timed_out.load(Ordering::SeqCst) && reported_timeout {
+        harness_errors.retain(|e| e.contains("timed out"));
+    }
     for error in harness_errors {
         report.subtests.push(Subtest::failed("(harness)", error));
     }
@@ -309,6 +334,8 @@ fn run_on_this_thread(
     scripts: &[PathBuf],
     lines: Arc<Mutex<Vec<String>>>,
     handle_tx: &mpsc::Sender<agentsync_js::HostHandle>,
+    timed_out: &AtomicBool,
+    reason: &str,
 ) -> Vec<String> {
     let host = Host::builder()
         .main_can_block(true)
@@ -349,10 +376,21 @@ fn run_on_this_thread(
     if let Err(error) = host.run() {
         errors.push(uncaught(&error));
     }
-    if let Err(error) = host.eval("[testharness finish]", "__testharness.finish()") {
+    // After a timeout the host was terminated: the shim says so for what never finished.
+    let finish = if timed_out.load(Ordering::SeqCst) {
+        format!("__testharness.finish({})", js_string(reason))
+    } else {
+        "__testharness.finish()".to_string()
+    };
+    if let Err(error) = host.eval("[testharness finish]", &finish) {
         errors.push(format!("the shim could not finish: {error}"));
     }
     errors
+}
+
+/// `text` as a JavaScript string literal.
+fn js_string(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
 }
 
 /// The first line of a message (a harness error's stack stays for `--verbose`).
