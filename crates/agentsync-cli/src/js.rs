@@ -52,33 +52,22 @@ pub struct JsArgs {
     pub args: Vec<String>,
 }
 
-/// Tools over the JS host, chosen by a reserved first word.
-///
-/// Hook for the tools to come: each is a variant here whose arguments it parses itself; its
-/// dispatch is in [`run`]. Until a tool is built, its word is reserved ([`Reserved`]): it is
-/// hidden from `--help`, takes any arguments, and is a usage error saying it is not built.
+/// Tools over the JS host, chosen by a reserved first word: each is a variant here whose
+/// arguments it parses itself, dispatched in [`run`].
 #[derive(Debug, Subcommand)]
 pub enum JsTool {
     /// Run tc39's test262 files on the host (`agentsync js test262 --root DIR [PATH...]`).
     Test262(crate::js_test262::Test262Args),
-    /// Reserved for the test harness of the host's own scripts.
-    #[command(hide = true)]
-    Testharness(Reserved),
-}
-
-/// The arguments of a reserved tool word: anything, unparsed.
-#[derive(Debug, Args)]
-pub struct Reserved {
-    /// Everything after the word.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub rest: Vec<String>,
+    /// Run web-platform-tests `*.any.js` files (the WebAssembly JS API tests) with our own
+    /// testharness.js stand-in: `agentsync js testharness [--root DIR] FILE|DIR...`.
+    Testharness(crate::js_testharness::TestharnessArgs),
 }
 
 /// `agentsync js`.
 ///
 /// # Errors
 ///
-/// [`CliError::Usage`] for a FILE that cannot be read or a reserved word; [`CliError::Failed`]
+/// [`CliError::Usage`] for a FILE that cannot be read; [`CliError::Failed`]
 /// for an uncaught error (its `file:line:column`, message and stack); [`CliError::Output`]
 /// when console output could not be written.
 pub fn run(args: &JsArgs) -> Result<(), CliError> {
@@ -105,16 +94,12 @@ pub fn run(args: &JsArgs) -> Result<(), CliError> {
 /// The file name errors and stacks show for `-e` code (Node.js shows the same).
 pub const EVAL_NAME: &str = "[eval]";
 
-/// Runs a tool named by a reserved word. Each tool's arm goes here when it is built.
+/// Runs a tool named by its reserved word.
 fn run_tool(tool: &JsTool) -> Result<(), CliError> {
-    let word = match tool {
-        JsTool::Test262(args) => return crate::js_test262::test262(args),
-        JsTool::Testharness(_) => "testharness",
-    };
-    Err(CliError::Usage(format!(
-        "`agentsync js {word}` is reserved for a tool this build does not have; to run a \
-         script named {word}, write `agentsync js ./{word}`"
-    )))
+    match tool {
+        JsTool::Test262(args) => crate::js_test262::test262(args),
+        JsTool::Testharness(args) => crate::js_testharness::run(args),
+    }
 }
 
 /// One line of console output: stdout through [`output`] (whose errors end the run as for

@@ -26,6 +26,7 @@ pub mod alloc_count;
 pub mod bench;
 pub mod js;
 pub mod js_test262;
+pub mod js_testharness;
 pub mod output;
 pub mod raw_futex;
 pub mod stress;

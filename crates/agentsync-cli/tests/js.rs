@@ -135,10 +135,14 @@ fn tool_words_are_not_taken_for_files() {
         "{}",
         text(&output.stderr)
     );
-    // `testharness` is reserved until its tool exists.
-    let output = agentsync(&["js", "testharness", "x.any.js"]);
+    // `testharness` is the WPT runner: a missing file is a usage error naming it.
+    let output = agentsync(&["js", "testharness", "/nowhere/x.any.js"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(text(&output.stderr).contains("reserved"));
+    assert!(
+        text(&output.stderr).contains("/nowhere/x.any.js"),
+        "{}",
+        text(&output.stderr)
+    );
 }
 
 #[test]

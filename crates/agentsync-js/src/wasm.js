@@ -9,6 +9,10 @@
   function define(object, name, value) {
     Object.defineProperty(object, name, { value, writable: true, configurable: true, enumerable: false });
   }
+  // A WebIDL operation of a namespace: enumerable.
+  function operation(object, name, value) {
+    Object.defineProperty(object, name, { value, writable: true, configurable: true, enumerable: true });
+  }
 
   function errorClass(name) {
     const Class = class extends Error {};
@@ -92,9 +96,13 @@
       if (typeof descriptor !== 'object' || descriptor === null) {
         throw new TypeError('WebAssembly.Memory: the descriptor must be an object');
       }
-      if (descriptor.initial === undefined) throw new TypeError('WebAssembly.Memory: initial is required');
-      const initial = toU32(descriptor.initial, 'WebAssembly.Memory: initial');
-      const maximum = descriptor.maximum === undefined ? undefined : toU32(descriptor.maximum, 'WebAssembly.Memory: maximum');
+      // A WebIDL dictionary: each member is read once, in lexicographic order, and
+      // converted right after it is read.
+      const initialValue = descriptor.initial;
+      if (initialValue === undefined) throw new TypeError('WebAssembly.Memory: initial is required');
+      const initial = toU32(initialValue, 'WebAssembly.Memory: initial');
+      const maximumValue = descriptor.maximum;
+      const maximum = maximumValue === undefined ? undefined : toU32(maximumValue, 'WebAssembly.Memory: maximum');
       const shared = Boolean(descriptor.shared);
       if (initial > 65536) throw new RangeError('WebAssembly.Memory: initial is more than 65536 pages');
       if (maximum !== undefined && maximum > 65536) throw new RangeError('WebAssembly.Memory: maximum is more than 65536 pages');
@@ -193,12 +201,31 @@
     return Object.freeze(exports);
   }
 
+  const instanceExports = new WeakMap(); // Instance → its exports object
+
   class Instance {
-    constructor(module, importObject) {
-      define(this, 'exports', instantiateCore(moduleId(module, 'WebAssembly.Instance'), importObject));
-      Object.defineProperty(this, 'exports', { enumerable: true, writable: false });
+    // `importObject` is optional: read from `arguments` so the constructor's length is 1.
+    constructor(module) {
+      const importObject = arguments[1];
+      instanceExports.set(this, instantiateCore(moduleId(module, 'WebAssembly.Instance'), importObject));
+    }
+    get exports() {
+      const exports = instanceExports.get(this);
+      if (exports === undefined) throw new TypeError('WebAssembly.Instance.exports: not a WebAssembly.Instance');
+      return exports;
     }
   }
+
+  // WebIDL: operations and attributes are enumerable, and each prototype has its class
+  // string ("[object WebAssembly.Module]").
+  function webidl(Class, name, statics, members) {
+    for (const key of statics) Object.defineProperty(Class, key, { enumerable: true });
+    for (const key of members) Object.defineProperty(Class.prototype, key, { enumerable: true });
+    Object.defineProperty(Class.prototype, Symbol.toStringTag, { value: `WebAssembly.${name}`, configurable: true });
+  }
+  webidl(Module, 'Module', ['exports', 'imports', 'customSections'], []);
+  webidl(Instance, 'Instance', [], ['exports']);
+  webidl(Memory, 'Memory', [], ['grow', 'buffer']);
 
   function later(action) {
     return new Promise((resolve, reject) => {
@@ -217,13 +244,15 @@
   define(WebAssembly, 'CompileError', CompileError);
   define(WebAssembly, 'LinkError', LinkError);
   define(WebAssembly, 'RuntimeError', RuntimeError);
-  define(WebAssembly, 'validate', function validate(bytes) {
+  operation(WebAssembly, 'validate', function validate(bytes) {
     return native.validate(bytesOf(bytes, 'WebAssembly.validate'));
   });
-  define(WebAssembly, 'compile', function compile(bytes) {
+  operation(WebAssembly, 'compile', function compile(bytes) {
     return later(() => new Module(bytes));
   });
-  define(WebAssembly, 'instantiate', function instantiate(source, importObject) {
+  operation(WebAssembly, 'instantiate', function instantiate(source) {
+    // `importObject` is optional: read from `arguments` so the function's length is 1.
+    const importObject = arguments[1];
     if (modules.has(source)) return later(() => new Instance(source, importObject));
     return later(() => {
       const module = new Module(source);

@@ -1,0 +1,2 @@
+// Never ends: a busy loop that only terminate() can stop.
+test(() => { for (;;) {} }, 'spins');
