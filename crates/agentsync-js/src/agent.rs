@@ -321,7 +321,14 @@ pub(crate) fn settle_later<'js>(
     {
         lock(&local.signal.settled).push(id);
     }
-    local.waits.borrow_mut().insert(id, pending);
+    let pending_waits = {
+        let mut waits = local.waits.borrow_mut();
+        waits.insert(id, pending);
+        waits.len()
+    };
+    if pending_waits % 1024 == 0 {
+        make_room_for_waits(ctx, pending_waits);
+    }
     Ok(promise)
 }
 
@@ -347,6 +354,24 @@ impl rquickjs::loader::Resolver for RelativeResolver {
 
 /// Bytes allocated between cycle collections (see `Agent::new`).
 const GC_THRESHOLD: usize = 32 << 20;
+
+/// Raises the collector's threshold so that pending waits alone do not make it run: each
+/// collection scans every live object, and a script that queues 100,000 `waitAsync`s would
+/// otherwise pay for a dozen full scans of its own promises.
+fn make_room_for_waits(ctx: &Ctx<'_>, pending_waits: usize) {
+    // SAFETY: the runtime of a live context.
+    let runtime = unsafe { qjs::JS_GetRuntime(ctx.as_raw().as_ptr()) };
+    let wanted = GC_THRESHOLD.max(pending_waits.saturating_mul(BYTES_PER_WAIT_ROOM)) as qjs::size_t;
+    // SAFETY: as above.
+    if unsafe { qjs::JS_GetGCThreshold(runtime) } < wanted {
+        // SAFETY: as above.
+        unsafe { qjs::JS_SetGCThreshold(runtime, wanted) };
+    }
+}
+
+/// Room per pending wait when raising the collector's threshold: about twice what one costs
+/// (a promise, its resolving functions, the result object and our record: about 700 bytes).
+const BYTES_PER_WAIT_ROOM: usize = 2048;
 
 /// A runtime, its context and its state, on the current thread.
 pub(crate) struct Agent {
