@@ -186,13 +186,7 @@ fn install_namespace<'js>(ctx: &Ctx<'js>, is_main: bool) -> rquickjs::Result<()>
         "residentBytes",
         function(ctx, "residentBytes", 0, resident_bytes)?,
     )?;
-    namespace.set(
-        "gc",
-        function(ctx, "gc", 0, |ctx: Ctx<'js>| {
-            // SAFETY: the runtime of a live context.
-            unsafe { qjs::JS_RunGC(qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
-        })?,
-    )?;
+    namespace.set("gc", gc_function(ctx)?)?;
     namespace.set(
         "load",
         function(
@@ -216,6 +210,14 @@ fn install_namespace<'js>(ctx: &Ctx<'js>, is_main: bool) -> rquickjs::Result<()>
         )?,
     )?;
     ctx.globals().set("agentsync", namespace)
+}
+
+/// `gc()`: runs this agent's cycle collector (`agentsync.gc`, `$262.gc`).
+pub(crate) fn gc_function<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Function<'js>> {
+    function(ctx, "gc", 0, |ctx: Ctx<'js>| {
+        // SAFETY: the runtime of a live context.
+        unsafe { qjs::JS_RunGC(qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
+    })
 }
 
 /// The native functions the prelude builds `Worker` and `postMessage` on.

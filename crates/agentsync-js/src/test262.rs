@@ -766,13 +766,7 @@ fn install<'js>(ctx: &Ctx<'js>, shared: Option<&Arc<Shared>>) -> rquickjs::Resul
             ctx.eval_with_options::<Value, _>(source, agent::options("<evalScript>"))
         })?,
     )?;
-    object.set(
-        "gc",
-        function(ctx, "gc", 0, |ctx: Ctx<'js>| {
-            // SAFETY: the runtime of a live context.
-            unsafe { qjs::JS_RunGC(qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
-        })?,
-    )?;
+    object.set("gc", crate::globals::gc_function(ctx)?)?;
     object.set(
         "detachArrayBuffer",
         function(ctx, "detachArrayBuffer", 1, detach_array_buffer)?,

@@ -11,7 +11,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use agentsync::memory::WasmView;
+use std::sync::atomic::{AtomicI32, AtomicI64};
+
+use agentsync::memory::{MemoryError, SharedMemory, WasmView};
 use wasmtime::{Caller, Extern, Func, Memory, Store};
 
 use crate::cancel::WaitSlot;
@@ -138,29 +140,7 @@ impl Site {
         expected: i32,
         timeout_ns: i64,
     ) -> Result<i32, Trap> {
-        let (view, key) = self.wait_view(caller, address, 4)?;
-        if let Some(blocker) = &self.blocker {
-            let effective = aligned_address(address, self.import.offset, 4)?;
-            let memory = view.memory();
-            let at = in_bounds(effective, 4, memory.byte_length())?;
-            let word = memory.atomic_i32(at).map_err(|_| Trap::OutOfBounds {
-                address: Some(at as u64),
-                size: 4,
-                length: memory.byte_length(),
-            })?;
-            // SAFETY: an aligned, in-bounds word of the instance's memory, live for this call;
-            // the queued wait keeps only its address.
-            let pending =
-                unsafe { agentsync::wait_async_ptr(word, expected, wasm_timeout(timeout_ns)) };
-            return block_with(blocker, pending);
-        }
-        let wait =
-            || Ok(view.memory_atomic_wait32(address, self.import.offset, expected, timeout_ns)?);
-        let code = match &self.slot {
-            Some(slot) => slot.wait(key, wait)?,
-            None => wait()?,
-        };
-        Ok(code as i32)
+        self.wait::<AtomicI32, T>(caller, address, expected, timeout_ns)
     }
 
     fn wait64<T>(
@@ -170,14 +150,26 @@ impl Site {
         expected: i64,
         timeout_ns: i64,
     ) -> Result<i32, Trap> {
-        let (view, key) = self.wait_view(caller, address, 8)?;
+        self.wait::<AtomicI64, T>(caller, address, expected, timeout_ns)
+    }
+
+    /// `memory.atomic.wait32/64`: W7's checks, then a wait through the store's [`Blocker`] if it
+    /// has one, else the futex's blocking wait (inside the run's cancel slot, if any).
+    fn wait<C: Cell, T>(
+        &self,
+        caller: &mut Caller<'_, T>,
+        address: u64,
+        expected: C::Value,
+        timeout_ns: i64,
+    ) -> Result<i32, Trap> {
+        let (view, key) = self.wait_view(caller, address, C::SIZE)?;
         if let Some(blocker) = &self.blocker {
-            let effective = aligned_address(address, self.import.offset, 8)?;
+            let effective = aligned_address(address, self.import.offset, C::SIZE)?;
             let memory = view.memory();
-            let at = in_bounds(effective, 8, memory.byte_length())?;
-            let word = memory.atomic_i64(at).map_err(|_| Trap::OutOfBounds {
+            let at = in_bounds(effective, C::SIZE, memory.byte_length())?;
+            let word = C::at(memory, at).map_err(|_| Trap::OutOfBounds {
                 address: Some(at as u64),
-                size: 8,
+                size: C::SIZE,
                 length: memory.byte_length(),
             })?;
             // SAFETY: an aligned, in-bounds word of the instance's memory, live for this call;
@@ -186,8 +178,8 @@ impl Site {
                 unsafe { agentsync::wait_async_ptr(word, expected, wasm_timeout(timeout_ns)) };
             return block_with(blocker, pending);
         }
-        let wait =
-            || Ok(view.memory_atomic_wait64(address, self.import.offset, expected, timeout_ns)?);
+        let offset = self.import.offset;
+        let wait = || Ok(C::view_wait(&view, address, offset, expected, timeout_ns)?);
         let code = match &self.slot {
             Some(slot) => slot.wait(key, wait)?,
             None => wait()?,
@@ -208,6 +200,54 @@ impl Site {
             }
         };
         Ok(woken as i32)
+    }
+}
+
+/// The 32- or 64-bit cell of a guest wait.
+trait Cell: agentsync::Waitable + Sized {
+    /// Its size in bytes (and alignment).
+    const SIZE: u32;
+    /// The cell at byte `at` of `memory`.
+    fn at(memory: &SharedMemory, at: usize) -> Result<&Self, MemoryError>;
+    /// The view's blocking `memory.atomic.wait32/64`.
+    fn view_wait(
+        view: &WasmView,
+        address: u64,
+        offset: u64,
+        expected: Self::Value,
+        timeout_ns: i64,
+    ) -> Result<u32, agentsync::memory::Trap>;
+}
+
+impl Cell for AtomicI32 {
+    const SIZE: u32 = 4;
+    fn at(memory: &SharedMemory, at: usize) -> Result<&Self, MemoryError> {
+        memory.atomic_i32(at)
+    }
+    fn view_wait(
+        view: &WasmView,
+        address: u64,
+        offset: u64,
+        expected: i32,
+        timeout_ns: i64,
+    ) -> Result<u32, agentsync::memory::Trap> {
+        view.memory_atomic_wait32(address, offset, expected, timeout_ns)
+    }
+}
+
+impl Cell for AtomicI64 {
+    const SIZE: u32 = 8;
+    fn at(memory: &SharedMemory, at: usize) -> Result<&Self, MemoryError> {
+        memory.atomic_i64(at)
+    }
+    fn view_wait(
+        view: &WasmView,
+        address: u64,
+        offset: u64,
+        expected: i64,
+        timeout_ns: i64,
+    ) -> Result<u32, agentsync::memory::Trap> {
+        view.memory_atomic_wait64(address, offset, expected, timeout_ns)
     }
 }
 
