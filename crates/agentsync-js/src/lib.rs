@@ -2,8 +2,32 @@
 //! memory and whose `Atomics.wait`, `notify` and `waitAsync` are agentsync's futex.
 //!
 //! JS agents (a main agent that cannot block, and Web Workers on their own threads), Rust
-//! threads and Rust async tasks wait in the same first-in-first-out queues. See the crate's
-//! README section in the repository for the JS-visible API.
+//! threads and Rust async tasks wait in the same first-in-first-out queues. `docs/js-host.md` in
+//! the repository describes the JS-visible API, the agent model and the event loop.
+//!
+//! ```
+//! use agentsync::memory::SharedMemory;
+//! use std::sync::atomic::Ordering::SeqCst;
+//!
+//! // A Rust thread waits on word 0 of a memory that a script sees as a SharedArrayBuffer.
+//! let memory = SharedMemory::new(1, 1)?;
+//! let word = memory.atomic_i32(0)?;
+//! let host = agentsync_js::Host::builder().on_output(|_, _| Ok(())).build()?;
+//! host.set_shared_memory("shared", &memory)?;
+//! std::thread::scope(|s| {
+//!     let waiter = s.spawn(|| agentsync::wait(word, 0, None));
+//!     while agentsync::waiter_count(word) == 0 {
+//!         std::thread::yield_now();
+//!     }
+//!     // The script's notify wakes the Rust thread: one queue for both.
+//!     host.eval("wake.js", "const ia = new Int32Array(shared); Atomics.store(ia, 0, 1); \
+//!                           if (Atomics.notify(ia, 0) !== 1) throw new Error('no waiter')")?;
+//!     assert_eq!(waiter.join().unwrap(), Ok(agentsync::WaitResult::Ok));
+//!     Ok::<(), agentsync_js::JsError>(())
+//! })?;
+//! assert_eq!(word.load(SeqCst), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! With the `wasm` feature (on by default) every agent also has the `WebAssembly` namespace,
 //! on agentsync-wasm: a shared `WebAssembly.Memory`'s `buffer` is a `SharedArrayBuffer` over
