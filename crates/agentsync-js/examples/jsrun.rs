@@ -1,13 +1,23 @@
-//! Runs a JS file: `cargo run -p agentsync-js --example jsrun -- FILE [ARGS...]`.
-fn main() {
+//! Runs a JS file on the host, without the CLI: `cargo run -p agentsync-js --example jsrun --
+//! FILE [ARGS...]`. An uncaught error prints its location, message and stack, and exits 1.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let path = args.next().expect("a file");
-    let host = agentsync_js::Host::builder()
+    let Some(path) = args.next() else {
+        eprintln!("usage: jsrun FILE [ARGS...]");
+        return ExitCode::from(2);
+    };
+    let outcome = agentsync_js::Host::builder()
         .args(args.collect())
         .build()
-        .expect("host");
-    if let Err(e) = host.run_file(std::path::Path::new(&path)) {
-        eprintln!("{e}");
-        std::process::exit(1);
+        .and_then(|host| host.run_file(std::path::Path::new(&path)));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
     }
 }
