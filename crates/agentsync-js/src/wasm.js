@@ -33,7 +33,23 @@
   }
 
   const modules = new WeakMap(); // Module → id
-  const memories = new WeakMap(); // Memory → { id, buffer, length }
+  const memories = new WeakMap(); // Memory → { id, shared, buffer, length }
+  const globals = new WeakMap(); // Global → id
+  // The states of non-shared memories whose `buffer` was read: a guest `memory.grow` must
+  // detach it before JavaScript sees it again (see `refresh`).
+  const exposed = new Set();
+
+  // Detaches the buffer of each non-shared memory whose length changed (the guest grew it).
+  // Runs when a guest call returns and when a guest calls a JavaScript import.
+  function refresh() {
+    for (const state of exposed) {
+      if (native.memoryLength(state.id) !== state.length) {
+        native.detach(state.buffer);
+        state.buffer = null;
+        exposed.delete(state);
+      }
+    }
+  }
 
   // [EnforceRange] unsigned long.
   function toU32(value, what) {
@@ -64,11 +80,30 @@
     return module;
   }
 
+  function memoryState(id) {
+    const state = { id, shared: native.memoryShared(id), buffer: null, length: -1 };
+    return state;
+  }
+
   function adoptMemory(id) {
     const memory = Object.create(Memory.prototype);
-    memories.set(memory, { id, buffer: null, length: -1 });
-    track(memory, () => native.release(id));
+    const state = memoryState(id);
+    memories.set(memory, state);
+    track(memory, () => forget(state));
     return memory;
+  }
+
+  function forget(state) {
+    exposed.delete(state);
+    if (state.shared) native.release(state.id);
+    else native.dropLocal(state.id);
+  }
+
+  function adoptGlobal(id) {
+    const global = Object.create(Global.prototype);
+    globals.set(global, id);
+    track(global, () => native.dropLocal(id));
+    return global;
   }
 
   class Module {
@@ -108,18 +143,25 @@
       if (maximum !== undefined && maximum > 65536) throw new RangeError('WebAssembly.Memory: maximum is more than 65536 pages');
       if (maximum !== undefined && maximum < initial) throw new RangeError('WebAssembly.Memory: maximum is below initial');
       if (shared && maximum === undefined) throw new TypeError('WebAssembly.Memory: a shared memory needs a maximum');
-      if (!shared) throw new TypeError('WebAssembly.Memory: this host supports only shared memories ({ shared: true })');
-      const id = native.memoryNew(initial, maximum);
-      memories.set(this, { id, buffer: null, length: -1 });
-      track(this, () => native.release(id));
+      const id = native.memoryNew(initial, maximum, shared);
+      const state = { id, shared, buffer: null, length: -1 };
+      memories.set(this, state);
+      track(this, () => forget(state));
     }
     get buffer() {
       const state = memories.get(this);
       if (!state) throw new TypeError('WebAssembly.Memory.buffer: not a WebAssembly.Memory');
-      if (state.unshared) throw new TypeError('WebAssembly.Memory.buffer: this host cannot show a non-shared memory');
       const length = native.memoryLength(state.id);
       if (state.buffer === null || state.length !== length) {
-        state.buffer = Object.freeze(native.memoryBuffer(state.id));
+        if (state.shared) {
+          state.buffer = Object.freeze(native.memoryBuffer(state.id));
+        } else {
+          // A non-shared memory's buffer is over bytes its store may move when it grows: the
+          // old one is detached before a new one is made.
+          if (state.buffer !== null) native.detach(state.buffer);
+          state.buffer = native.memoryBuffer(state.id);
+          exposed.add(state);
+        }
         state.length = length;
       }
       return state.buffer;
@@ -127,7 +169,6 @@
     grow(delta) {
       const state = memories.get(this);
       if (!state) throw new TypeError('WebAssembly.Memory.grow: not a WebAssembly.Memory');
-      if (state.unshared) throw new TypeError('WebAssembly.Memory.grow: this host cannot grow a non-shared memory');
       const pages = toU32(delta, 'WebAssembly.Memory.grow: delta');
       const length = native.memoryLength(state.id);
       const maximum = native.memoryMaximum(state.id);
@@ -135,8 +176,51 @@
         throw new RangeError(`WebAssembly.Memory.grow: ${length / 65536} + ${pages} pages is more than the maximum ${maximum}`);
       }
       const old = native.memoryGrow(state.id, pages);
+      if (!state.shared && state.buffer !== null) {
+        native.detach(state.buffer);
+        exposed.delete(state);
+      }
       state.buffer = null;
       return old;
+    }
+  }
+
+  const valueTypes = ['i32', 'i64', 'f32', 'f64'];
+
+  function globalId(value, what) {
+    const id = globals.get(value);
+    if (id === undefined) throw new TypeError(`${what}: not a WebAssembly.Global`);
+    return id;
+  }
+
+  class Global {
+    // `v` is optional: read from `arguments` so the constructor's length is 1.
+    constructor(descriptor) {
+      if (typeof descriptor !== 'object' || descriptor === null) {
+        throw new TypeError('WebAssembly.Global: the descriptor must be an object');
+      }
+      // A WebIDL dictionary: members in lexicographic order.
+      const mutable = Boolean(descriptor.mutable);
+      const typeValue = descriptor.value;
+      if (typeValue === undefined) throw new TypeError('WebAssembly.Global: value is required');
+      const type = String(typeValue);
+      if (!valueTypes.includes(type)) {
+        throw new TypeError(`WebAssembly.Global: ${JSON.stringify(type)} is not a value type this host supports`);
+      }
+      const id = native.globalNew(type, mutable, arguments[1]);
+      globals.set(this, id);
+      track(this, () => native.dropLocal(id));
+    }
+    valueOf() {
+      return native.globalGet(globalId(this, 'WebAssembly.Global.valueOf'));
+    }
+    get value() {
+      return native.globalGet(globalId(this, 'WebAssembly.Global.value'));
+    }
+    set value(v) {
+      const id = globalId(this, 'WebAssembly.Global.value');
+      if (arguments.length === 0) throw new TypeError('WebAssembly.Global.value: a value is required');
+      native.globalSet(id, v);
     }
   }
 
@@ -151,7 +235,7 @@
     }
     const resolved = [];
     const functions = [];
-    const importedMemories = new Map(); // base address → Memory
+    const imported = { function: [], memory: [], global: [], table: [] }; // kind → values
     for (const entry of info.imports) {
       const space = importObject[entry.module];
       if ((typeof space !== 'object' && typeof space !== 'function') || space === null) {
@@ -162,40 +246,63 @@
       if (entry.kind === 'function') {
         if (typeof value !== 'function') throw new LinkError(`${where}: a function is expected`);
         resolved.push(functions.length);
-        functions.push(value);
+        // The guest may have grown a memory before calling out.
+        functions.push(function () {
+          refresh();
+          return Reflect.apply(value, undefined, arguments);
+        });
       } else if (entry.kind === 'memory') {
         const state = memories.get(value);
-        if (!state || state.unshared) throw new LinkError(`${where}: a WebAssembly.Memory is expected`);
+        if (!state) throw new LinkError(`${where}: a WebAssembly.Memory is expected`);
         resolved.push(state.id);
-        importedMemories.set(native.memoryBase(state.id), value);
+      } else if (entry.kind === 'global') {
+        const id = globals.get(value);
+        if (id !== undefined) resolved.push(id);
+        else if (typeof value === 'number' || typeof value === 'bigint') resolved.push({ value });
+        else throw new LinkError(`${where}: a WebAssembly.Global, a number or a BigInt is expected`);
       } else {
         throw new LinkError(`${where}: ${entry.kind} imports are not supported by this host`);
       }
+      if (imported[entry.kind]) imported[entry.kind].push(value);
     }
-    const instanceId = native.instantiate(id, resolved, functions);
+    let instanceId;
+    try {
+      instanceId = native.instantiate(id, resolved, functions);
+    } finally {
+      refresh();
+    }
     // Exported functions keep `keep` (and so the instance) alive.
     const keep = { id: instanceId, functions };
-    track(keep, () => native.dropInstance(instanceId));
+    track(keep, () => native.dropLocal(instanceId));
     const exports = Object.create(null);
+    // One JS object per exported item: an item exported twice, or imported and exported
+    // again, is the same object.
+    const made = new Map(); // "kind index" → value
     for (const entry of native.exports(instanceId)) {
+      const key = `${entry.kind} ${entry.index}`;
+      const given = imported[entry.kind];
       let value;
-      if (entry.kind === 'function') {
+      if (given && entry.index < given.length) {
+        value = given[entry.index];
+      } else if (made.has(key)) {
+        value = made.get(key);
+      } else if (entry.kind === 'function') {
         const name = entry.name;
         value = function () {
-          return native.call(keep.id, name, Array.prototype.slice.call(arguments), keep.functions);
+          try {
+            return native.call(keep.id, name, Array.prototype.slice.call(arguments), keep.functions);
+          } finally {
+            refresh();
+          }
         };
         Object.defineProperty(value, 'length', { value: entry.length });
-        Object.defineProperty(value, 'name', { value: name });
+        Object.defineProperty(value, 'name', { value: String(entry.index) });
       } else if (entry.kind === 'memory' && entry.memory !== undefined) {
-        value = importedMemories.get(entry.base);
-        if (value === undefined) value = adoptMemory(entry.memory);
-        else native.release(entry.memory);
-      } else if (entry.kind === 'unshared-memory') {
-        value = Object.create(Memory.prototype);
-        memories.set(value, { id: null, unshared: true });
-      } else if (entry.kind === 'global') {
-        value = Object.freeze({ value: entry.value, mutable: entry.mutable, valueOf() { return this.value; } });
+        value = adoptMemory(entry.memory);
+      } else if (entry.kind === 'global' && entry.global !== undefined) {
+        value = adoptGlobal(entry.global);
       }
+      made.set(key, value);
       exports[entry.name] = value;
     }
     return Object.freeze(exports);
@@ -226,6 +333,7 @@
   webidl(Module, 'Module', ['exports', 'imports', 'customSections'], []);
   webidl(Instance, 'Instance', [], ['exports']);
   webidl(Memory, 'Memory', [], ['grow', 'buffer']);
+  webidl(Global, 'Global', [], ['valueOf', 'value']);
 
   function later(action) {
     return new Promise((resolve, reject) => {
@@ -241,6 +349,7 @@
   define(WebAssembly, 'Module', Module);
   define(WebAssembly, 'Instance', Instance);
   define(WebAssembly, 'Memory', Memory);
+  define(WebAssembly, 'Global', Global);
   define(WebAssembly, 'CompileError', CompileError);
   define(WebAssembly, 'LinkError', LinkError);
   define(WebAssembly, 'RuntimeError', RuntimeError);
@@ -286,7 +395,7 @@
         // Only shared memories can be posted; the prelude turns this TypeError into a
         // DataCloneError.
         const state = memories.get(item);
-        if (state.unshared) throw new TypeError('a non-shared WebAssembly.Memory cannot be posted');
+        if (!state.shared) throw new TypeError('a non-shared WebAssembly.Memory cannot be posted');
         out = { __agentsyncWasmMemory: native.dup(state.id) };
       } else if (Array.isArray(item)) {
         out = [];
