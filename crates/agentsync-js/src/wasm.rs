@@ -417,7 +417,8 @@ fn borrowed_array_buffer<'js>(
             ctx.as_raw().as_ptr(),
             base,
             len as _,
-            len as _,
+            // Zero: not resizable (the memory's own `grow` is the way).
+            0,
             None,
             std::ptr::null_mut(),
             false,
