@@ -282,10 +282,10 @@
       const key = `${entry.kind} ${entry.index}`;
       const given = imported[entry.kind];
       let value;
-      if (given && entry.index < given.length) {
-        value = given[entry.index];
-      } else if (made.has(key)) {
+      if (made.has(key)) {
         value = made.get(key);
+      } else if (given && entry.index < given.length && !(entry.kind === 'global' && !globals.has(given[entry.index]))) {
+        value = given[entry.index];
       } else if (entry.kind === 'function') {
         const name = entry.name;
         value = function () {

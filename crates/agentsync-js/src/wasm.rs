@@ -509,9 +509,21 @@ fn call_import(
                 Ok(())
             }
             many => {
-                let list = returned.as_array().cloned().ok_or_else(|| {
-                    Exception::throw_type(&ctx, "WebAssembly: the import must return an array")
-                })?;
+                // Any iterable: `Array.from` takes its values, as the JS API's iteration does.
+                if returned.is_null() || returned.is_undefined() || !returned.is_object() {
+                    return Err(Exception::throw_type(
+                        &ctx,
+                        "WebAssembly: the import must return an iterable",
+                    ));
+                }
+                let from: Function = ctx.globals().get::<_, Object>("Array")?.get("from")?;
+                let list: Array = from.call((returned,))?;
+                if list.len() != many.len() {
+                    return Err(Exception::throw_type(
+                        &ctx,
+                        "WebAssembly: the import returned the wrong number of values",
+                    ));
+                }
                 for (k, ty) in many.iter().enumerate() {
                     let item: Value = list.get(k)?;
                     results[k] = from_js(&ctx, ty, &item)?;
