@@ -185,6 +185,131 @@
     }
   }
 
+  // Wasm functions seen by this agent: one JS function object each, found by the function's
+  // identity key (`{ func, key, length }` from the native side).
+  const funcIds = new WeakMap(); // JS function → native function id
+  const functionsByKey = new Map(); // identity key → JS function
+  function wasmFunction(entry, name) {
+    const known = functionsByKey.get(entry.key);
+    if (known !== undefined) {
+      native.dropLocal(entry.func);
+      return known;
+    }
+    const id = entry.func;
+    const value = function () {
+      try {
+        return native.call(id, Array.prototype.slice.call(arguments));
+      } finally {
+        refresh();
+      }
+    };
+    Object.defineProperty(value, 'length', { value: entry.length });
+    Object.defineProperty(value, 'name', { value: name });
+    funcIds.set(value, id);
+    functionsByKey.set(entry.key, value);
+    return value;
+  }
+
+  // externref values by the key the guest's reference holds.
+  const externValues = new Map();
+  let nextExtern = 1;
+  // A JS value as a table element of the table `funcref` says: the native encoding.
+  function toRef(funcref, value, what) {
+    if (value === null) return undefined;
+    if (funcref) {
+      const id = funcIds.get(value);
+      if (id === undefined) throw new TypeError(`${what}: the value must be null or an exported Wasm function`);
+      return id;
+    }
+    const key = nextExtern++;
+    externValues.set(key, value);
+    return key;
+  }
+  function fromRef(funcref, reference) {
+    if (reference === null) return null;
+    if (funcref) return wasmFunction(reference, '');
+    return externValues.get(reference);
+  }
+
+  // [EnforceRange] unsigned long for an index or a delta: TypeError outside the range.
+  function toIndex(value, what) {
+    const number = Number(value);
+    if (!Number.isFinite(number)) throw new TypeError(`${what} must be a finite number`);
+    const integer = Math.trunc(number);
+    if (integer < 0 || integer > 0xffffffff) throw new TypeError(`${what} is out of the unsigned 32-bit range`);
+    return integer;
+  }
+
+  const tables = new WeakMap(); // Table → { id, funcref }
+  function tableState(value, what) {
+    const state = tables.get(value);
+    if (state === undefined) throw new TypeError(`${what}: not a WebAssembly.Table`);
+    return state;
+  }
+  function adoptTable(id) {
+    const table = Object.create(Table.prototype);
+    tables.set(table, { id, funcref: native.tableInfo(id).funcref });
+    track(table, () => native.dropLocal(id));
+    return table;
+  }
+
+  class Table {
+    constructor(descriptor) {
+      if (typeof descriptor !== 'object' || descriptor === null) {
+        throw new TypeError('WebAssembly.Table: the descriptor must be an object');
+      }
+      // A WebIDL dictionary: members in lexicographic order.
+      const elementValue = descriptor.element;
+      if (elementValue === undefined) throw new TypeError('WebAssembly.Table: element is required');
+      const element = String(elementValue);
+      if (element !== 'anyfunc' && element !== 'externref') {
+        throw new TypeError(`WebAssembly.Table: ${JSON.stringify(element)} is not an element type`);
+      }
+      const initialValue = descriptor.initial;
+      if (initialValue === undefined) throw new TypeError('WebAssembly.Table: initial is required');
+      const initial = toU32(initialValue, 'WebAssembly.Table: initial');
+      const maximumValue = descriptor.maximum;
+      const maximum = maximumValue === undefined ? undefined : toU32(maximumValue, 'WebAssembly.Table: maximum');
+      if (maximum !== undefined && maximum < initial) throw new RangeError('WebAssembly.Table: maximum is below initial');
+      if (initial > 10000000) throw new RangeError('WebAssembly.Table: initial is more than 10000000');
+      const funcref = element === 'anyfunc';
+      const init = arguments.length > 1 && arguments[1] !== undefined
+        ? toRef(funcref, arguments[1], 'WebAssembly.Table')
+        : (funcref ? undefined : toRef(false, undefined, 'WebAssembly.Table'));
+      const id = native.tableNew(funcref, initial, maximum, init);
+      tables.set(this, { id, funcref });
+      track(this, () => native.dropLocal(id));
+    }
+    get length() {
+      return native.tableInfo(tableState(this, 'WebAssembly.Table.length').id).length;
+    }
+    get(index) {
+      const state = tableState(this, 'WebAssembly.Table.get');
+      if (arguments.length === 0) throw new TypeError('WebAssembly.Table.get: an index is required');
+      const i = toIndex(index, 'WebAssembly.Table.get: index');
+      return fromRef(state.funcref, native.tableGet(state.id, i));
+    }
+    set(index) {
+      const state = tableState(this, 'WebAssembly.Table.set');
+      if (arguments.length === 0) throw new TypeError('WebAssembly.Table.set: an index is required');
+      const i = toIndex(index, 'WebAssembly.Table.set: index');
+      const value = arguments.length > 1 ? arguments[1] : undefined;
+      const reference = arguments.length > 1 || !state.funcref ? toRef(state.funcref, value, 'WebAssembly.Table.set') : undefined;
+      if (i >= native.tableInfo(state.id).length) throw new RangeError('WebAssembly.Table.set: the index is out of bounds');
+      native.tableSet(state.id, i, reference);
+    }
+    grow(delta) {
+      const state = tableState(this, 'WebAssembly.Table.grow');
+      if (arguments.length === 0) throw new TypeError('WebAssembly.Table.grow: a delta is required');
+      const n = toIndex(delta, 'WebAssembly.Table.grow: delta');
+      const value = arguments.length > 1 ? arguments[1] : undefined;
+      const reference = arguments.length > 1 || !state.funcref ? toRef(state.funcref, value, 'WebAssembly.Table.grow') : undefined;
+      const info = native.tableInfo(state.id);
+      if (info.length + n > info.maximum) throw new RangeError('WebAssembly.Table.grow: past the maximum');
+      return native.tableGrow(state.id, n, reference);
+    }
+  }
+
   const valueTypes = ['i32', 'i64', 'f32', 'f64'];
 
   function globalId(value, what) {
@@ -234,7 +359,6 @@
       throw new TypeError('WebAssembly.Instance: the module has imports but no import object was given');
     }
     const resolved = [];
-    const functions = [];
     const imported = { function: [], memory: [], global: [], table: [] }; // kind → values
     for (const entry of info.imports) {
       const space = importObject[entry.module];
@@ -245,12 +369,16 @@
       const where = `import "${entry.module}" "${entry.name}"`;
       if (entry.kind === 'function') {
         if (typeof value !== 'function') throw new LinkError(`${where}: a function is expected`);
-        resolved.push(functions.length);
-        // The guest may have grown a memory before calling out.
-        functions.push(function () {
-          refresh();
-          return Reflect.apply(value, undefined, arguments);
-        });
+        const func = funcIds.get(value);
+        if (func !== undefined) {
+          resolved.push(func);
+        } else {
+          // The guest may have grown a memory before calling out.
+          resolved.push(function () {
+            refresh();
+            return Reflect.apply(value, undefined, arguments);
+          });
+        }
       } else if (entry.kind === 'memory') {
         const state = memories.get(value);
         if (!state) throw new LinkError(`${where}: a WebAssembly.Memory is expected`);
@@ -260,6 +388,10 @@
         if (id !== undefined) resolved.push(id);
         else if (typeof value === 'number' || typeof value === 'bigint') resolved.push({ value });
         else throw new LinkError(`${where}: a WebAssembly.Global, a number or a BigInt is expected`);
+      } else if (entry.kind === 'table') {
+        const table = tables.get(value);
+        if (table === undefined) throw new LinkError(`${where}: a WebAssembly.Table is expected`);
+        resolved.push(table.id);
       } else {
         throw new LinkError(`${where}: ${entry.kind} imports are not supported by this host`);
       }
@@ -267,12 +399,11 @@
     }
     let instanceId;
     try {
-      instanceId = native.instantiate(id, resolved, functions);
+      instanceId = native.instantiate(id, resolved);
     } finally {
       refresh();
     }
-    // Exported functions keep `keep` (and so the instance) alive.
-    const keep = { id: instanceId, functions };
+    const keep = { id: instanceId };
     track(keep, () => native.dropLocal(instanceId));
     const exports = Object.create(null);
     // One JS object per exported item: an item exported twice, or imported and exported
@@ -287,16 +418,9 @@
       } else if (given && entry.index < given.length && !(entry.kind === 'global' && !globals.has(given[entry.index]))) {
         value = given[entry.index];
       } else if (entry.kind === 'function') {
-        const name = entry.name;
-        value = function () {
-          try {
-            return native.call(keep.id, name, Array.prototype.slice.call(arguments), keep.functions);
-          } finally {
-            refresh();
-          }
-        };
-        Object.defineProperty(value, 'length', { value: entry.length });
-        Object.defineProperty(value, 'name', { value: String(entry.index) });
+        value = wasmFunction(entry, String(entry.index));
+      } else if (entry.kind === 'table' && entry.table !== undefined) {
+        value = adoptTable(entry.table);
       } else if (entry.kind === 'memory' && entry.memory !== undefined) {
         value = adoptMemory(entry.memory);
       } else if (entry.kind === 'global' && entry.global !== undefined) {
@@ -334,6 +458,7 @@
   webidl(Instance, 'Instance', [], ['exports']);
   webidl(Memory, 'Memory', [], ['grow', 'buffer']);
   webidl(Global, 'Global', [], ['valueOf', 'value']);
+  webidl(Table, 'Table', [], ['grow', 'get', 'set', 'length']);
 
   function later(action) {
     return new Promise((resolve, reject) => {
@@ -350,6 +475,7 @@
   define(WebAssembly, 'Instance', Instance);
   define(WebAssembly, 'Memory', Memory);
   define(WebAssembly, 'Global', Global);
+  define(WebAssembly, 'Table', Table);
   define(WebAssembly, 'CompileError', CompileError);
   define(WebAssembly, 'LinkError', LinkError);
   define(WebAssembly, 'RuntimeError', RuntimeError);

@@ -18,8 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use agentsync_wasm::wasmtime::{
-    AsContextMut, Caller, Extern, ExternType, Global, GlobalType, Instance, Linker, Memory,
-    MemoryType, Mutability, Store, StoreContextMut, Val, ValType,
+    AsContextMut, Caller, Extern, ExternRef, ExternType, Func, Global, GlobalType, Instance,
+    Linker, Memory, MemoryType, Mutability, Ref, RefType, Store, StoreContextMut, Table, TableType,
+    Val, ValType,
 };
 use agentsync_wasm::{GuestMemory, GuestState, Program, Runtime, WasmError};
 use rquickjs::function::{Constructor, Rest};
@@ -77,12 +78,15 @@ enum Local {
     Memory(Memory),
     /// A global.
     Global(Global),
+    /// A table.
+    Table(Table),
+    /// A function (exported by an instance, or read from a table).
+    Func(Func),
 }
 
-/// An export call in progress: the agent's context and the instance's import functions.
+/// A call from JavaScript into the guest in progress: the agent's context.
 struct Frame {
     ctx: NonNull<qjs::JSContext>,
-    imports: Persistent<Array<'static>>,
 }
 
 thread_local! {
@@ -95,6 +99,9 @@ thread_local! {
     static CALLERS: RefCell<Vec<*mut Caller<'static, GuestState>>> =
         const { RefCell::new(Vec::new()) };
     static FRAMES: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+    /// The JavaScript functions given for function imports, by the id their host function keeps.
+    static IMPORTS: RefCell<HashMap<u64, Persistent<Function<'static>>>> =
+        RefCell::new(HashMap::new());
     /// An imported JS function threw: its exception is pending in the context.
     static THREW: Cell<bool> = const { Cell::new(false) };
 }
@@ -103,14 +110,8 @@ thread_local! {
 struct FrameGuard;
 
 impl FrameGuard {
-    fn push<'js>(ctx: &Ctx<'js>, imports: &Array<'js>) -> FrameGuard {
-        let imports = Persistent::save(ctx, imports.clone());
-        FRAMES.with(|f| {
-            f.borrow_mut().push(Frame {
-                ctx: ctx.as_raw(),
-                imports,
-            })
-        });
+    fn push(ctx: &Ctx<'_>) -> FrameGuard {
+        FRAMES.with(|f| f.borrow_mut().push(Frame { ctx: ctx.as_raw() }));
         FrameGuard
     }
 }
@@ -178,6 +179,8 @@ fn with_own_store<R>(
 pub(crate) fn agent_ended() {
     let locals = LOCALS.with(|l| std::mem::take(&mut *l.borrow_mut()));
     drop(locals);
+    let imports = IMPORTS.with(|i| std::mem::take(&mut *i.borrow_mut()));
+    drop(imports);
     let store = STORE.with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.take()));
     drop(store);
 }
@@ -404,6 +407,76 @@ fn default_value(ty: &ValType) -> Option<Val> {
     })
 }
 
+/// A function's identity key (its address in the store, the same for every handle to it) and
+/// its parameter count.
+fn func_facts(store: &mut StoreContextMut<'_, GuestState>, func: &Func) -> (f64, usize) {
+    let key = func.to_raw(&mut *store) as usize as f64;
+    (key, func.ty(&*store).params().len())
+}
+
+/// A reference from the JS side's encoding: for a funcref table `None` (null) or a Wasm
+/// function's id; for an externref table `None` or the key of the JS value it stands for.
+fn make_ref(
+    store: &mut StoreContextMut<'_, GuestState>,
+    funcref: bool,
+    value: Option<f64>,
+) -> Result<Ref, String> {
+    match (funcref, value) {
+        (true, None) => Ok(Ref::Func(None)),
+        (true, Some(id)) => match local_of(id) {
+            Some(Local::Func(func)) => Ok(Ref::Func(Some(func))),
+            _ => Err("not a Wasm function".into()),
+        },
+        (false, None) => Ok(Ref::Extern(None)),
+        (false, Some(key)) => ExternRef::new(&mut *store, key as u64)
+            .map(|r| Ref::Extern(Some(r)))
+            .map_err(|e| describe(&e)),
+    }
+}
+
+/// A reference as the JS side decodes it: null, an externref's key, or a function's
+/// `{ func, key, length }`.
+fn ref_to_js<'js>(
+    ctx: &Ctx<'js>,
+    store: &mut StoreContextMut<'_, GuestState>,
+    reference: Option<Ref>,
+) -> rquickjs::Result<Value<'js>> {
+    match reference {
+        Some(Ref::Func(Some(func))) => {
+            let (key, length) = func_facts(store, &func);
+            let entry = Object::new(ctx.clone())?;
+            entry.set("func", add_local(Local::Func(func)) as f64)?;
+            entry.set("key", key)?;
+            entry.set("length", length)?;
+            Ok(entry.into_value())
+        }
+        Some(Ref::Extern(Some(r))) => {
+            let key = r
+                .data(&*store)
+                .ok()
+                .flatten()
+                .and_then(|data| data.downcast_ref::<u64>().copied());
+            Ok(key.map_or_else(
+                || Value::new_null(ctx.clone()),
+                |k| Value::new_number(ctx.clone(), k as f64),
+            ))
+        }
+        _ => Ok(Value::new_null(ctx.clone())),
+    }
+}
+
+fn table_of(ctx: &Ctx<'_>, id: f64) -> rquickjs::Result<Table> {
+    match local_of(id) {
+        Some(Local::Table(table)) => Ok(table),
+        _ => Err(Exception::throw_type(ctx, "not a WebAssembly.Table")),
+    }
+}
+
+/// Whether `table` holds funcrefs (else externrefs).
+fn is_funcref(store: &StoreContextMut<'_, GuestState>, table: &Table) -> bool {
+    table.ty(store).element().heap_type().is_func()
+}
+
 /// An `ArrayBuffer` over `len` bytes at `base`, with no free function (the store owns them).
 fn borrowed_array_buffer<'js>(
     ctx: &Ctx<'js>,
@@ -474,19 +547,17 @@ fn from_js(ctx: &Ctx<'_>, ty: &ValType, value: &Value<'_>) -> rquickjs::Result<V
     }
 }
 
-/// Calls import function `index` of the innermost export call (see [`FrameGuard`]).
+/// Calls the JavaScript function of import `key`, in the context of the innermost call from
+/// JavaScript (see [`FrameGuard`]).
 fn call_import(
-    index: usize,
+    key: u64,
     results_ty: &[ValType],
     params: &[Val],
     results: &mut [Val],
 ) -> agentsync_wasm::wasmtime::Result<()> {
-    let top = FRAMES.with(|f| {
-        f.borrow()
-            .last()
-            .map(|frame| (frame.ctx, frame.imports.clone()))
-    });
-    let Some((raw, imports)) = top else {
+    let top = FRAMES.with(|f| f.borrow().last().map(|frame| frame.ctx));
+    let function = IMPORTS.with(|i| i.borrow().get(&key).cloned());
+    let (Some(raw), Some(function)) = (top, function) else {
         return Err(agentsync_wasm::wasmtime::format_err!(
             "a JavaScript import was called outside a call from JavaScript"
         ));
@@ -495,8 +566,7 @@ fn call_import(
     // below us (it pushed the frame), so it is alive and its runtime is locked by this thread.
     let ctx = unsafe { Ctx::from_raw(raw) };
     let outcome = (|| -> rquickjs::Result<()> {
-        let imports = imports.restore(&ctx)?;
-        let function: Function = imports.get(index)?;
+        let function = function.restore(&ctx)?;
         let args = params
             .iter()
             .map(|v| to_js(&ctx, v))
@@ -567,22 +637,21 @@ pub(crate) fn interrupt_guests() {
 
 /// What one import of an instantiation is bound to.
 enum Binding {
-    /// Calls JS function `index` of the frame's functions.
-    Function(usize, agentsync_wasm::wasmtime::FuncType),
+    /// Calls the JavaScript function registered under this key in [`IMPORTS`].
+    Function(u64, agentsync_wasm::wasmtime::FuncType),
+    /// A Wasm function (an exported function given back).
+    Func(Func),
+    Table(Table),
     Memory(AnyMemory),
     Global(Global),
     /// A new immutable global of this type and value (a number given for a global import).
     NewGlobal(GlobalType, Val),
 }
 
-/// Instantiates module `module` with `resolved[i]` for import `i`: an index into `functions`
-/// for a function, a memory id for a memory, a global id or `{ value }` for a global.
-fn instantiate<'js>(
-    ctx: &Ctx<'js>,
-    module: f64,
-    resolved: Array<'js>,
-    functions: Array<'js>,
-) -> rquickjs::Result<f64> {
+/// Instantiates module `module` with `resolved[i]` for import `i`: a JavaScript function or a
+/// Wasm function's id for a function, a memory id for a memory, a global id or `{ value }` for a
+/// global, a table id for a table.
+fn instantiate<'js>(ctx: &Ctx<'js>, module: f64, resolved: Array<'js>) -> rquickjs::Result<f64> {
     let module = module_of(ctx, module)?;
     let runtime = engine();
     let link_error = |text: String| throw_wasm(ctx, "LinkError", &text);
@@ -596,9 +665,28 @@ fn instantiate<'js>(
         let where_ = format!("import {name_module:?} {name:?}");
         let slot: Value = resolved.get(i)?;
         let binding = match (import.ty(), *kind) {
-            (ExternType::Func(ty), "function") => {
-                Binding::Function(slot.as_number().unwrap_or(0.0) as usize, ty)
-            }
+            (ExternType::Func(ty), "function") => match slot.as_number() {
+                Some(id) => match local_of(id) {
+                    Some(Local::Func(func)) => Binding::Func(func),
+                    _ => return Err(link_error(format!("{where_}: a function is expected"))),
+                },
+                None => {
+                    let function = Function::from_value(slot)
+                        .map_err(|_| link_error(format!("{where_}: a function is expected")))?;
+                    let key = next_id();
+                    let saved = Persistent::save(ctx, function);
+                    IMPORTS.with(|i| i.borrow_mut().insert(key, saved));
+                    Binding::Function(key, ty)
+                }
+            },
+            (ExternType::Table(_), "table") => match local_of(slot.as_number().unwrap_or(0.0)) {
+                Some(Local::Table(table)) => Binding::Table(table),
+                _ => {
+                    return Err(link_error(format!(
+                        "{where_}: a WebAssembly.Table is expected"
+                    )))
+                }
+            },
             (ExternType::Memory(ty), "memory") => {
                 let memory = memory_of(ctx, slot.as_number().unwrap_or(0.0))?;
                 match (&memory, ty.is_shared()) {
@@ -655,7 +743,7 @@ fn instantiate<'js>(
         linker.allow_shadowing(true);
         for (name_module, name, binding) in bindings {
             let item: Extern = match binding {
-                Binding::Function(index, ty) => {
+                Binding::Function(key, ty) => {
                     let results: Vec<ValType> = ty.results().collect();
                     linker
                         .func_new(
@@ -666,7 +754,7 @@ fn instantiate<'js>(
                                   params: &[Val],
                                   out: &mut [Val]| {
                                 let _caller = CallerGuard::push(&mut caller);
-                                call_import(index, &results, params, out)
+                                call_import(key, &results, params, out)
                             },
                         )
                         .map_err(|e| describe(&e))?;
@@ -675,6 +763,8 @@ fn instantiate<'js>(
                 Binding::Memory(AnyMemory::Shared(memory)) => memory.shared_memory().clone().into(),
                 Binding::Memory(AnyMemory::Local(memory)) => memory.into(),
                 Binding::Global(global) => global.into(),
+                Binding::Func(func) => func.into(),
+                Binding::Table(table) => table.into(),
                 Binding::NewGlobal(ty, value) => Global::new(&mut *store, ty, value)
                     .map_err(|e| describe(&e))?
                     .into(),
@@ -683,7 +773,7 @@ fn instantiate<'js>(
                 .define(&*store, &name_module, &name, item)
                 .map_err(|e| describe(&e))?;
         }
-        let _frame = FrameGuard::push(ctx, &functions);
+        let _frame = FrameGuard::push(ctx);
         module
             .program
             .instantiate_with(store, &[], Some(&linker))
@@ -703,17 +793,17 @@ fn instantiate<'js>(
 /// The exports of instance `id`: `{name, kind, index, length?, memory?, global?}` each.
 fn exports<'js>(ctx: &Ctx<'js>, id: f64) -> rquickjs::Result<Array<'js>> {
     let (instance, module) = instance_of(ctx, id)?;
-    let found: Vec<Option<(Extern, usize)>> = with_store(ctx, |mut store| {
+    let found: Vec<Option<(Extern, (f64, usize))>> = with_store(ctx, |mut store| {
         module
             .exports
             .iter()
             .map(|(name, _, _)| {
                 let item = instance.get_export(&mut store, name)?;
-                let length = match &item {
-                    Extern::Func(func) => func.ty(&store).params().len(),
-                    _ => 0,
+                let facts = match &item {
+                    Extern::Func(func) => func_facts(&mut store, func),
+                    _ => (0.0, 0),
                 };
-                Some((item, length))
+                Some((item, facts))
             })
             .collect()
     })?;
@@ -724,7 +814,14 @@ fn exports<'js>(ctx: &Ctx<'js>, id: f64) -> rquickjs::Result<Array<'js>> {
         entry.set("kind", *kind)?;
         entry.set("index", *index)?;
         match item {
-            Some((Extern::Func(_), length)) => entry.set("length", length)?,
+            Some((Extern::Func(func), (key, length))) => {
+                entry.set("func", add_local(Local::Func(func)) as f64)?;
+                entry.set("key", key)?;
+                entry.set("length", length)?;
+            }
+            Some((Extern::Table(table), _)) => {
+                entry.set("table", add_local(Local::Table(table)) as f64)?;
+            }
             Some((Extern::SharedMemory(memory), _)) => {
                 let guest = GuestMemory::from_shared(memory);
                 entry.set("memory", add_shared(Shared::Memory(guest)) as f64)?;
@@ -742,24 +839,17 @@ fn exports<'js>(ctx: &Ctx<'js>, id: f64) -> rquickjs::Result<Array<'js>> {
     Ok(list)
 }
 
-/// Calls export `name` of instance `id`.
-fn call<'js>(
-    ctx: &Ctx<'js>,
-    id: f64,
-    name: String,
-    args: Array<'js>,
-    functions: Array<'js>,
-) -> rquickjs::Result<Value<'js>> {
-    let (instance, _) = instance_of(ctx, id)?;
-    let found = with_store(ctx, |mut store| {
-        let func = instance.get_func(&mut store, &name)?;
+/// Calls Wasm function `id`.
+fn call<'js>(ctx: &Ctx<'js>, id: f64, args: Array<'js>) -> rquickjs::Result<Value<'js>> {
+    let Some(Local::Func(func)) = local_of(id) else {
+        return Err(Exception::throw_type(ctx, "not a Wasm function"));
+    };
+    let (params, results_len) = with_store(ctx, |store| {
         let ty = func.ty(&store);
         let params: Vec<ValType> = ty.params().collect();
         let results = ty.results().len();
-        Some((func, params, results))
+        (params, results)
     })?;
-    let (func, params, results_len) = found
-        .ok_or_else(|| Exception::throw_type(ctx, &format!("no exported function {name:?}")))?;
     // Converting may run JavaScript (valueOf), so it happens before the store is taken.
     let mut values = Vec::with_capacity(params.len());
     for (k, ty) in params.iter().enumerate() {
@@ -768,7 +858,7 @@ fn call<'js>(
     }
     let mut results = vec![Val::I32(0); results_len];
     let outcome = {
-        let _frame = FrameGuard::push(ctx, &functions);
+        let _frame = FrameGuard::push(ctx);
         THREW.with(|t| t.set(false));
         with_store(ctx, |mut store| {
             func.call(&mut store, &values, &mut results)
@@ -1086,6 +1176,100 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Resu
         )?,
     )?;
     native.set(
+        "tableNew",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>,
+             funcref: bool,
+             initial: f64,
+             maximum: Option<f64>,
+             init: Option<f64>|
+             -> rquickjs::Result<f64> {
+                let element = if funcref {
+                    RefType::FUNCREF
+                } else {
+                    RefType::EXTERNREF
+                };
+                let ty = TableType::new(element, initial as u32, maximum.map(|m| m as u32));
+                let made = with_store(&ctx, |mut store| {
+                    let init = make_ref(&mut store, funcref, init)?;
+                    Table::new(&mut store, ty, init).map_err(|e| describe(&e))
+                })?;
+                let table = made.map_err(|e| {
+                    Exception::throw_range(&ctx, &format!("WebAssembly.Table: {e}"))
+                })?;
+                Ok(add_local(Local::Table(table)) as f64)
+            },
+        )?,
+    )?;
+    native.set(
+        "tableInfo",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: f64| {
+            let table = table_of(&ctx, id)?;
+            let (funcref, length, maximum) = with_store(&ctx, |store| {
+                let ty = table.ty(&store);
+                (is_funcref(&store, &table), table.size(&store), ty.maximum())
+            })?;
+            let info = Object::new(ctx.clone())?;
+            info.set("funcref", funcref)?;
+            info.set("length", length as f64)?;
+            info.set("maximum", maximum.map_or(f64::INFINITY, |m| m as f64))?;
+            Ok::<_, rquickjs::Error>(info)
+        })?,
+    )?;
+    native.set(
+        "tableGet",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: f64, index: f64| {
+            let table = table_of(&ctx, id)?;
+            let inner = ctx.clone();
+            with_store(&ctx, move |mut store| {
+                let got = table.get(&mut store, index as u64);
+                if got.is_none() {
+                    return Err(Exception::throw_range(
+                        &inner,
+                        "WebAssembly.Table.get: the index is out of bounds",
+                    ));
+                }
+                ref_to_js(&inner, &mut store, got)
+            })?
+        })?,
+    )?;
+    native.set(
+        "tableSet",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, id: f64, index: f64, value: Option<f64>| -> rquickjs::Result<()> {
+                let table = table_of(&ctx, id)?;
+                with_store(&ctx, |mut store| {
+                    let funcref = is_funcref(&store, &table);
+                    let value = make_ref(&mut store, funcref, value)?;
+                    table
+                        .set(&mut store, index as u64, value)
+                        .map_err(|e| describe(&e))
+                })?
+                .map_err(|e| Exception::throw_range(&ctx, &format!("WebAssembly.Table.set: {e}")))
+            },
+        )?,
+    )?;
+    native.set(
+        "tableGrow",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, id: f64, delta: f64, value: Option<f64>| -> rquickjs::Result<f64> {
+                let table = table_of(&ctx, id)?;
+                with_store(&ctx, |mut store| {
+                    let funcref = is_funcref(&store, &table);
+                    let value = make_ref(&mut store, funcref, value)?;
+                    table
+                        .grow(&mut store, delta as u64, value)
+                        .map_err(|e| describe(&e))
+                })?
+                .map(|old| old as f64)
+                .map_err(|e| Exception::throw_range(&ctx, &format!("WebAssembly.Table.grow: {e}")))
+            },
+        )?,
+    )?;
+    native.set(
         "dup",
         Function::new(ctx.clone(), |ctx: Ctx<'js>, id: f64| {
             let entry = shared().get(&(id as u64)).cloned();
@@ -1109,9 +1293,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Resu
         "instantiate",
         Function::new(
             ctx.clone(),
-            |ctx: Ctx<'js>, module: f64, resolved: Array<'js>, functions: Array<'js>| {
-                instantiate(&ctx, module, resolved, functions)
-            },
+            |ctx: Ctx<'js>, module: f64, resolved: Array<'js>| instantiate(&ctx, module, resolved),
         )?,
     )?;
     native.set(
@@ -1120,12 +1302,9 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Resu
     )?;
     native.set(
         "call",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, id: f64, name: String, args: Array<'js>, functions: Array<'js>| {
-                call(&ctx, id, name, args, functions)
-            },
-        )?,
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: f64, args: Array<'js>| {
+            call(&ctx, id, args)
+        })?,
     )?;
     native.set(
         "dropLocal",
