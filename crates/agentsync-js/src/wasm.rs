@@ -118,8 +118,7 @@ impl FrameGuard {
 
 impl Drop for FrameGuard {
     fn drop(&mut self) {
-        let frame = FRAMES.with(|f| f.borrow_mut().pop());
-        drop(frame);
+        FRAMES.with(|f| f.borrow_mut().pop());
     }
 }
 

@@ -395,3 +395,60 @@ print('mutable from a number: ' + (() => { try {
         ]
     );
 }
+
+#[test]
+fn tables_and_exported_functions_keep_one_object_per_function() {
+    let dir = scratch(
+        "table",
+        &[
+            (
+                "m.wat",
+                r#"(module
+  (import "env" "table" (table 2 funcref))
+  (import "env" "double" (func $double (param i32) (result i32)))
+  (type $unary (func (param i32) (result i32)))
+  (func $inc (export "inc") (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+  (export "alias" (func $inc))
+  (export "double" (func $double))
+  (elem (i32.const 0) $inc $double)
+  (func (export "apply") (param i32 i32) (result i32)
+    (call_indirect (type $unary) (local.get 1) (local.get 0))))"#,
+            ),
+            (
+                "main.js",
+                r#"
+const table = new WebAssembly.Table({ element: 'anyfunc', initial: 2, maximum: 3 });
+const double = (x) => x * 2;
+const { exports } = new WebAssembly.Instance(new WebAssembly.Module(readbuffer('m.wat')), { env: { table, double } });
+print('name ' + exports.inc.name + ', length ' + exports.inc.length + ', alias same: ' + (exports.alias === exports.inc));
+print('re-exported import is the JS function: ' + (exports.double === double));
+print('table.get(0) is the export: ' + (table.get(0) === exports.inc));
+table.set(1, exports.inc);
+print('apply through the table: ' + exports.apply(1, 41));
+print('grow returns ' + table.grow(1) + ', length ' + table.length + ', new slot ' + table.get(2));
+print('set a JS function: ' + (() => { try { table.set(0, double); return 'no error'; } catch (e) { return e.name; } })());
+print('get out of bounds: ' + (() => { try { table.get(3); return 'no error'; } catch (e) { return e.name; } })());
+const refs = new WebAssembly.Table({ element: 'externref', initial: 1 }, 'hello');
+const key = {};
+refs.set(0, key);
+print('externref keeps the object: ' + (refs.get(0) === key));
+"#,
+            ),
+        ],
+    );
+    let (result, lines) = run(&dir.join("main.js"), &[]);
+    assert_eq!(result, Ok(()));
+    assert_eq!(
+        lines,
+        [
+            "name 1, length 1, alias same: true",
+            "re-exported import is the JS function: true",
+            "table.get(0) is the export: true",
+            "apply through the table: 42",
+            "grow returns 2, length 3, new slot null",
+            "set a JS function: TypeError",
+            "get out of bounds: RangeError",
+            "externref keeps the object: true",
+        ]
+    );
+}
