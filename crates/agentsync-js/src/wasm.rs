@@ -1,15 +1,18 @@
 //! The `WebAssembly` namespace, on agentsync-wasm: compiled modules, shared memories whose
 //! `buffer` is a `SharedArrayBuffer` over the guest bytes themselves, instances whose
 //! `memory.atomic.wait32/64` / `notify` share agentsync's queues with `Atomics.wait` /
-//! `notify` / `waitAsync`, and the shell globals `read` / `readbuffer`.
+//! `notify` / `waitAsync`, non-shared memories, globals and tables, and the shell globals
+//! `read` / `readbuffer`.
 //!
 //! The JS-visible classes live in `wasm.js`; this file gives it a small native object. Modules
-//! and memories are process-wide (a worker can use the one another agent posted): each JS
-//! object owns one id in [`shared`], released by a `FinalizationRegistry`, and a posted one is
-//! a fresh id (a marker object in the message) the receiver adopts. Instances belong to the
-//! agent's thread (their wasmtime store is not shared). A guest calling an imported JS function
-//! calls back into the agent that called the guest, on the same thread: the export call keeps
-//! the context and its import functions on a thread-local stack for the call's duration.
+//! and shared memories are process-wide (a worker can use the one another agent posted): each
+//! JS object owns one id in [`shared`], released by a `FinalizationRegistry`, and a posted one is
+//! a fresh id (a marker object in the message) the receiver adopts. Everything else (instances,
+//! non-shared memories, globals, tables, functions) lives in the agent's one wasmtime store
+//! ([`STORE`]), named by agent-local ids in [`LOCALS`]. A guest calling an imported JS function
+//! calls back into the agent that called the guest, on the same thread: the call from
+//! JavaScript keeps the context on a thread-local stack, and the import keeps its `Caller` on
+//! another, through which JavaScript reaches the store until the import returns.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
