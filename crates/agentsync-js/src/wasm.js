@@ -32,6 +32,30 @@
     if (finalizer) finalizer.register(object, release);
   }
 
+  // IterableToList: what a JS import returns to a guest function with several results.
+  function iterableToList(value) {
+    if ((typeof value !== 'object' && typeof value !== 'function') || value === null) {
+      throw new TypeError('WebAssembly: the import must return an iterable');
+    }
+    const method = value[Symbol.iterator];
+    if (typeof method !== 'function') throw new TypeError('WebAssembly: the import must return an iterable');
+    const iterator = method.call(value);
+    if ((typeof iterator !== 'object' && typeof iterator !== 'function') || iterator === null) {
+      throw new TypeError('WebAssembly: the iterator is not an object');
+    }
+    const next = iterator.next;
+    const list = [];
+    for (;;) {
+      const result = next.call(iterator);
+      if ((typeof result !== 'object' && typeof result !== 'function') || result === null) {
+        throw new TypeError('WebAssembly: the iterator result is not an object');
+      }
+      if (result.done) return list;
+      list.push(result.value);
+    }
+  }
+  native.setToList(iterableToList);
+
   const modules = new WeakMap(); // Module → id
   const memories = new WeakMap(); // Memory → { id, shared, buffer, length }
   const globals = new WeakMap(); // Global → id
@@ -489,10 +513,8 @@
     // `importObject` is optional: read from `arguments` so the function's length is 1.
     const importObject = arguments[1];
     if (modules.has(source)) return later(() => new Instance(source, importObject));
-    return later(() => {
-      const module = new Module(source);
-      return { module, instance: new Instance(module, importObject) };
-    });
+    // The import object is read once the module is compiled, not synchronously.
+    return later(() => new Module(source)).then((module) => ({ module, instance: new Instance(module, importObject) }));
   });
   Object.defineProperty(WebAssembly, Symbol.toStringTag, { value: 'WebAssembly', configurable: true });
   define(global, 'WebAssembly', WebAssembly);

@@ -105,6 +105,8 @@ thread_local! {
     /// The JavaScript functions given for function imports, by the id their host function keeps.
     static IMPORTS: RefCell<HashMap<u64, Persistent<Function<'static>>>> =
         RefCell::new(HashMap::new());
+    /// `wasm.js`'s IterableToList, for what a JS import returns to a multi-value guest.
+    static TO_LIST: RefCell<Option<Persistent<Function<'static>>>> = const { RefCell::new(None) };
     /// An imported JS function threw: its exception is pending in the context.
     static THREW: Cell<bool> = const { Cell::new(false) };
 }
@@ -183,6 +185,8 @@ pub(crate) fn agent_ended() {
     drop(locals);
     let imports = IMPORTS.with(|i| std::mem::take(&mut *i.borrow_mut()));
     drop(imports);
+    let to_list = TO_LIST.with(|t| t.borrow_mut().take());
+    drop(to_list);
     let store = STORE.with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.take()));
     drop(store);
 }
@@ -581,15 +585,12 @@ fn call_import(
                 Ok(())
             }
             many => {
-                // Any iterable: `Array.from` takes its values, as the JS API's iteration does.
-                if returned.is_null() || returned.is_undefined() || !returned.is_object() {
-                    return Err(Exception::throw_type(
-                        &ctx,
-                        "WebAssembly: the import must return an iterable",
-                    ));
-                }
-                let from: Function = ctx.globals().get::<_, Object>("Array")?.get("from")?;
-                let list: Array = from.call((returned,))?;
+                // Any iterable, iterated as the JS API says (IterableToList, in `wasm.js`).
+                let to_list = TO_LIST
+                    .with(|t| t.borrow().clone())
+                    .ok_or_else(|| Exception::throw_internal(&ctx, "WebAssembly is not set up"))?
+                    .restore(&ctx)?;
+                let list: Array = to_list.call((returned,))?;
                 if list.len() != many.len() {
                     return Err(Exception::throw_type(
                         &ctx,
@@ -1270,6 +1271,13 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Resu
                 .map_err(|e| Exception::throw_range(&ctx, &format!("WebAssembly.Table.grow: {e}")))
             },
         )?,
+    )?;
+    native.set(
+        "setToList",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, to_list: Function<'js>| {
+            let saved = Persistent::save(&ctx, to_list);
+            TO_LIST.with(|t| *t.borrow_mut() = Some(saved));
+        })?,
     )?;
     native.set(
         "dup",
