@@ -452,3 +452,55 @@ print('externref keeps the object: ' + (refs.get(0) === key));
         ]
     );
 }
+
+#[test]
+fn a_js_import_reaches_the_store_while_the_guest_runs() {
+    let dir = scratch(
+        "reentry",
+        &[
+            (
+                "r.wat",
+                r#"(module
+  (import "env" "cb" (func $cb (param i32) (result i32)))
+  (import "env" "g" (global $g (mut i32)))
+  (memory (export "mem") 1 4)
+  (func (export "outer") (param i32) (result i32)
+    (drop (memory.grow (i32.const 1)))
+    (call $cb (local.get 0)))
+  (func (export "inner") (param i32) (result i32)
+    (global.set $g (i32.const 9))
+    (i32.add (local.get 0) (i32.const 100))))"#,
+            ),
+            (
+                "main.js",
+                r#"
+const g = new WebAssembly.Global({ value: 'i32', mutable: true }, 0);
+const module = new WebAssembly.Module(readbuffer('r.wat'));
+let exports;
+let old;
+const cb = (x) => {
+  print('in the import: old buffer ' + old.byteLength + ', buffer ' + exports.mem.buffer.byteLength);
+  const r = exports.inner(x);
+  print('nested call ' + r + ', global ' + g.value);
+  try { new WebAssembly.Instance(module, { env: { g, cb } }); } catch (e) { print('nested instance: ' + e.name); }
+  return r + 1;
+};
+exports = new WebAssembly.Instance(module, { env: { g, cb } }).exports;
+old = exports.mem.buffer;
+print('outer ' + exports.outer(1));
+"#,
+            ),
+        ],
+    );
+    let (result, lines) = run(&dir.join("main.js"), &[]);
+    assert_eq!(result, Ok(()));
+    assert_eq!(
+        lines,
+        [
+            "in the import: old buffer 0, buffer 131072",
+            "nested call 101, global 9",
+            "nested instance: RuntimeError",
+            "outer 102",
+        ]
+    );
+}
