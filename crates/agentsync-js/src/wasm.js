@@ -32,8 +32,48 @@
     if (finalizer) finalizer.register(object, release);
   }
 
+  // IterableToList: what a JS import returns to a guest function with several results.
+  function iterableToList(value) {
+    if ((typeof value !== 'object' && typeof value !== 'function') || value === null) {
+      throw new TypeError('WebAssembly: the import must return an iterable');
+    }
+    const method = value[Symbol.iterator];
+    if (typeof method !== 'function') throw new TypeError('WebAssembly: the import must return an iterable');
+    const iterator = method.call(value);
+    if ((typeof iterator !== 'object' && typeof iterator !== 'function') || iterator === null) {
+      throw new TypeError('WebAssembly: the iterator is not an object');
+    }
+    const next = iterator.next;
+    const list = [];
+    for (;;) {
+      const result = next.call(iterator);
+      if ((typeof result !== 'object' && typeof result !== 'function') || result === null) {
+        throw new TypeError('WebAssembly: the iterator result is not an object');
+      }
+      if (result.done) return list;
+      list.push(result.value);
+    }
+  }
+  native.setToList(iterableToList);
+
   const modules = new WeakMap(); // Module → id
-  const memories = new WeakMap(); // Memory → { id, buffer, length }
+  const memories = new WeakMap(); // Memory → { id, shared, buffer, length }
+  const globals = new WeakMap(); // Global → id
+  // The states of non-shared memories whose `buffer` was read: a guest `memory.grow` must
+  // detach it before JavaScript sees it again (see `refresh`).
+  const exposed = new Set();
+
+  // Detaches the buffer of each non-shared memory whose length changed (the guest grew it).
+  // Runs when a guest call returns and when a guest calls a JavaScript import.
+  function refresh() {
+    for (const state of exposed) {
+      if (native.memoryLength(state.id) !== state.length) {
+        native.detach(state.buffer);
+        state.buffer = null;
+        exposed.delete(state);
+      }
+    }
+  }
 
   // [EnforceRange] unsigned long.
   function toU32(value, what) {
@@ -64,11 +104,30 @@
     return module;
   }
 
+  function memoryState(id) {
+    const state = { id, shared: native.memoryShared(id), buffer: null, length: -1 };
+    return state;
+  }
+
   function adoptMemory(id) {
     const memory = Object.create(Memory.prototype);
-    memories.set(memory, { id, buffer: null, length: -1 });
-    track(memory, () => native.release(id));
+    const state = memoryState(id);
+    memories.set(memory, state);
+    track(memory, () => forget(state));
     return memory;
+  }
+
+  function forget(state) {
+    exposed.delete(state);
+    if (state.shared) native.release(state.id);
+    else native.dropLocal(state.id);
+  }
+
+  function adoptGlobal(id) {
+    const global = Object.create(Global.prototype);
+    globals.set(global, id);
+    track(global, () => native.dropLocal(id));
+    return global;
   }
 
   class Module {
@@ -108,18 +167,25 @@
       if (maximum !== undefined && maximum > 65536) throw new RangeError('WebAssembly.Memory: maximum is more than 65536 pages');
       if (maximum !== undefined && maximum < initial) throw new RangeError('WebAssembly.Memory: maximum is below initial');
       if (shared && maximum === undefined) throw new TypeError('WebAssembly.Memory: a shared memory needs a maximum');
-      if (!shared) throw new TypeError('WebAssembly.Memory: this host supports only shared memories ({ shared: true })');
-      const id = native.memoryNew(initial, maximum);
-      memories.set(this, { id, buffer: null, length: -1 });
-      track(this, () => native.release(id));
+      const id = native.memoryNew(initial, maximum, shared);
+      const state = { id, shared, buffer: null, length: -1 };
+      memories.set(this, state);
+      track(this, () => forget(state));
     }
     get buffer() {
       const state = memories.get(this);
       if (!state) throw new TypeError('WebAssembly.Memory.buffer: not a WebAssembly.Memory');
-      if (state.unshared) throw new TypeError('WebAssembly.Memory.buffer: this host cannot show a non-shared memory');
       const length = native.memoryLength(state.id);
       if (state.buffer === null || state.length !== length) {
-        state.buffer = Object.freeze(native.memoryBuffer(state.id));
+        if (state.shared) {
+          state.buffer = Object.freeze(native.memoryBuffer(state.id));
+        } else {
+          // A non-shared memory's buffer is over bytes its store may move when it grows: the
+          // old one is detached before a new one is made.
+          if (state.buffer !== null) native.detach(state.buffer);
+          state.buffer = native.memoryBuffer(state.id);
+          exposed.add(state);
+        }
         state.length = length;
       }
       return state.buffer;
@@ -127,7 +193,6 @@
     grow(delta) {
       const state = memories.get(this);
       if (!state) throw new TypeError('WebAssembly.Memory.grow: not a WebAssembly.Memory');
-      if (state.unshared) throw new TypeError('WebAssembly.Memory.grow: this host cannot grow a non-shared memory');
       const pages = toU32(delta, 'WebAssembly.Memory.grow: delta');
       const length = native.memoryLength(state.id);
       const maximum = native.memoryMaximum(state.id);
@@ -135,8 +200,176 @@
         throw new RangeError(`WebAssembly.Memory.grow: ${length / 65536} + ${pages} pages is more than the maximum ${maximum}`);
       }
       const old = native.memoryGrow(state.id, pages);
+      if (!state.shared && state.buffer !== null) {
+        native.detach(state.buffer);
+        exposed.delete(state);
+      }
       state.buffer = null;
       return old;
+    }
+  }
+
+  // Wasm functions seen by this agent: one JS function object each, found by the function's
+  // identity key (`{ func, key, length }` from the native side).
+  const funcIds = new WeakMap(); // JS function → native function id
+  const functionsByKey = new Map(); // identity key → JS function
+  function wasmFunction(entry, name) {
+    const known = functionsByKey.get(entry.key);
+    if (known !== undefined) {
+      native.dropLocal(entry.func);
+      return known;
+    }
+    const id = entry.func;
+    const value = function () {
+      try {
+        return native.call(id, Array.prototype.slice.call(arguments));
+      } finally {
+        refresh();
+      }
+    };
+    Object.defineProperty(value, 'length', { value: entry.length });
+    Object.defineProperty(value, 'name', { value: name });
+    funcIds.set(value, id);
+    functionsByKey.set(entry.key, value);
+    return value;
+  }
+
+  // externref values by the key the guest's reference holds.
+  const externValues = new Map();
+  let nextExtern = 1;
+  // A JS value as a table element of the table `funcref` says: the native encoding.
+  function toRef(funcref, value, what) {
+    if (value === null) return undefined;
+    if (funcref) {
+      const id = funcIds.get(value);
+      if (id === undefined) throw new TypeError(`${what}: the value must be null or an exported Wasm function`);
+      return id;
+    }
+    const key = nextExtern++;
+    externValues.set(key, value);
+    return key;
+  }
+  function fromRef(funcref, reference) {
+    if (reference === null) return null;
+    if (funcref) return wasmFunction(reference, '');
+    return externValues.get(reference);
+  }
+
+  // [EnforceRange] unsigned long for an index or a delta: TypeError outside the range.
+  function toIndex(value, what) {
+    const number = Number(value);
+    if (!Number.isFinite(number)) throw new TypeError(`${what} must be a finite number`);
+    const integer = Math.trunc(number);
+    if (integer < 0 || integer > 0xffffffff) throw new TypeError(`${what} is out of the unsigned 32-bit range`);
+    return integer;
+  }
+
+  const tables = new WeakMap(); // Table → { id, funcref }
+  function tableState(value, what) {
+    const state = tables.get(value);
+    if (state === undefined) throw new TypeError(`${what}: not a WebAssembly.Table`);
+    return state;
+  }
+  function adoptTable(id) {
+    const table = Object.create(Table.prototype);
+    tables.set(table, { id, funcref: native.tableInfo(id).funcref });
+    track(table, () => native.dropLocal(id));
+    return table;
+  }
+
+  class Table {
+    constructor(descriptor) {
+      if (typeof descriptor !== 'object' || descriptor === null) {
+        throw new TypeError('WebAssembly.Table: the descriptor must be an object');
+      }
+      // A WebIDL dictionary: members in lexicographic order.
+      const elementValue = descriptor.element;
+      if (elementValue === undefined) throw new TypeError('WebAssembly.Table: element is required');
+      const element = String(elementValue);
+      if (element !== 'anyfunc' && element !== 'externref') {
+        throw new TypeError(`WebAssembly.Table: ${JSON.stringify(element)} is not an element type`);
+      }
+      const initialValue = descriptor.initial;
+      if (initialValue === undefined) throw new TypeError('WebAssembly.Table: initial is required');
+      const initial = toU32(initialValue, 'WebAssembly.Table: initial');
+      const maximumValue = descriptor.maximum;
+      const maximum = maximumValue === undefined ? undefined : toU32(maximumValue, 'WebAssembly.Table: maximum');
+      if (maximum !== undefined && maximum < initial) throw new RangeError('WebAssembly.Table: maximum is below initial');
+      if (initial > 10000000) throw new RangeError('WebAssembly.Table: initial is more than 10000000');
+      const funcref = element === 'anyfunc';
+      const init = arguments.length > 1 && arguments[1] !== undefined
+        ? toRef(funcref, arguments[1], 'WebAssembly.Table')
+        : (funcref ? undefined : toRef(false, undefined, 'WebAssembly.Table'));
+      const id = native.tableNew(funcref, initial, maximum, init);
+      tables.set(this, { id, funcref });
+      track(this, () => native.dropLocal(id));
+    }
+    get length() {
+      return native.tableInfo(tableState(this, 'WebAssembly.Table.length').id).length;
+    }
+    get(index) {
+      const state = tableState(this, 'WebAssembly.Table.get');
+      if (arguments.length === 0) throw new TypeError('WebAssembly.Table.get: an index is required');
+      const i = toIndex(index, 'WebAssembly.Table.get: index');
+      return fromRef(state.funcref, native.tableGet(state.id, i));
+    }
+    set(index) {
+      const state = tableState(this, 'WebAssembly.Table.set');
+      if (arguments.length === 0) throw new TypeError('WebAssembly.Table.set: an index is required');
+      const i = toIndex(index, 'WebAssembly.Table.set: index');
+      const value = arguments.length > 1 ? arguments[1] : undefined;
+      const reference = arguments.length > 1 || !state.funcref ? toRef(state.funcref, value, 'WebAssembly.Table.set') : undefined;
+      if (i >= native.tableInfo(state.id).length) throw new RangeError('WebAssembly.Table.set: the index is out of bounds');
+      native.tableSet(state.id, i, reference);
+    }
+    grow(delta) {
+      const state = tableState(this, 'WebAssembly.Table.grow');
+      if (arguments.length === 0) throw new TypeError('WebAssembly.Table.grow: a delta is required');
+      const n = toIndex(delta, 'WebAssembly.Table.grow: delta');
+      const value = arguments.length > 1 ? arguments[1] : undefined;
+      const reference = arguments.length > 1 || !state.funcref ? toRef(state.funcref, value, 'WebAssembly.Table.grow') : undefined;
+      const info = native.tableInfo(state.id);
+      if (info.length + n > info.maximum) throw new RangeError('WebAssembly.Table.grow: past the maximum');
+      return native.tableGrow(state.id, n, reference);
+    }
+  }
+
+  const valueTypes = ['i32', 'i64', 'f32', 'f64'];
+
+  function globalId(value, what) {
+    const id = globals.get(value);
+    if (id === undefined) throw new TypeError(`${what}: not a WebAssembly.Global`);
+    return id;
+  }
+
+  class Global {
+    // `v` is optional: read from `arguments` so the constructor's length is 1.
+    constructor(descriptor) {
+      if (typeof descriptor !== 'object' || descriptor === null) {
+        throw new TypeError('WebAssembly.Global: the descriptor must be an object');
+      }
+      // A WebIDL dictionary: members in lexicographic order.
+      const mutable = Boolean(descriptor.mutable);
+      const typeValue = descriptor.value;
+      if (typeValue === undefined) throw new TypeError('WebAssembly.Global: value is required');
+      const type = String(typeValue);
+      if (!valueTypes.includes(type)) {
+        throw new TypeError(`WebAssembly.Global: ${JSON.stringify(type)} is not a value type this host supports`);
+      }
+      const id = native.globalNew(type, mutable, arguments[1]);
+      globals.set(this, id);
+      track(this, () => native.dropLocal(id));
+    }
+    valueOf() {
+      return native.globalGet(globalId(this, 'WebAssembly.Global.valueOf'));
+    }
+    get value() {
+      return native.globalGet(globalId(this, 'WebAssembly.Global.value'));
+    }
+    set value(v) {
+      const id = globalId(this, 'WebAssembly.Global.value');
+      if (arguments.length === 0) throw new TypeError('WebAssembly.Global.value: a value is required');
+      native.globalSet(id, v);
     }
   }
 
@@ -150,8 +383,7 @@
       throw new TypeError('WebAssembly.Instance: the module has imports but no import object was given');
     }
     const resolved = [];
-    const functions = [];
-    const importedMemories = new Map(); // base address → Memory
+    const imported = { function: [], memory: [], global: [], table: [] }; // kind → values
     for (const entry of info.imports) {
       const space = importObject[entry.module];
       if ((typeof space !== 'object' && typeof space !== 'function') || space === null) {
@@ -161,41 +393,64 @@
       const where = `import "${entry.module}" "${entry.name}"`;
       if (entry.kind === 'function') {
         if (typeof value !== 'function') throw new LinkError(`${where}: a function is expected`);
-        resolved.push(functions.length);
-        functions.push(value);
+        const func = funcIds.get(value);
+        if (func !== undefined) {
+          resolved.push(func);
+        } else {
+          // The guest may have grown a memory before calling out.
+          resolved.push(function () {
+            refresh();
+            return Reflect.apply(value, undefined, arguments);
+          });
+        }
       } else if (entry.kind === 'memory') {
         const state = memories.get(value);
-        if (!state || state.unshared) throw new LinkError(`${where}: a WebAssembly.Memory is expected`);
+        if (!state) throw new LinkError(`${where}: a WebAssembly.Memory is expected`);
         resolved.push(state.id);
-        importedMemories.set(native.memoryBase(state.id), value);
+      } else if (entry.kind === 'global') {
+        const id = globals.get(value);
+        if (id !== undefined) resolved.push(id);
+        else if (typeof value === 'number' || typeof value === 'bigint') resolved.push({ value });
+        else throw new LinkError(`${where}: a WebAssembly.Global, a number or a BigInt is expected`);
+      } else if (entry.kind === 'table') {
+        const table = tables.get(value);
+        if (table === undefined) throw new LinkError(`${where}: a WebAssembly.Table is expected`);
+        resolved.push(table.id);
       } else {
         throw new LinkError(`${where}: ${entry.kind} imports are not supported by this host`);
       }
+      if (imported[entry.kind]) imported[entry.kind].push(value);
     }
-    const instanceId = native.instantiate(id, resolved, functions);
-    // Exported functions keep `keep` (and so the instance) alive.
-    const keep = { id: instanceId, functions };
-    track(keep, () => native.dropInstance(instanceId));
+    let instanceId;
+    try {
+      instanceId = native.instantiate(id, resolved);
+    } finally {
+      refresh();
+    }
+    const keep = { id: instanceId };
+    track(keep, () => native.dropLocal(instanceId));
     const exports = Object.create(null);
+    // One JS object per exported item: an item exported twice, or imported and exported
+    // again, is the same object.
+    const made = new Map(); // "kind index" → value
     for (const entry of native.exports(instanceId)) {
+      const key = `${entry.kind} ${entry.index}`;
+      const given = imported[entry.kind];
       let value;
-      if (entry.kind === 'function') {
-        const name = entry.name;
-        value = function () {
-          return native.call(keep.id, name, Array.prototype.slice.call(arguments), keep.functions);
-        };
-        Object.defineProperty(value, 'length', { value: entry.length });
-        Object.defineProperty(value, 'name', { value: name });
+      if (made.has(key)) {
+        value = made.get(key);
+      } else if (given && entry.index < given.length && !(entry.kind === 'global' && !globals.has(given[entry.index]))) {
+        value = given[entry.index];
+      } else if (entry.kind === 'function') {
+        value = wasmFunction(entry, String(entry.index));
+      } else if (entry.kind === 'table' && entry.table !== undefined) {
+        value = adoptTable(entry.table);
       } else if (entry.kind === 'memory' && entry.memory !== undefined) {
-        value = importedMemories.get(entry.base);
-        if (value === undefined) value = adoptMemory(entry.memory);
-        else native.release(entry.memory);
-      } else if (entry.kind === 'unshared-memory') {
-        value = Object.create(Memory.prototype);
-        memories.set(value, { id: null, unshared: true });
-      } else if (entry.kind === 'global') {
-        value = Object.freeze({ value: entry.value, mutable: entry.mutable, valueOf() { return this.value; } });
+        value = adoptMemory(entry.memory);
+      } else if (entry.kind === 'global' && entry.global !== undefined) {
+        value = adoptGlobal(entry.global);
       }
+      made.set(key, value);
       exports[entry.name] = value;
     }
     return Object.freeze(exports);
@@ -226,6 +481,8 @@
   webidl(Module, 'Module', ['exports', 'imports', 'customSections'], []);
   webidl(Instance, 'Instance', [], ['exports']);
   webidl(Memory, 'Memory', [], ['grow', 'buffer']);
+  webidl(Global, 'Global', [], ['valueOf', 'value']);
+  webidl(Table, 'Table', [], ['grow', 'get', 'set', 'length']);
 
   function later(action) {
     return new Promise((resolve, reject) => {
@@ -241,6 +498,8 @@
   define(WebAssembly, 'Module', Module);
   define(WebAssembly, 'Instance', Instance);
   define(WebAssembly, 'Memory', Memory);
+  define(WebAssembly, 'Global', Global);
+  define(WebAssembly, 'Table', Table);
   define(WebAssembly, 'CompileError', CompileError);
   define(WebAssembly, 'LinkError', LinkError);
   define(WebAssembly, 'RuntimeError', RuntimeError);
@@ -254,10 +513,8 @@
     // `importObject` is optional: read from `arguments` so the function's length is 1.
     const importObject = arguments[1];
     if (modules.has(source)) return later(() => new Instance(source, importObject));
-    return later(() => {
-      const module = new Module(source);
-      return { module, instance: new Instance(module, importObject) };
-    });
+    // The import object is read once the module is compiled, not synchronously.
+    return later(() => new Module(source)).then((module) => ({ module, instance: new Instance(module, importObject) }));
   });
   Object.defineProperty(WebAssembly, Symbol.toStringTag, { value: 'WebAssembly', configurable: true });
   define(global, 'WebAssembly', WebAssembly);
@@ -286,7 +543,7 @@
         // Only shared memories can be posted; the prelude turns this TypeError into a
         // DataCloneError.
         const state = memories.get(item);
-        if (state.unshared) throw new TypeError('a non-shared WebAssembly.Memory cannot be posted');
+        if (!state.shared) throw new TypeError('a non-shared WebAssembly.Memory cannot be posted');
         out = { __agentsyncWasmMemory: native.dup(state.id) };
       } else if (Array.isArray(item)) {
         out = [];

@@ -1,24 +1,30 @@
 //! The `WebAssembly` namespace, on agentsync-wasm: compiled modules, shared memories whose
 //! `buffer` is a `SharedArrayBuffer` over the guest bytes themselves, instances whose
 //! `memory.atomic.wait32/64` / `notify` share agentsync's queues with `Atomics.wait` /
-//! `notify` / `waitAsync`, and the shell globals `read` / `readbuffer`.
+//! `notify` / `waitAsync`, non-shared memories, globals and tables, and the shell globals
+//! `read` / `readbuffer`.
 //!
 //! The JS-visible classes live in `wasm.js`; this file gives it a small native object. Modules
-//! and memories are process-wide (a worker can use the one another agent posted): each JS
-//! object owns one id in [`shared`], released by a `FinalizationRegistry`, and a posted one is
-//! a fresh id (a marker object in the message) the receiver adopts. Instances belong to the
-//! agent's thread (their wasmtime store is not shared). A guest calling an imported JS function
-//! calls back into the agent that called the guest, on the same thread: the export call keeps
-//! the context and its import functions on a thread-local stack for the call's duration.
+//! and shared memories are process-wide (a worker can use the one another agent posted): each
+//! JS object owns one id in [`shared`], released by a `FinalizationRegistry`, and a posted one is
+//! a fresh id (a marker object in the message) the receiver adopts. Everything else (instances,
+//! non-shared memories, globals, tables, functions) lives in the agent's one wasmtime store
+//! ([`STORE`]), named by agent-local ids in [`LOCALS`]. A guest calling an imported JS function
+//! calls back into the agent that called the guest, on the same thread: the call from
+//! JavaScript keeps the context on a thread-local stack, and the import keeps its `Caller` on
+//! another, through which JavaScript reaches the store until the import returns.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ptr::NonNull;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use agentsync_wasm::wasmtime::{Caller, Extern, ExternType, Instance, Linker, Store, Val, ValType};
+use agentsync_wasm::wasmtime::{
+    AsContextMut, Caller, Extern, ExternRef, ExternType, Func, Global, GlobalType, Instance,
+    Linker, Memory, MemoryType, Mutability, Ref, RefType, Store, StoreContextMut, Table, TableType,
+    Val, ValType,
+};
 use agentsync_wasm::{GuestMemory, GuestState, Program, Runtime, WasmError};
 use rquickjs::function::{Constructor, Rest};
 use rquickjs::{
@@ -33,8 +39,8 @@ struct ModuleData {
     program: Program,
     /// `(module, name, kind)` of each import, in order.
     imports: Vec<(String, String, &'static str)>,
-    /// `(name, kind)` of each export, in order.
-    exports: Vec<(String, &'static str)>,
+    /// `(name, kind, index in its kind's index space)` of each export, in order.
+    exports: Vec<(String, &'static str, u32)>,
     /// `(name, bytes)` of each custom section.
     custom: Vec<(String, Vec<u8>)>,
 }
@@ -66,23 +72,41 @@ fn add_shared(entry: Shared) -> u64 {
     id
 }
 
-/// One instance, in the store only this thread uses.
-struct InstanceState {
-    store: Store<GuestState>,
-    instance: Instance,
-    module: Arc<ModuleData>,
+/// What an agent-local id names: a thing in the agent's store.
+#[derive(Clone)]
+enum Local {
+    /// An instance, and the module it was made from.
+    Instance(Instance, Arc<ModuleData>),
+    /// A non-shared memory.
+    Memory(Memory),
+    /// A global.
+    Global(Global),
+    /// A table.
+    Table(Table),
+    /// A function (exported by an instance, or read from a table).
+    Func(Func),
 }
 
-/// An export call in progress: the agent's context and the instance's import functions.
+/// A call from JavaScript into the guest in progress: the agent's context.
 struct Frame {
     ctx: NonNull<qjs::JSContext>,
-    imports: Persistent<Array<'static>>,
 }
 
 thread_local! {
-    static INSTANCES: RefCell<HashMap<u64, Rc<RefCell<InstanceState>>>> =
-        RefCell::new(HashMap::new());
+    /// The agent's store: every instance, non-shared memory and global of the agent.
+    static STORE: RefCell<Option<Store<GuestState>>> = const { RefCell::new(None) };
+    /// Agent-local ids.
+    static LOCALS: RefCell<HashMap<u64, Local>> = RefCell::new(HashMap::new());
+    /// The guest-to-JS calls in progress, innermost last: while one runs, the store is reached
+    /// through its `Caller`.
+    static CALLERS: RefCell<Vec<*mut Caller<'static, GuestState>>> =
+        const { RefCell::new(Vec::new()) };
     static FRAMES: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+    /// The JavaScript functions given for function imports, by the id their host function keeps.
+    static IMPORTS: RefCell<HashMap<u64, Persistent<Function<'static>>>> =
+        RefCell::new(HashMap::new());
+    /// `wasm.js`'s IterableToList, for what a JS import returns to a multi-value guest.
+    static TO_LIST: RefCell<Option<Persistent<Function<'static>>>> = const { RefCell::new(None) };
     /// An imported JS function threw: its exception is pending in the context.
     static THREW: Cell<bool> = const { Cell::new(false) };
 }
@@ -91,23 +115,107 @@ thread_local! {
 struct FrameGuard;
 
 impl FrameGuard {
-    fn push<'js>(ctx: &Ctx<'js>, imports: &Array<'js>) -> FrameGuard {
-        let imports = Persistent::save(ctx, imports.clone());
-        FRAMES.with(|f| {
-            f.borrow_mut().push(Frame {
-                ctx: ctx.as_raw(),
-                imports,
-            })
-        });
+    fn push(ctx: &Ctx<'_>) -> FrameGuard {
+        FRAMES.with(|f| f.borrow_mut().push(Frame { ctx: ctx.as_raw() }));
         FrameGuard
     }
 }
 
 impl Drop for FrameGuard {
     fn drop(&mut self) {
-        let frame = FRAMES.with(|f| f.borrow_mut().pop());
-        drop(frame);
+        FRAMES.with(|f| f.borrow_mut().pop());
     }
+}
+
+/// Makes the agent's store: guest waits sleep like `Atomics.wait` (so `terminate()` ends them),
+/// and guest code checks the epoch, so a terminated agent's guest loop stops too.
+fn new_store() -> Store<GuestState> {
+    let blocker: agentsync_wasm::Blocker = Arc::new(crate::agent::block_on_wait);
+    let mut store = Store::new(engine().engine(), GuestState::with_blocker(blocker));
+    let signal = crate::agent::with_local(|local| local.signal.clone());
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| match &signal {
+        Some(signal) if signal.is_interrupted() => {
+            Err(agentsync_wasm::wasmtime::Error::msg("agent terminated"))
+        }
+        _ => Ok(agentsync_wasm::wasmtime::UpdateDeadline::Continue(1)),
+    });
+    store
+}
+
+/// Runs `f` on the agent's store: through the innermost guest-to-JS call's `Caller` if one is
+/// running, else the store itself. `f` must not run JavaScript except by calling the guest.
+fn with_store<R>(
+    ctx: &Ctx<'_>,
+    f: impl FnOnce(StoreContextMut<'_, GuestState>) -> R,
+) -> rquickjs::Result<R> {
+    let caller = CALLERS.with(|c| c.borrow().last().copied());
+    if let Some(caller) = caller {
+        // SAFETY: the pointer is the `Caller` of the import call running below us on this
+        // thread (`CallerGuard` pops it before the call returns), and nothing else uses it
+        // meanwhile: `f` runs no JavaScript that could reach it except through a nested guest
+        // call, which pushes its own caller.
+        let caller = unsafe { &mut *caller };
+        return Ok(f(caller.as_context_mut()));
+    }
+    with_own_store(ctx, |store| f(store.as_context_mut()))
+}
+
+/// Runs `f` on the agent's store itself (not through a running call's `Caller`).
+fn with_own_store<R>(
+    ctx: &Ctx<'_>,
+    f: impl FnOnce(&mut Store<GuestState>) -> R,
+) -> rquickjs::Result<R> {
+    STORE.with(|s| {
+        let mut slot = s.try_borrow_mut().map_err(|_| {
+            throw_wasm(
+                ctx,
+                "RuntimeError",
+                "this host cannot do this from inside a call of a Wasm import",
+            )
+        })?;
+        Ok(f(slot.get_or_insert_with(new_store)))
+    })
+}
+
+/// Forgets the agent's store and everything in it, when the agent ends (no script runs again,
+/// and the `ArrayBuffer`s over its memories have no free function).
+pub(crate) fn agent_ended() {
+    let locals = LOCALS.with(|l| std::mem::take(&mut *l.borrow_mut()));
+    drop(locals);
+    let imports = IMPORTS.with(|i| std::mem::take(&mut *i.borrow_mut()));
+    drop(imports);
+    let to_list = TO_LIST.with(|t| t.borrow_mut().take());
+    drop(to_list);
+    let store = STORE.with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.take()));
+    drop(store);
+}
+
+/// Makes `caller` the way to the store for its call's duration.
+struct CallerGuard;
+
+impl CallerGuard {
+    fn push(caller: &mut Caller<'_, GuestState>) -> CallerGuard {
+        let raw: *mut Caller<'_, GuestState> = caller;
+        CALLERS.with(|c| c.borrow_mut().push(raw.cast()));
+        CallerGuard
+    }
+}
+
+impl Drop for CallerGuard {
+    fn drop(&mut self) {
+        CALLERS.with(|c| c.borrow_mut().pop());
+    }
+}
+
+fn add_local(entry: Local) -> u64 {
+    let id = next_id();
+    LOCALS.with(|l| l.borrow_mut().insert(id, entry));
+    id
+}
+
+fn local_of(id: f64) -> Option<Local> {
+    LOCALS.with(|l| l.borrow().get(&(id as u64)).cloned())
 }
 
 /// Throws `new WebAssembly[kind](message)`, or a plain `Error` if that class is gone.
@@ -201,7 +309,8 @@ fn describe_module(binary: &[u8], program: Program) -> Result<ModuleData, String
                         ExternalKind::Tag => "tag",
                         _ => "function",
                     };
-                    data.exports.push((export.name.to_string(), kind));
+                    data.exports
+                        .push((export.name.to_string(), kind, export.index));
                 }
             }
             Payload::CustomSection(reader) => {
@@ -237,17 +346,169 @@ fn module_of(ctx: &Ctx<'_>, id: f64) -> rquickjs::Result<Arc<ModuleData>> {
     }
 }
 
-fn memory_of(ctx: &Ctx<'_>, id: f64) -> rquickjs::Result<GuestMemory> {
+/// A `WebAssembly.Memory`: shared (process-wide) or non-shared (in the agent's store).
+enum AnyMemory {
+    Shared(GuestMemory),
+    Local(Memory),
+}
+
+fn memory_of(ctx: &Ctx<'_>, id: f64) -> rquickjs::Result<AnyMemory> {
+    if let Some(Local::Memory(memory)) = local_of(id) {
+        return Ok(AnyMemory::Local(memory));
+    }
     match shared().get(&(id as u64)) {
-        Some(Shared::Memory(memory)) => Ok(memory.clone()),
+        Some(Shared::Memory(memory)) => Ok(AnyMemory::Shared(memory.clone())),
         _ => Err(Exception::throw_type(ctx, "not a WebAssembly.Memory")),
     }
 }
 
-fn instance_of(ctx: &Ctx<'_>, id: f64) -> rquickjs::Result<Rc<RefCell<InstanceState>>> {
-    INSTANCES
-        .with(|i| i.borrow().get(&(id as u64)).cloned())
-        .ok_or_else(|| Exception::throw_type(ctx, "not a live WebAssembly.Instance"))
+fn instance_of(ctx: &Ctx<'_>, id: f64) -> rquickjs::Result<(Instance, Arc<ModuleData>)> {
+    match local_of(id) {
+        Some(Local::Instance(instance, module)) => Ok((instance, module)),
+        _ => Err(Exception::throw_type(
+            ctx,
+            "not a live WebAssembly.Instance",
+        )),
+    }
+}
+
+fn global_of(ctx: &Ctx<'_>, id: f64) -> rquickjs::Result<Global> {
+    match local_of(id) {
+        Some(Local::Global(global)) => Ok(global),
+        _ => Err(Exception::throw_type(ctx, "not a WebAssembly.Global")),
+    }
+}
+
+/// The value type a JS API descriptor names (`"i32"`, `"i64"`, `"f32"`, `"f64"`).
+fn value_type(name: &str) -> Option<ValType> {
+    Some(match name {
+        "i32" => ValType::I32,
+        "i64" => ValType::I64,
+        "f32" => ValType::F32,
+        "f64" => ValType::F64,
+        _ => return None,
+    })
+}
+
+/// The JS API's name of a value type.
+fn type_name(ty: &ValType) -> String {
+    match ty {
+        ValType::I32 => "i32".into(),
+        ValType::I64 => "i64".into(),
+        ValType::F32 => "f32".into(),
+        ValType::F64 => "f64".into(),
+        ValType::V128 => "v128".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The zero value of a number type.
+fn default_value(ty: &ValType) -> Option<Val> {
+    Some(match ty {
+        ValType::I32 => Val::I32(0),
+        ValType::I64 => Val::I64(0),
+        ValType::F32 => Val::F32(0),
+        ValType::F64 => Val::F64(0),
+        _ => return None,
+    })
+}
+
+/// A function's identity key (its address in the store, the same for every handle to it) and
+/// its parameter count.
+fn func_facts(store: &mut StoreContextMut<'_, GuestState>, func: &Func) -> (f64, usize) {
+    let key = func.to_raw(&mut *store) as usize as f64;
+    (key, func.ty(&*store).params().len())
+}
+
+/// A reference from the JS side's encoding: for a funcref table `None` (null) or a Wasm
+/// function's id; for an externref table `None` or the key of the JS value it stands for.
+fn make_ref(
+    store: &mut StoreContextMut<'_, GuestState>,
+    funcref: bool,
+    value: Option<f64>,
+) -> Result<Ref, String> {
+    match (funcref, value) {
+        (true, None) => Ok(Ref::Func(None)),
+        (true, Some(id)) => match local_of(id) {
+            Some(Local::Func(func)) => Ok(Ref::Func(Some(func))),
+            _ => Err("not a Wasm function".into()),
+        },
+        (false, None) => Ok(Ref::Extern(None)),
+        (false, Some(key)) => ExternRef::new(&mut *store, key as u64)
+            .map(|r| Ref::Extern(Some(r)))
+            .map_err(|e| describe(&e)),
+    }
+}
+
+/// A reference as the JS side decodes it: null, an externref's key, or a function's
+/// `{ func, key, length }`.
+fn ref_to_js<'js>(
+    ctx: &Ctx<'js>,
+    store: &mut StoreContextMut<'_, GuestState>,
+    reference: Option<Ref>,
+) -> rquickjs::Result<Value<'js>> {
+    match reference {
+        Some(Ref::Func(Some(func))) => {
+            let (key, length) = func_facts(store, &func);
+            let entry = Object::new(ctx.clone())?;
+            entry.set("func", add_local(Local::Func(func)) as f64)?;
+            entry.set("key", key)?;
+            entry.set("length", length)?;
+            Ok(entry.into_value())
+        }
+        Some(Ref::Extern(Some(r))) => {
+            let key = r
+                .data(&*store)
+                .ok()
+                .flatten()
+                .and_then(|data| data.downcast_ref::<u64>().copied());
+            Ok(key.map_or_else(
+                || Value::new_null(ctx.clone()),
+                |k| Value::new_number(ctx.clone(), k as f64),
+            ))
+        }
+        _ => Ok(Value::new_null(ctx.clone())),
+    }
+}
+
+fn table_of(ctx: &Ctx<'_>, id: f64) -> rquickjs::Result<Table> {
+    match local_of(id) {
+        Some(Local::Table(table)) => Ok(table),
+        _ => Err(Exception::throw_type(ctx, "not a WebAssembly.Table")),
+    }
+}
+
+/// Whether `table` holds funcrefs (else externrefs).
+fn is_funcref(store: &StoreContextMut<'_, GuestState>, table: &Table) -> bool {
+    table.ty(store).element().heap_type().is_func()
+}
+
+/// An `ArrayBuffer` over `len` bytes at `base`, with no free function (the store owns them).
+fn borrowed_array_buffer<'js>(
+    ctx: &Ctx<'js>,
+    base: *mut u8,
+    len: usize,
+) -> rquickjs::Result<Value<'js>> {
+    // SAFETY: live context; the bytes stay valid until the buffer is detached, which the JS side
+    // does before anything can grow or free the memory (see `wasm.js`, `refresh`).
+    let raw = unsafe {
+        qjs::JS_NewArrayBuffer(
+            ctx.as_raw().as_ptr(),
+            base,
+            len as _,
+            // Zero: not resizable (the memory's own `grow` is the way).
+            0,
+            None,
+            std::ptr::null_mut(),
+            false,
+        )
+    };
+    // SAFETY: a value just made in this context, owned by us.
+    let value = unsafe { Value::from_raw(ctx.clone(), raw) };
+    if value.is_exception() {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(value)
 }
 
 /// A Wasm value in JS: i32, f32, f64 as numbers, i64 as a BigInt.
@@ -292,19 +553,17 @@ fn from_js(ctx: &Ctx<'_>, ty: &ValType, value: &Value<'_>) -> rquickjs::Result<V
     }
 }
 
-/// Calls import function `index` of the innermost export call (see [`FrameGuard`]).
+/// Calls the JavaScript function of import `key`, in the context of the innermost call from
+/// JavaScript (see [`FrameGuard`]).
 fn call_import(
-    index: usize,
+    key: u64,
     results_ty: &[ValType],
     params: &[Val],
     results: &mut [Val],
 ) -> agentsync_wasm::wasmtime::Result<()> {
-    let top = FRAMES.with(|f| {
-        f.borrow()
-            .last()
-            .map(|frame| (frame.ctx, frame.imports.clone()))
-    });
-    let Some((raw, imports)) = top else {
+    let top = FRAMES.with(|f| f.borrow().last().map(|frame| frame.ctx));
+    let function = IMPORTS.with(|i| i.borrow().get(&key).cloned());
+    let (Some(raw), Some(function)) = (top, function) else {
         return Err(agentsync_wasm::wasmtime::format_err!(
             "a JavaScript import was called outside a call from JavaScript"
         ));
@@ -313,8 +572,7 @@ fn call_import(
     // below us (it pushed the frame), so it is alive and its runtime is locked by this thread.
     let ctx = unsafe { Ctx::from_raw(raw) };
     let outcome = (|| -> rquickjs::Result<()> {
-        let imports = imports.restore(&ctx)?;
-        let function: Function = imports.get(index)?;
+        let function = function.restore(&ctx)?;
         let args = params
             .iter()
             .map(|v| to_js(&ctx, v))
@@ -327,9 +585,18 @@ fn call_import(
                 Ok(())
             }
             many => {
-                let list = returned.as_array().cloned().ok_or_else(|| {
-                    Exception::throw_type(&ctx, "WebAssembly: the import must return an array")
-                })?;
+                // Any iterable, iterated as the JS API says (IterableToList, in `wasm.js`).
+                let to_list = TO_LIST
+                    .with(|t| t.borrow().clone())
+                    .ok_or_else(|| Exception::throw_internal(&ctx, "WebAssembly is not set up"))?
+                    .restore(&ctx)?;
+                let list: Array = to_list.call((returned,))?;
+                if list.len() != many.len() {
+                    return Err(Exception::throw_type(
+                        &ctx,
+                        "WebAssembly: the import returned the wrong number of values",
+                    ));
+                }
                 for (k, ty) in many.iter().enumerate() {
                     let item: Value = list.get(k)?;
                     results[k] = from_js(&ctx, ty, &item)?;
@@ -371,121 +638,202 @@ pub(crate) fn interrupt_guests() {
     engine().engine().increment_epoch();
 }
 
-/// Instantiates module `module` with `resolved[i]` for import `i`: an index into `functions`
-/// for a function, a memory id for a memory.
-fn instantiate<'js>(
-    ctx: &Ctx<'js>,
-    module: f64,
-    resolved: Array<'js>,
-    functions: Array<'js>,
-) -> rquickjs::Result<f64> {
+/// What one import of an instantiation is bound to.
+enum Binding {
+    /// Calls the JavaScript function registered under this key in [`IMPORTS`].
+    Function(u64, agentsync_wasm::wasmtime::FuncType),
+    /// A Wasm function (an exported function given back).
+    Func(Func),
+    Table(Table),
+    Memory(AnyMemory),
+    Global(Global),
+    /// A new immutable global of this type and value (a number given for a global import).
+    NewGlobal(GlobalType, Val),
+}
+
+/// Instantiates module `module` with `resolved[i]` for import `i`: a JavaScript function or a
+/// Wasm function's id for a function, a memory id for a memory, a global id or `{ value }` for a
+/// global, a table id for a table.
+fn instantiate<'js>(ctx: &Ctx<'js>, module: f64, resolved: Array<'js>) -> rquickjs::Result<f64> {
     let module = module_of(ctx, module)?;
     let runtime = engine();
-    // Guest waits sleep like `Atomics.wait` (so `terminate()` ends them), and guest code checks
-    // the epoch, so a terminated agent's guest loop stops too.
-    let blocker: agentsync_wasm::Blocker = Arc::new(crate::agent::block_on_wait);
-    let mut store = Store::new(runtime.engine(), GuestState::with_blocker(blocker));
-    let signal = crate::agent::with_local(|local| local.signal.clone());
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |_| match &signal {
-        Some(signal) if signal.is_interrupted() => {
-            Err(agentsync_wasm::wasmtime::Error::msg("agent terminated"))
-        }
-        _ => Ok(agentsync_wasm::wasmtime::UpdateDeadline::Continue(1)),
-    });
-    let mut linker: Linker<GuestState> = Linker::new(runtime.engine());
-    linker.allow_shadowing(true);
-    let link = |e: agentsync_wasm::wasmtime::Error| throw_wasm(ctx, "LinkError", &describe(&e));
+    let link_error = |text: String| throw_wasm(ctx, "LinkError", &text);
+    // Everything that may run JavaScript (conversions) happens before the store is taken.
+    let mut bindings = Vec::new();
     for (i, import) in module.program.module().imports().enumerate() {
         let Some((_, _, kind)) = module.imports.get(i) else {
             break;
         };
-        let slot: f64 = resolved.get(i)?;
         let (name_module, name) = (import.module(), import.name());
-        match (import.ty(), *kind) {
-            (ExternType::Func(ty), "function") => {
-                let index = slot as usize;
-                let results: Vec<ValType> = ty.results().collect();
-                linker
-                    .func_new(
-                        name_module,
-                        name,
-                        ty,
-                        move |_: Caller<'_, GuestState>, params: &[Val], out: &mut [Val]| {
-                            call_import(index, &results, params, out)
-                        },
-                    )
-                    .map_err(link)?;
-            }
-            (ExternType::Memory(ty), "memory") => {
-                let memory = memory_of(ctx, slot)?;
-                if !ty.is_shared() {
-                    return Err(throw_wasm(
-                        ctx,
-                        "LinkError",
-                        &format!("import {name_module:?} {name:?}: an unshared memory is expected, and this host has only shared ones"),
-                    ));
+        let where_ = format!("import {name_module:?} {name:?}");
+        let slot: Value = resolved.get(i)?;
+        let binding = match (import.ty(), *kind) {
+            (ExternType::Func(ty), "function") => match slot.as_number() {
+                Some(id) => match local_of(id) {
+                    Some(Local::Func(func)) => Binding::Func(func),
+                    _ => return Err(link_error(format!("{where_}: a function is expected"))),
+                },
+                None => {
+                    let function = Function::from_value(slot)
+                        .map_err(|_| link_error(format!("{where_}: a function is expected")))?;
+                    let key = next_id();
+                    let saved = Persistent::save(ctx, function);
+                    IMPORTS.with(|i| i.borrow_mut().insert(key, saved));
+                    Binding::Function(key, ty)
                 }
-                linker
-                    .define(&store, name_module, name, memory.shared_memory().clone())
-                    .map_err(link)?;
+            },
+            (ExternType::Table(_), "table") => match local_of(slot.as_number().unwrap_or(0.0)) {
+                Some(Local::Table(table)) => Binding::Table(table),
+                _ => {
+                    return Err(link_error(format!(
+                        "{where_}: a WebAssembly.Table is expected"
+                    )))
+                }
+            },
+            (ExternType::Memory(ty), "memory") => {
+                let memory = memory_of(ctx, slot.as_number().unwrap_or(0.0))?;
+                match (&memory, ty.is_shared()) {
+                    (AnyMemory::Shared(_), true) | (AnyMemory::Local(_), false) => {}
+                    (_, shared) => {
+                        return Err(link_error(format!(
+                            "{where_}: a {} memory is expected",
+                            if shared { "shared" } else { "non-shared" }
+                        )))
+                    }
+                }
+                Binding::Memory(memory)
+            }
+            (ExternType::Global(ty), "global") => {
+                if let Some(id) = slot.as_number() {
+                    Binding::Global(global_of(ctx, id)?)
+                } else {
+                    let given: Value = slot
+                        .as_object()
+                        .map(|o| o.get("value"))
+                        .transpose()?
+                        .unwrap_or_else(|| Value::new_undefined(ctx.clone()));
+                    if ty.mutability() == Mutability::Var {
+                        return Err(link_error(format!(
+                            "{where_}: a mutable global needs a WebAssembly.Global"
+                        )));
+                    }
+                    let content = ty.content().clone();
+                    let fits = match content {
+                        ValType::I64 => given.is_big_int(),
+                        ValType::I32 | ValType::F32 | ValType::F64 => given.is_number(),
+                        _ => false,
+                    };
+                    if !fits {
+                        return Err(link_error(format!(
+                            "{where_}: the value does not fit a global of type {}",
+                            type_name(&content)
+                        )));
+                    }
+                    let value = from_js(ctx, &content, &given)?;
+                    Binding::NewGlobal(ty, value)
+                }
             }
             (_, kind) => {
-                return Err(throw_wasm(
-                    ctx,
-                    "LinkError",
-                    &format!("import {name_module:?} {name:?}: {kind} imports are not supported by this host"),
-                ))
+                return Err(link_error(format!(
+                    "{where_}: {kind} imports are not supported by this host"
+                )))
             }
-        }
+        };
+        bindings.push((name_module.to_string(), name.to_string(), binding));
     }
-    let instance = {
-        let _frame = FrameGuard::push(ctx, &functions);
+    let made = with_own_store(ctx, |store| -> Result<Instance, String> {
+        let mut linker: Linker<GuestState> = Linker::new(runtime.engine());
+        linker.allow_shadowing(true);
+        for (name_module, name, binding) in bindings {
+            let item: Extern = match binding {
+                Binding::Function(key, ty) => {
+                    let results: Vec<ValType> = ty.results().collect();
+                    linker
+                        .func_new(
+                            &name_module,
+                            &name,
+                            ty,
+                            move |mut caller: Caller<'_, GuestState>,
+                                  params: &[Val],
+                                  out: &mut [Val]| {
+                                let _caller = CallerGuard::push(&mut caller);
+                                call_import(key, &results, params, out)
+                            },
+                        )
+                        .map_err(|e| describe(&e))?;
+                    continue;
+                }
+                Binding::Memory(AnyMemory::Shared(memory)) => memory.shared_memory().clone().into(),
+                Binding::Memory(AnyMemory::Local(memory)) => memory.into(),
+                Binding::Global(global) => global.into(),
+                Binding::Func(func) => func.into(),
+                Binding::Table(table) => table.into(),
+                Binding::NewGlobal(ty, value) => Global::new(&mut *store, ty, value)
+                    .map_err(|e| describe(&e))?
+                    .into(),
+            };
+            linker
+                .define(&*store, &name_module, &name, item)
+                .map_err(|e| describe(&e))?;
+        }
+        let _frame = FrameGuard::push(ctx);
         module
             .program
-            .instantiate_with(&mut store, &[], Some(&linker))
-    };
-    let instance = match instance {
+            .instantiate_with(store, &[], Some(&linker))
+            .map_err(|e| format!("{}\u{0}{}", error_kind(&e), e))
+    })?;
+    let instance = match made {
         Ok(instance) => instance,
         Err(_) if THREW.with(|t| t.replace(false)) => return Err(rquickjs::Error::Exception),
-        Err(error) => return Err(throw_wasm(ctx, error_kind(&error), &error.to_string())),
+        Err(text) => {
+            let (kind, message) = text.split_once('\u{0}').unwrap_or(("LinkError", &text));
+            return Err(throw_wasm(ctx, kind, message));
+        }
     };
-    let id = next_id();
-    let state = InstanceState {
-        store,
-        instance,
-        module,
-    };
-    INSTANCES.with(|i| i.borrow_mut().insert(id, Rc::new(RefCell::new(state))));
-    Ok(id as f64)
+    Ok(add_local(Local::Instance(instance, module)) as f64)
 }
 
-/// The exports of instance `id`: `{name, kind, length?, memory?, base?}` each.
+/// The exports of instance `id`: `{name, kind, index, length?, memory?, global?}` each.
 fn exports<'js>(ctx: &Ctx<'js>, id: f64) -> rquickjs::Result<Array<'js>> {
-    let state = instance_of(ctx, id)?;
-    let mut state = state
-        .try_borrow_mut()
-        .map_err(|_| Exception::throw_internal(ctx, "WebAssembly.Instance is busy"))?;
-    let state = &mut *state;
+    let (instance, module) = instance_of(ctx, id)?;
+    let found: Vec<Option<(Extern, (f64, usize))>> = with_store(ctx, |mut store| {
+        module
+            .exports
+            .iter()
+            .map(|(name, _, _)| {
+                let item = instance.get_export(&mut store, name)?;
+                let facts = match &item {
+                    Extern::Func(func) => func_facts(&mut store, func),
+                    _ => (0.0, 0),
+                };
+                Some((item, facts))
+            })
+            .collect()
+    })?;
     let list = Array::new(ctx.clone())?;
-    for (k, (name, kind)) in state.module.exports.clone().iter().enumerate() {
+    for (k, ((name, kind, index), item)) in module.exports.iter().zip(found).enumerate() {
         let entry = Object::new(ctx.clone())?;
         entry.set("name", name.as_str())?;
         entry.set("kind", *kind)?;
-        match state.instance.get_export(&mut state.store, name) {
-            Some(Extern::Func(func)) => {
-                entry.set("length", func.ty(&state.store).params().len())?;
+        entry.set("index", *index)?;
+        match item {
+            Some((Extern::Func(func), (key, length))) => {
+                entry.set("func", add_local(Local::Func(func)) as f64)?;
+                entry.set("key", key)?;
+                entry.set("length", length)?;
             }
-            Some(Extern::SharedMemory(memory)) => {
+            Some((Extern::Table(table), _)) => {
+                entry.set("table", add_local(Local::Table(table)) as f64)?;
+            }
+            Some((Extern::SharedMemory(memory), _)) => {
                 let guest = GuestMemory::from_shared(memory);
-                entry.set("base", guest.base() as usize as f64)?;
                 entry.set("memory", add_shared(Shared::Memory(guest)) as f64)?;
             }
-            Some(Extern::Memory(_)) => entry.set("kind", "unshared-memory")?,
-            Some(Extern::Global(global)) => {
-                let value = global.get(&mut state.store);
-                entry.set("value", to_js(ctx, &value)?)?;
-                entry.set("mutable", global.ty(&state.store).mutability().is_var())?;
+            Some((Extern::Memory(memory), _)) => {
+                entry.set("memory", add_local(Local::Memory(memory)) as f64)?;
+            }
+            Some((Extern::Global(global), _)) => {
+                entry.set("global", add_local(Local::Global(global)) as f64)?;
             }
             _ => {}
         }
@@ -494,37 +842,17 @@ fn exports<'js>(ctx: &Ctx<'js>, id: f64) -> rquickjs::Result<Array<'js>> {
     Ok(list)
 }
 
-/// Calls export `name` of instance `id`.
-fn call<'js>(
-    ctx: &Ctx<'js>,
-    id: f64,
-    name: String,
-    args: Array<'js>,
-    functions: Array<'js>,
-) -> rquickjs::Result<Value<'js>> {
-    let state = instance_of(ctx, id)?;
-    let busy = || {
-        throw_wasm(
-            ctx,
-            "RuntimeError",
-            "this host cannot call into an instance from one of its own imports",
-        )
+/// Calls Wasm function `id`.
+fn call<'js>(ctx: &Ctx<'js>, id: f64, args: Array<'js>) -> rquickjs::Result<Value<'js>> {
+    let Some(Local::Func(func)) = local_of(id) else {
+        return Err(Exception::throw_type(ctx, "not a Wasm function"));
     };
-    let func = {
-        let mut guard = state.try_borrow_mut().map_err(|_| busy())?;
-        let guard = &mut *guard;
-        guard
-            .instance
-            .get_func(&mut guard.store, &name)
-            .ok_or_else(|| Exception::throw_type(ctx, &format!("no exported function {name:?}")))?
-    };
-    let (params, results_len) = {
-        let guard = state.try_borrow().map_err(|_| busy())?;
-        let ty = func.ty(&guard.store);
+    let (params, results_len) = with_store(ctx, |store| {
+        let ty = func.ty(&store);
         let params: Vec<ValType> = ty.params().collect();
         let results = ty.results().len();
         (params, results)
-    };
+    })?;
     // Converting may run JavaScript (valueOf), so it happens before the store is taken.
     let mut values = Vec::with_capacity(params.len());
     for (k, ty) in params.iter().enumerate() {
@@ -533,10 +861,11 @@ fn call<'js>(
     }
     let mut results = vec![Val::I32(0); results_len];
     let outcome = {
-        let mut guard = state.try_borrow_mut().map_err(|_| busy())?;
-        let _frame = FrameGuard::push(ctx, &functions);
+        let _frame = FrameGuard::push(ctx);
         THREW.with(|t| t.set(false));
-        func.call(&mut guard.store, &values, &mut results)
+        with_store(ctx, |mut store| {
+            func.call(&mut store, &values, &mut results)
+        })?
     };
     if let Err(error) = outcome {
         return Err(guest_failed(ctx, &error));
@@ -568,7 +897,7 @@ fn module_info<'js>(ctx: &Ctx<'js>, id: f64) -> rquickjs::Result<Object<'js>> {
         imports.set(k, entry)?;
     }
     let exports = Array::new(ctx.clone())?;
-    for (k, (name, kind)) in module.exports.iter().enumerate() {
+    for (k, (name, kind, _)) in module.exports.iter().enumerate() {
         let entry = Object::new(ctx.clone())?;
         entry.set("name", name.as_str())?;
         entry.set("kind", *kind)?;
@@ -681,46 +1010,69 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Resu
         "memoryNew",
         Function::new(
             ctx.clone(),
-            |ctx: Ctx<'js>, initial: f64, maximum: f64| -> rquickjs::Result<f64> {
-                let memory =
-                    GuestMemory::new(engine(), initial as u32, maximum as u32).map_err(|e| {
-                        Exception::throw_range(
-                            &ctx,
-                            &format!("WebAssembly.Memory: cannot allocate: {e}"),
-                        )
-                    })?;
-                Ok(add_shared(Shared::Memory(memory)) as f64)
+            |ctx: Ctx<'js>,
+             initial: f64,
+             maximum: Option<f64>,
+             shared: bool|
+             -> rquickjs::Result<f64> {
+                let fail = |e: String| {
+                    Exception::throw_range(
+                        &ctx,
+                        &format!("WebAssembly.Memory: cannot allocate: {e}"),
+                    )
+                };
+                if shared {
+                    let maximum = maximum.unwrap_or(initial);
+                    let memory = GuestMemory::new(engine(), initial as u32, maximum as u32)
+                        .map_err(|e| fail(e.to_string()))?;
+                    return Ok(add_shared(Shared::Memory(memory)) as f64);
+                }
+                let ty = MemoryType::new(initial as u32, maximum.map(|m| m as u32));
+                let memory = with_store(&ctx, |store| Memory::new(store, ty))?
+                    .map_err(|e| fail(describe(&e)))?;
+                Ok(add_local(Local::Memory(memory)) as f64)
             },
         )?,
     )?;
     native.set(
+        "memoryShared",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: f64| {
+            memory_of(&ctx, id).map(|m| matches!(m, AnyMemory::Shared(_)))
+        })?,
+    )?;
+    native.set(
         "memoryBuffer",
         Function::new(ctx.clone(), |ctx: Ctx<'js>, id: f64| {
-            let memory = memory_of(&ctx, id)?;
-            crate::sab::wrap(&ctx, &memory.agentsync_memory())
+            match memory_of(&ctx, id)? {
+                AnyMemory::Shared(memory) => crate::sab::wrap(&ctx, &memory.agentsync_memory()),
+                AnyMemory::Local(memory) => {
+                    let (base, len) = with_store(&ctx, |store| {
+                        (memory.data_ptr(&store), memory.data_size(&store))
+                    })?;
+                    borrowed_array_buffer(&ctx, base, len)
+                }
+            }
         })?,
     )?;
     native.set(
         "memoryLength",
         Function::new(ctx.clone(), |ctx: Ctx<'js>, id: f64| {
-            memory_of(&ctx, id).map(|m| m.len() as f64)
-        })?,
-    )?;
-    native.set(
-        "memoryBase",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: f64| {
-            memory_of(&ctx, id).map(|m| m.base() as usize as f64)
+            match memory_of(&ctx, id)? {
+                AnyMemory::Shared(memory) => Ok(memory.len() as f64),
+                AnyMemory::Local(memory) => {
+                    with_store(&ctx, |store| memory.data_size(&store) as f64)
+                }
+            }
         })?,
     )?;
     native.set(
         "memoryMaximum",
         Function::new(ctx.clone(), |ctx: Ctx<'js>, id: f64| {
-            memory_of(&ctx, id).map(|m| {
-                m.shared_memory()
-                    .ty()
-                    .maximum()
-                    .map_or(f64::NAN, |pages| pages as f64)
-            })
+            let ty = match memory_of(&ctx, id)? {
+                AnyMemory::Shared(memory) => memory.shared_memory().ty(),
+                AnyMemory::Local(memory) => with_store(&ctx, |store| memory.ty(&store))?,
+            };
+            Ok::<_, rquickjs::Error>(ty.maximum().map_or(65536.0, |pages| pages as f64))
         })?,
     )?;
     native.set(
@@ -728,15 +1080,204 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Resu
         Function::new(
             ctx.clone(),
             |ctx: Ctx<'js>, id: f64, delta: f64| -> rquickjs::Result<f64> {
-                let memory = memory_of(&ctx, id)?;
-                memory
-                    .grow(delta as u64)
-                    .map(|old| old as f64)
-                    .map_err(|e| {
-                        Exception::throw_range(&ctx, &format!("WebAssembly.Memory.grow: {e}"))
-                    })
+                let grown = match memory_of(&ctx, id)? {
+                    AnyMemory::Shared(memory) => {
+                        memory.grow(delta as u64).map_err(|e| e.to_string())
+                    }
+                    AnyMemory::Local(memory) => {
+                        with_store(&ctx, |store| memory.grow(store, delta as u64))?
+                            .map_err(|e| describe(&e))
+                    }
+                };
+                grown.map(|old| old as f64).map_err(|e| {
+                    Exception::throw_range(&ctx, &format!("WebAssembly.Memory.grow: {e}"))
+                })
             },
         )?,
+    )?;
+    native.set(
+        "detach",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, buffer: Value<'js>| {
+            if buffer.is_object() {
+                // SAFETY: live context and value; detaching a non-shared ArrayBuffer made by
+                // `borrowed_array_buffer` (no free function) only forgets its bytes.
+                unsafe { qjs::JS_DetachArrayBuffer(ctx.as_raw().as_ptr(), buffer.as_raw()) };
+            }
+        })?,
+    )?;
+    native.set(
+        "globalNew",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>,
+             ty: String,
+             mutable: bool,
+             value: Value<'js>|
+             -> rquickjs::Result<f64> {
+                let content = value_type(&ty).ok_or_else(|| {
+                    Exception::throw_type(
+                        &ctx,
+                        &format!("WebAssembly.Global: this host has no globals of type {ty:?}"),
+                    )
+                })?;
+                let value = if value.is_undefined() {
+                    default_value(&content).ok_or_else(|| {
+                        Exception::throw_type(&ctx, "WebAssembly.Global: no default value")
+                    })?
+                } else {
+                    from_js(&ctx, &content, &value)?
+                };
+                let mutability = if mutable {
+                    Mutability::Var
+                } else {
+                    Mutability::Const
+                };
+                let global = with_store(&ctx, |store| {
+                    Global::new(store, GlobalType::new(content, mutability), value)
+                })?
+                .map_err(|e| Exception::throw_type(&ctx, &describe(&e)))?;
+                Ok(add_local(Local::Global(global)) as f64)
+            },
+        )?,
+    )?;
+    native.set(
+        "globalInfo",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: f64| {
+            let global = global_of(&ctx, id)?;
+            let ty = with_store(&ctx, |store| global.ty(&store))?;
+            let info = Object::new(ctx.clone())?;
+            info.set("value", type_name(ty.content()))?;
+            info.set("mutable", ty.mutability() == Mutability::Var)?;
+            Ok::<_, rquickjs::Error>(info)
+        })?,
+    )?;
+    native.set(
+        "globalGet",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: f64| {
+            let global = global_of(&ctx, id)?;
+            let value = with_store(&ctx, |store| global.get(store))?;
+            to_js(&ctx, &value)
+        })?,
+    )?;
+    native.set(
+        "globalSet",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, id: f64, value: Value<'js>| -> rquickjs::Result<()> {
+                let global = global_of(&ctx, id)?;
+                let ty = with_store(&ctx, |store| global.ty(&store))?;
+                if ty.mutability() != Mutability::Var {
+                    return Err(Exception::throw_type(
+                        &ctx,
+                        "WebAssembly.Global: the global is immutable",
+                    ));
+                }
+                let value = from_js(&ctx, ty.content(), &value)?;
+                with_store(&ctx, |store| global.set(store, value))?
+                    .map_err(|e| Exception::throw_type(&ctx, &describe(&e)))
+            },
+        )?,
+    )?;
+    native.set(
+        "tableNew",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>,
+             funcref: bool,
+             initial: f64,
+             maximum: Option<f64>,
+             init: Option<f64>|
+             -> rquickjs::Result<f64> {
+                let element = if funcref {
+                    RefType::FUNCREF
+                } else {
+                    RefType::EXTERNREF
+                };
+                let ty = TableType::new(element, initial as u32, maximum.map(|m| m as u32));
+                let made = with_store(&ctx, |mut store| {
+                    let init = make_ref(&mut store, funcref, init)?;
+                    Table::new(&mut store, ty, init).map_err(|e| describe(&e))
+                })?;
+                let table = made.map_err(|e| {
+                    Exception::throw_range(&ctx, &format!("WebAssembly.Table: {e}"))
+                })?;
+                Ok(add_local(Local::Table(table)) as f64)
+            },
+        )?,
+    )?;
+    native.set(
+        "tableInfo",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: f64| {
+            let table = table_of(&ctx, id)?;
+            let (funcref, length, maximum) = with_store(&ctx, |store| {
+                let ty = table.ty(&store);
+                (is_funcref(&store, &table), table.size(&store), ty.maximum())
+            })?;
+            let info = Object::new(ctx.clone())?;
+            info.set("funcref", funcref)?;
+            info.set("length", length as f64)?;
+            info.set("maximum", maximum.map_or(f64::INFINITY, |m| m as f64))?;
+            Ok::<_, rquickjs::Error>(info)
+        })?,
+    )?;
+    native.set(
+        "tableGet",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: f64, index: f64| {
+            let table = table_of(&ctx, id)?;
+            let inner = ctx.clone();
+            with_store(&ctx, move |mut store| {
+                let got = table.get(&mut store, index as u64);
+                if got.is_none() {
+                    return Err(Exception::throw_range(
+                        &inner,
+                        "WebAssembly.Table.get: the index is out of bounds",
+                    ));
+                }
+                ref_to_js(&inner, &mut store, got)
+            })?
+        })?,
+    )?;
+    native.set(
+        "tableSet",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, id: f64, index: f64, value: Option<f64>| -> rquickjs::Result<()> {
+                let table = table_of(&ctx, id)?;
+                with_store(&ctx, |mut store| {
+                    let funcref = is_funcref(&store, &table);
+                    let value = make_ref(&mut store, funcref, value)?;
+                    table
+                        .set(&mut store, index as u64, value)
+                        .map_err(|e| describe(&e))
+                })?
+                .map_err(|e| Exception::throw_range(&ctx, &format!("WebAssembly.Table.set: {e}")))
+            },
+        )?,
+    )?;
+    native.set(
+        "tableGrow",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, id: f64, delta: f64, value: Option<f64>| -> rquickjs::Result<f64> {
+                let table = table_of(&ctx, id)?;
+                with_store(&ctx, |mut store| {
+                    let funcref = is_funcref(&store, &table);
+                    let value = make_ref(&mut store, funcref, value)?;
+                    table
+                        .grow(&mut store, delta as u64, value)
+                        .map_err(|e| describe(&e))
+                })?
+                .map(|old| old as f64)
+                .map_err(|e| Exception::throw_range(&ctx, &format!("WebAssembly.Table.grow: {e}")))
+            },
+        )?,
+    )?;
+    native.set(
+        "setToList",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, to_list: Function<'js>| {
+            let saved = Persistent::save(&ctx, to_list);
+            TO_LIST.with(|t| *t.borrow_mut() = Some(saved));
+        })?,
     )?;
     native.set(
         "dup",
@@ -762,9 +1303,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Resu
         "instantiate",
         Function::new(
             ctx.clone(),
-            |ctx: Ctx<'js>, module: f64, resolved: Array<'js>, functions: Array<'js>| {
-                instantiate(&ctx, module, resolved, functions)
-            },
+            |ctx: Ctx<'js>, module: f64, resolved: Array<'js>| instantiate(&ctx, module, resolved),
         )?,
     )?;
     native.set(
@@ -773,17 +1312,14 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Resu
     )?;
     native.set(
         "call",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, id: f64, name: String, args: Array<'js>, functions: Array<'js>| {
-                call(&ctx, id, name, args, functions)
-            },
-        )?,
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: f64, args: Array<'js>| {
+            call(&ctx, id, args)
+        })?,
     )?;
     native.set(
-        "dropInstance",
+        "dropLocal",
         Function::new(ctx.clone(), |id: f64| {
-            let gone = INSTANCES.with(|i| i.borrow_mut().remove(&(id as u64)));
+            let gone = LOCALS.with(|l| l.borrow_mut().remove(&(id as u64)));
             drop(gone);
         })?,
     )?;

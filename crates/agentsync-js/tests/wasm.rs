@@ -289,3 +289,218 @@ onmessage = (event) => {
         ["left queued: 0", "spin terminated", "wait terminated"]
     );
 }
+
+#[test]
+fn a_non_shared_memory_has_an_array_buffer_that_grow_detaches() {
+    let dir = scratch(
+        "unshared",
+        &[
+            (
+                "m.wat",
+                r#"(module
+  (import "env" "memory" (memory 1 4))
+  (func (export "load") (param i32) (result i32) (i32.load (local.get 0)))
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))"#,
+            ),
+            (
+                "own.wat",
+                r#"(module (memory (export "m") 1) (export "again" (memory 0))
+  (data (i32.const 0) "\2a"))"#,
+            ),
+            (
+                "main.js",
+                r#"
+const memory = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+const buffer = memory.buffer;
+print('ArrayBuffer: ' + (buffer instanceof ArrayBuffer) + ', same buffer: ' + (buffer === memory.buffer));
+new Int32Array(buffer)[1] = 7;
+const { exports } = new WebAssembly.Instance(new WebAssembly.Module(readbuffer('m.wat')), { env: { memory } });
+print('guest reads ' + exports.load(4));
+print('grow returns ' + memory.grow(1) + ', old buffer length ' + buffer.byteLength + ', new ' + memory.buffer.byteLength);
+const before = memory.buffer;
+print('guest grow returns ' + exports.grow(1) + ', old buffer length ' + before.byteLength + ', new ' + memory.buffer.byteLength);
+print('grow past the maximum: ' + (() => { try { memory.grow(2); return 'no error'; } catch (e) { return e.name; } })());
+const own = new WebAssembly.Instance(new WebAssembly.Module(readbuffer('own.wat'))).exports;
+print('exported: ' + (own.m instanceof WebAssembly.Memory) + ', one object: ' + (own.m === own.again) + ', byte ' + new Uint8Array(own.m.buffer)[0]);
+"#,
+            ),
+        ],
+    );
+    let (result, lines) = run(&dir.join("main.js"), &[]);
+    assert_eq!(result, Ok(()));
+    assert_eq!(
+        lines,
+        [
+            "ArrayBuffer: true, same buffer: true",
+            "guest reads 7",
+            "grow returns 1, old buffer length 0, new 131072",
+            "guest grow returns 2, old buffer length 0, new 196608",
+            "grow past the maximum: RangeError",
+            "exported: true, one object: true, byte 42",
+        ]
+    );
+}
+
+#[test]
+fn a_global_is_live_across_javascript_and_wasm() {
+    let dir = scratch(
+        "global",
+        &[
+            (
+                "m.wat",
+                r#"(module
+  (import "env" "g" (global $g (mut i32)))
+  (import "env" "k" (global $k i64))
+  (global $own (export "own") (mut f64) (f64.const 1.5))
+  (export "g" (global $g))
+  (func (export "get") (result i32) (global.get $g))
+  (func (export "bump") (global.set $g (i32.add (global.get $g) (i32.const 1))))
+  (func (export "k") (result i64) (global.get $k))
+  (func (export "setOwn") (param f64) (global.set $own (local.get 0))))"#,
+            ),
+            (
+                "main.js",
+                r#"
+const g = new WebAssembly.Global({ value: 'i32', mutable: true }, 41);
+const { exports } = new WebAssembly.Instance(new WebAssembly.Module(readbuffer('m.wat')), { env: { g, k: 5n } });
+exports.bump();
+print('JS sees ' + g.value + ', same object: ' + (exports.g === g));
+g.value = 100;
+print('Wasm sees ' + exports.get() + ', k ' + exports.k());
+exports.setOwn(2.25);
+print('exported global: ' + exports.own.value + ' ' + (exports.own instanceof WebAssembly.Global));
+const c = new WebAssembly.Global({ value: 'i64' }, 3n);
+print('valueOf ' + c.valueOf());
+print('set a constant: ' + (() => { try { c.value = 1n; return 'no error'; } catch (e) { return e.name; } })());
+print('bad type: ' + (() => { try { new WebAssembly.Global({ value: 'i8' }); return 'no error'; } catch (e) { return e.name; } })());
+print('mutable from a number: ' + (() => { try {
+  new WebAssembly.Instance(new WebAssembly.Module(readbuffer('m.wat')), { env: { g: 1, k: 5n } });
+  return 'no error'; } catch (e) { return e.name; } })());
+"#,
+            ),
+        ],
+    );
+    let (result, lines) = run(&dir.join("main.js"), &[]);
+    assert_eq!(result, Ok(()));
+    assert_eq!(
+        lines,
+        [
+            "JS sees 42, same object: true",
+            "Wasm sees 100, k 5",
+            "exported global: 2.25 true",
+            "valueOf 3",
+            "set a constant: TypeError",
+            "bad type: TypeError",
+            "mutable from a number: LinkError",
+        ]
+    );
+}
+
+#[test]
+fn tables_and_exported_functions_keep_one_object_per_function() {
+    let dir = scratch(
+        "table",
+        &[
+            (
+                "m.wat",
+                r#"(module
+  (import "env" "table" (table 2 funcref))
+  (import "env" "double" (func $double (param i32) (result i32)))
+  (type $unary (func (param i32) (result i32)))
+  (func $inc (export "inc") (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+  (export "alias" (func $inc))
+  (export "double" (func $double))
+  (elem (i32.const 0) $inc $double)
+  (func (export "apply") (param i32 i32) (result i32)
+    (call_indirect (type $unary) (local.get 1) (local.get 0))))"#,
+            ),
+            (
+                "main.js",
+                r#"
+const table = new WebAssembly.Table({ element: 'anyfunc', initial: 2, maximum: 3 });
+const double = (x) => x * 2;
+const { exports } = new WebAssembly.Instance(new WebAssembly.Module(readbuffer('m.wat')), { env: { table, double } });
+print('name ' + exports.inc.name + ', length ' + exports.inc.length + ', alias same: ' + (exports.alias === exports.inc));
+print('re-exported import is the JS function: ' + (exports.double === double));
+print('table.get(0) is the export: ' + (table.get(0) === exports.inc));
+table.set(1, exports.inc);
+print('apply through the table: ' + exports.apply(1, 41));
+print('grow returns ' + table.grow(1) + ', length ' + table.length + ', new slot ' + table.get(2));
+print('set a JS function: ' + (() => { try { table.set(0, double); return 'no error'; } catch (e) { return e.name; } })());
+print('get out of bounds: ' + (() => { try { table.get(3); return 'no error'; } catch (e) { return e.name; } })());
+const refs = new WebAssembly.Table({ element: 'externref', initial: 1 }, 'hello');
+const key = {};
+refs.set(0, key);
+print('externref keeps the object: ' + (refs.get(0) === key));
+"#,
+            ),
+        ],
+    );
+    let (result, lines) = run(&dir.join("main.js"), &[]);
+    assert_eq!(result, Ok(()));
+    assert_eq!(
+        lines,
+        [
+            "name 1, length 1, alias same: true",
+            "re-exported import is the JS function: true",
+            "table.get(0) is the export: true",
+            "apply through the table: 42",
+            "grow returns 2, length 3, new slot null",
+            "set a JS function: TypeError",
+            "get out of bounds: RangeError",
+            "externref keeps the object: true",
+        ]
+    );
+}
+
+#[test]
+fn a_js_import_reaches_the_store_while_the_guest_runs() {
+    let dir = scratch(
+        "reentry",
+        &[
+            (
+                "r.wat",
+                r#"(module
+  (import "env" "cb" (func $cb (param i32) (result i32)))
+  (import "env" "g" (global $g (mut i32)))
+  (memory (export "mem") 1 4)
+  (func (export "outer") (param i32) (result i32)
+    (drop (memory.grow (i32.const 1)))
+    (call $cb (local.get 0)))
+  (func (export "inner") (param i32) (result i32)
+    (global.set $g (i32.const 9))
+    (i32.add (local.get 0) (i32.const 100))))"#,
+            ),
+            (
+                "main.js",
+                r#"
+const g = new WebAssembly.Global({ value: 'i32', mutable: true }, 0);
+const module = new WebAssembly.Module(readbuffer('r.wat'));
+let exports;
+let old;
+const cb = (x) => {
+  print('in the import: old buffer ' + old.byteLength + ', buffer ' + exports.mem.buffer.byteLength);
+  const r = exports.inner(x);
+  print('nested call ' + r + ', global ' + g.value);
+  try { new WebAssembly.Instance(module, { env: { g, cb } }); } catch (e) { print('nested instance: ' + e.name); }
+  return r + 1;
+};
+exports = new WebAssembly.Instance(module, { env: { g, cb } }).exports;
+old = exports.mem.buffer;
+print('outer ' + exports.outer(1));
+"#,
+            ),
+        ],
+    );
+    let (result, lines) = run(&dir.join("main.js"), &[]);
+    assert_eq!(result, Ok(()));
+    assert_eq!(
+        lines,
+        [
+            "in the import: old buffer 0, buffer 131072",
+            "nested call 101, global 9",
+            "nested instance: RuntimeError",
+            "outer 102",
+        ]
+    );
+}

@@ -525,6 +525,8 @@ impl Drop for Agent {
         self.deliver = None;
         self.context.with(|ctx| self.local.atoms.free(&ctx));
         CURRENT.with(|c| *c.borrow_mut() = None);
+        #[cfg(feature = "wasm")]
+        crate::wasm::agent_ended();
     }
 }
 
