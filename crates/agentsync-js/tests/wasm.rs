@@ -504,3 +504,41 @@ print('outer ' + exports.outer(1));
         ]
     );
 }
+
+#[test]
+fn w7_a_guest_wait_on_an_unshared_memory_traps_and_notify_returns_zero() {
+    let dir = scratch(
+        "unshared-wait",
+        &[
+            (
+                "m.wat",
+                r#"(module
+  (memory 1)
+  (func (export "wait") (result i32)
+    (memory.atomic.wait32 (i32.const 0) (i32.const 0) (i64.const 1000)))
+  (func (export "notify") (result i32)
+    (memory.atomic.notify (i32.const 0) (i32.const 1))))"#,
+            ),
+            (
+                "main.js",
+                r#"
+const { exports } = new WebAssembly.Instance(new WebAssembly.Module(readbuffer('m.wat')), {});
+print('notify: ' + exports.notify());
+try {
+  exports.wait();
+  print('wait returned');
+} catch (trap) {
+  print('wait: ' + (trap instanceof WebAssembly.RuntimeError) + ' ' + trap.message);
+}
+"#,
+            ),
+        ],
+    );
+    let (result, lines) = run(&dir.join("main.js"), &[]);
+    assert_eq!(result, Ok(()));
+    assert_eq!(lines[0], "notify: 0");
+    assert!(
+        lines[1].starts_with("wait: true") && lines[1].contains("shared"),
+        "{lines:?}"
+    );
+}
