@@ -282,6 +282,22 @@ fn host_object<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         )?,
     )?;
     host.set(
+        "sabGrownLength",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, buffer: Value<'js>| {
+            buffer_base(&ctx, &buffer).map(|base| crate::sab::grown_length(base) as f64)
+        })?,
+    )?;
+    host.set(
+        "sabGrown",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, buffer: Value<'js>, length: f64| -> rquickjs::Result<()> {
+                crate::sab::record_growth(buffer_base(&ctx, &buffer)?, length as usize);
+                Ok(())
+            },
+        )?,
+    )?;
+    host.set(
         "structuredClone",
         Function::new(ctx.clone(), |ctx: Ctx<'js>, value: Value<'js>| {
             let message = clone::serialize(&ctx, &value)?;
@@ -289,6 +305,17 @@ fn host_object<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         })?,
     )?;
     Ok(host)
+}
+
+/// The first byte of an array buffer's data.
+fn buffer_base(ctx: &Ctx<'_>, buffer: &Value<'_>) -> rquickjs::Result<*const u8> {
+    let mut size = 0;
+    // SAFETY: a live context and value; the size out-pointer is valid.
+    let data = unsafe { qjs::JS_GetArrayBuffer(ctx.as_raw().as_ptr(), &mut size, buffer.as_raw()) };
+    if data.is_null() {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(data)
 }
 
 /// The directory of `path`, for resolving what a script names relative to itself.

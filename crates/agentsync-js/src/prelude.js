@@ -115,6 +115,39 @@
     return cloning(value, () => host.structuredClone(value));
   });
 
+  // A growable SharedArrayBuffer has one length in every agent (ArrayBufferByteLength), but
+  // QuickJS-ng keeps a length in each buffer object. `grow` also records the new length in the
+  // host's registry, and `byteLength` brings this object up to it before answering.
+  {
+    const proto = SharedArrayBuffer.prototype;
+    const engineGrow = proto.grow;
+    const engineLength = Object.getOwnPropertyDescriptor(proto, 'byteLength').get;
+    const engineGrowable = Object.getOwnPropertyDescriptor(proto, 'growable').get;
+    const catchUp = (buffer) => {
+      if (!engineGrowable.call(buffer)) return;
+      const grown = host.sabGrownLength(buffer);
+      if (grown > engineLength.call(buffer)) engineGrow.call(buffer, grown);
+    };
+    const methods = {
+      grow(newLength) {
+        if (engineGrowable.call(this)) catchUp(this);
+        engineGrow.call(this, newLength);
+        host.sabGrown(this, engineLength.call(this));
+      },
+      get byteLength() {
+        engineLength.call(this); // a TypeError for anything but a SharedArrayBuffer, first
+        catchUp(this);
+        return engineLength.call(this);
+      },
+    };
+    define(proto, 'grow', methods.grow);
+    Object.defineProperty(proto, 'byteLength', {
+      get: Object.getOwnPropertyDescriptor(methods, 'byteLength').get,
+      enumerable: false,
+      configurable: true,
+    });
+  }
+
   const workers = new Map();
 
   class Worker {

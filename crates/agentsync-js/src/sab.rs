@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::ffi::c_void;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use agentsync::memory::{SharedMemory, PAGE_SIZE};
@@ -19,6 +20,9 @@ struct Entry {
     memory: Arc<SharedMemory>,
     /// How many engine objects (and in-flight messages) hold it.
     holders: usize,
+    /// The largest length any agent grew it to (0: never grown). QuickJS-ng keeps a length in
+    /// each buffer object; this is the one length of the shared block that the spec has.
+    grown_to: Arc<AtomicUsize>,
 }
 
 /// Base address → buffer.
@@ -62,6 +66,21 @@ pub(crate) fn release(base: *const u8) {
     drop(gone);
 }
 
+/// The length of the shared block at `base` as grown by any agent (0 if never grown).
+pub(crate) fn grown_length(base: *const u8) -> usize {
+    registry()
+        .get(&(base as usize))
+        .map_or(0, |entry| entry.grown_to.load(SeqCst))
+}
+
+/// Records that an agent grew the block at `base` to `length` bytes.
+pub(crate) fn record_growth(base: *const u8, length: usize) {
+    if let Some(entry) = registry().get(&(base as usize)) {
+        // SeqCst: every agent's byteLength reads this one value (ArrayBufferByteLength, seq-cst).
+        entry.grown_to.fetch_max(length, SeqCst);
+    }
+}
+
 /// How many buffers are alive, for tests that check nothing leaks.
 pub fn live_buffers() -> usize {
     registry().len()
@@ -74,7 +93,12 @@ unsafe extern "C" fn sab_alloc(_opaque: *mut c_void, size: qjs::size_t) -> *mut 
     match SharedMemory::new(pages, pages) {
         Ok(memory) => {
             let base = memory.as_ptr();
-            registry().insert(base as usize, Entry { memory, holders: 1 });
+            let entry = Entry {
+                memory,
+                holders: 1,
+                grown_to: Arc::default(),
+            };
+            registry().insert(base as usize, entry);
             base.cast()
         }
         // The engine turns null into an out-of-memory error.
@@ -135,6 +159,7 @@ pub(crate) fn wrap_parts<'js>(
             Entry {
                 memory: memory.clone(),
                 holders: 0,
+                grown_to: Arc::default(),
             }
         });
     } else if memory_at(base).is_none() {

@@ -449,7 +449,6 @@ fn a_growable_shared_array_buffer_grows_and_stays_shared() {
 }
 
 #[test]
-#[ignore = "bug: a SharedArrayBuffer grown by one agent keeps its old byteLength in the others"]
 fn a_growable_shared_array_buffer_grown_by_a_worker_is_longer_in_main() {
     run_js(&wrap(
         r#"
