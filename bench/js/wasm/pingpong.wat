@@ -11,46 +11,47 @@
 (module
   (import "env" "memory" (memory 1 1 shared))
 
-  ;; Sleeps in memory.atomic.wait32 until TURN is $mine.
-  (func $await_turn (param $mine i32)
-    (block $mine_now
-      (loop $again
-        (br_if $mine_now
-          (i32.eq (i32.atomic.load (i32.const 0)) (local.get $mine)))
-        (drop
-          (memory.atomic.wait32
-            (i32.const 0)
-            (i32.sub (i32.const 1) (local.get $mine))
-            (i64.const -1)))
-        (br $again))))
+  ;; Sleeps in memory.atomic.wait32 while TURN is $turn. Its own function, with nothing live
+  ;; after the wait: Node.js 20 (V8 11.3) lost the caller's loop locals ($count, the turns
+  ;; played) across a memory.atomic.wait32 written inline in the loop, so the loops never ended
+  ;; there; live across a call, they are kept.
+  (func $sleep_while (param $turn i32)
+    (drop (memory.atomic.wait32 (i32.const 0) (local.get $turn) (i64.const -1))))
 
-  ;; Counts the flip, gives TURN to $other and wakes one waiter on it.
-  (func $hand_over (param $other i32)
-    (drop (i32.atomic.rmw.add (i32.const 8) (i32.const 1)))
-    (i32.atomic.store (i32.const 0) (local.get $other))
-    (drop (memory.atomic.notify (i32.const 0) (i32.const 1))))
-
-  ;; The ponger: $count times, waits for its turn and hands it back. Returns the turns played.
+  ;; The ponger: $count times, sleeps until TURN is 1, counts the flip,
+  ;; sets TURN to 0 and wakes one waiter. Returns the turns played.
   (func (export "pong") (param $count i32) (result i32)
     (local $played i32)
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $played) (local.get $count)))
-        (call $await_turn (i32.const 1))
-        (call $hand_over (i32.const 0))
+        (block $mine_now
+          (loop $again
+            (br_if $mine_now (i32.eq (i32.atomic.load (i32.const 0)) (i32.const 1)))
+            (call $sleep_while (i32.const 0))
+            (br $again)))
+        (drop (i32.atomic.rmw.add (i32.const 8) (i32.const 1)))
+        (i32.atomic.store (i32.const 0) (i32.const 0))
+        (drop (memory.atomic.notify (i32.const 0) (i32.const 1)))
         (local.set $played (i32.add (local.get $played) (i32.const 1)))
         (br $next)))
     (local.get $played))
 
-  ;; The pinger: $count times, hands the turn over and waits for it to come back. Returns the
-  ;; round trips made.
+  ;; The pinger: $count times, counts the flip, sets TURN to 1, wakes one waiter and sleeps
+  ;; until TURN is 0 again. Returns the round trips made.
   (func (export "ping") (param $count i32) (result i32)
     (local $made i32)
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $made) (local.get $count)))
-        (call $hand_over (i32.const 1))
-        (call $await_turn (i32.const 0))
+        (drop (i32.atomic.rmw.add (i32.const 8) (i32.const 1)))
+        (i32.atomic.store (i32.const 0) (i32.const 1))
+        (drop (memory.atomic.notify (i32.const 0) (i32.const 1)))
+        (block $mine_now
+          (loop $again
+            (br_if $mine_now (i32.eq (i32.atomic.load (i32.const 0)) (i32.const 0)))
+            (call $sleep_while (i32.const 1))
+            (br $again)))
         (local.set $made (i32.add (local.get $made) (i32.const 1)))
         (br $next)))
     (local.get $made)))
