@@ -36,7 +36,10 @@ const SHIM_NAME: &str = "node-shim.cjs";
 /// Embeds `bench/js/$name` as bytes (scripts and the binary Wasm module alike).
 macro_rules! embed {
     ($name:literal) => {
-        ($name, include_bytes!(concat!("../../../../bench/js/", $name)))
+        (
+            $name,
+            include_bytes!(concat!("../../../../bench/js/", $name)),
+        )
     };
 }
 
@@ -96,11 +99,7 @@ impl Tree {
                 )
             })?,
         };
-        for (name, bytes) in TREE
-            .iter()
-            .copied()
-            .chain([(SHIM_NAME, SHIM.as_bytes())])
-        {
+        for (name, bytes) in TREE.iter().copied().chain([(SHIM_NAME, SHIM.as_bytes())]) {
             let path = tree.dir.join(name);
             if let Some(parent) = path.parent() {
                 if !parent.exists() {
@@ -485,11 +484,7 @@ mod tests {
     fn the_tree_is_written_whole_and_removed_on_drop() {
         let tree = Tree::write().unwrap();
         let dir = tree.dir.clone();
-        for (name, bytes) in TREE
-            .iter()
-            .copied()
-            .chain([(SHIM_NAME, SHIM.as_bytes())])
-        {
+        for (name, bytes) in TREE.iter().copied().chain([(SHIM_NAME, SHIM.as_bytes())]) {
             assert_eq!(std::fs::read(dir.join(name)).unwrap(), bytes, "{name}");
         }
         drop(tree);
