@@ -148,6 +148,8 @@ const EXPECTED: &[(&str, &[&str])] = &[
         "js_main_worker_pingpong",
         &["agentsync", "js_polyfill", "node"],
     ),
+    ("js_wasm_main_guest_pingpong", &["agentsync", "node"]),
+    ("js_wasm_guest_pingpong", &["agentsync", "node"]),
     ("js_parking_lock_2w", &["agentsync", "node"]),
 ];
 

@@ -6,7 +6,11 @@
 //
 // What it defines
 //   everywhere     agentsync = { args, residentBytes(), gc(), load(path), isMain }, print,
-//                  crossOriginIsolated, Worker (workers may create workers), Atomics.pause if missing.
+//                  read(path) (a UTF-8 file as a string), readbuffer(path) (a file's bytes as an
+//                  ArrayBuffer; Node has no WAT compiler, so a `.wat` file throws instead of being
+//                  compiled as on the agentsync host), crossOriginIsolated, Worker (workers may
+//                  create workers), Atomics.pause if missing. Paths are relative to the calling
+//                  agent's script directory, as on the agentsync host.
 //   main agent     Atomics.wait throws TypeError (unless --main-can-block is among the args).
 //   worker agents  self, postMessage, onmessage (a global accessor: `onmessage = f` and
 //                  `self.onmessage = f` both work), addEventListener / removeEventListener('message'),
@@ -62,6 +66,7 @@ function install() {
     load: (relative) => runClassicScript(path.resolve(baseDir, String(relative))),
   }));
   define('print', console.log);
+  installReadFunctions(baseDir);
   if (globalThis.crossOriginIsolated === undefined) define('crossOriginIsolated', true);
   if (typeof Atomics.pause !== 'function') installPause();
   installWaitAsyncKeepAlive(isMain);
@@ -82,6 +87,22 @@ function define(name, value) {
 function runClassicScript(file) {
   const source = fs.readFileSync(file, 'utf8');
   return vm.runInThisContext(source, { filename: file });
+}
+
+// The shell globals read(path) and readbuffer(path) of the agentsync host.
+function installReadFunctions(baseDir) {
+  define('read', function read(relative) {
+    return fs.readFileSync(path.resolve(baseDir, String(relative)), 'utf8');
+  });
+  define('readbuffer', function readbuffer(relative) {
+    const name = String(relative);
+    if (name.endsWith('.wat')) {
+      throw new TypeError(`readbuffer: ${name}: the node shim cannot compile WAT; load the binary .wasm`);
+    }
+    const bytes = fs.readFileSync(path.resolve(baseDir, name));
+    // A fresh ArrayBuffer of exactly the file's bytes (a Buffer may view a larger pooled one).
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  });
 }
 
 // The engine GC of this agent. Without --expose-gc, V8 can still be asked for the gc function:

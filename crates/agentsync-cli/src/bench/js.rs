@@ -33,45 +33,34 @@ const SHIM: &str = include_str!("../../../agentsync-js/js/node-shim.cjs");
 /// The shim's file name in the temporary tree.
 const SHIM_NAME: &str = "node-shim.cjs";
 
-/// The whole `bench/js` tree (scripts, the polyfill, worker scripts), relative paths first.
-const TREE: &[(&str, &str)] = &[
-    (
-        "wait_async_create.js",
-        include_str!("../../../../bench/js/wait_async_create.js"),
-    ),
-    (
-        "wait_async_notify.js",
-        include_str!("../../../../bench/js/wait_async_notify.js"),
-    ),
-    (
-        "wait_async_bytes.js",
-        include_str!("../../../../bench/js/wait_async_bytes.js"),
-    ),
-    (
-        "worker_pingpong.js",
-        include_str!("../../../../bench/js/worker_pingpong.js"),
-    ),
-    (
-        "main_worker_pingpong.js",
-        include_str!("../../../../bench/js/main_worker_pingpong.js"),
-    ),
-    (
-        "parking_lock_2w.js",
-        include_str!("../../../../bench/js/parking_lock_2w.js"),
-    ),
-    (
-        "polyfill.js",
-        include_str!("../../../../bench/js/polyfill.js"),
-    ),
-    (
-        "workers/pingpong-worker.js",
-        include_str!("../../../../bench/js/workers/pingpong-worker.js"),
-    ),
-    (
-        "workers/parking_lock-worker.js",
-        include_str!("../../../../bench/js/workers/parking_lock-worker.js"),
-    ),
-    ("README.md", include_str!("../../../../bench/js/README.md")),
+/// Embeds `bench/js/$name` as bytes (scripts and the binary Wasm module alike).
+macro_rules! embed {
+    ($name:literal) => {
+        (
+            $name,
+            include_bytes!(concat!("../../../../bench/js/", $name)),
+        )
+    };
+}
+
+/// The whole `bench/js` tree (scripts, the polyfill, worker scripts, the Wasm guest), relative
+/// paths first.
+const TREE: &[(&str, &[u8])] = &[
+    embed!("wait_async_create.js"),
+    embed!("wait_async_notify.js"),
+    embed!("wait_async_bytes.js"),
+    embed!("worker_pingpong.js"),
+    embed!("main_worker_pingpong.js"),
+    embed!("parking_lock_2w.js"),
+    embed!("wasm_main_guest_pingpong.js"),
+    embed!("wasm_guest_pingpong.js"),
+    embed!("polyfill.js"),
+    embed!("workers/pingpong-worker.js"),
+    embed!("workers/parking_lock-worker.js"),
+    embed!("workers/wasm-pingpong-worker.js"),
+    embed!("wasm/pingpong.wat"),
+    embed!("wasm/pingpong.wasm"),
+    embed!("README.md"),
 ];
 
 /// How long one script may run before the round fails (agentsync) or is skipped (node).
@@ -110,7 +99,7 @@ impl Tree {
                 )
             })?,
         };
-        for (name, text) in TREE.iter().chain([(SHIM_NAME, SHIM)].iter()) {
+        for (name, bytes) in TREE.iter().copied().chain([(SHIM_NAME, SHIM.as_bytes())]) {
             let path = tree.dir.join(name);
             if let Some(parent) = path.parent() {
                 if !parent.exists() {
@@ -118,7 +107,7 @@ impl Tree {
                 }
             }
             let mut file = create_exclusive(&path)?;
-            file.write_all(text.as_bytes())?;
+            file.write_all(bytes)?;
             file.flush()?;
         }
         Ok(tree)
@@ -187,6 +176,16 @@ const MAIN_WORKER_PINGPONG: Script = Script {
     file: "main_worker_pingpong.js",
     count: (20_000, 2_000),
     polyfill: Some((5_000, 500)),
+};
+const WASM_MAIN_GUEST_PINGPONG: Script = Script {
+    file: "wasm_main_guest_pingpong.js",
+    count: (20_000, 2_000),
+    polyfill: None,
+};
+const WASM_GUEST_PINGPONG: Script = Script {
+    file: "wasm_guest_pingpong.js",
+    count: (20_000, 2_000),
+    polyfill: None,
 };
 const PARKING_LOCK: Script = Script {
     file: "parking_lock_2w.js",
@@ -401,6 +400,30 @@ pub(super) const SCENARIOS: &[Scenario] = &[
         impls: js_impls!(MAIN_WORKER_PINGPONG, polyfill),
     },
     Scenario {
+        name: "js_wasm_main_guest_pingpong",
+        unit: "ns/round-trip",
+        what: |config| {
+            format!(
+                "JS+Wasm: {} round trips, main agent (waitAsync + await) and a Wasm guest in a worker (memory.atomic.wait32) (bench/js/{})",
+                thousands(WASM_MAIN_GUEST_PINGPONG.count(config, false)),
+                WASM_MAIN_GUEST_PINGPONG.file
+            )
+        },
+        impls: js_impls!(WASM_MAIN_GUEST_PINGPONG),
+    },
+    Scenario {
+        name: "js_wasm_guest_pingpong",
+        unit: "ns/round-trip",
+        what: |config| {
+            format!(
+                "JS+Wasm: {} round trips between two Wasm guests in workers (memory.atomic.wait32 / notify) (bench/js/{})",
+                thousands(WASM_GUEST_PINGPONG.count(config, false)),
+                WASM_GUEST_PINGPONG.file
+            )
+        },
+        impls: js_impls!(WASM_GUEST_PINGPONG),
+    },
+    Scenario {
         name: "js_parking_lock_2w",
         unit: "ns/op",
         what: |config| {
@@ -421,6 +444,8 @@ pub(super) const TARGETS: &[(&str, Target)] = &[
     ("js_wait_async_bytes", Target::new("node", 0.5)),
     ("js_worker_pingpong", Target::new("node", 1.0)),
     ("js_main_worker_pingpong", Target::new("node", 1.0)),
+    ("js_wasm_main_guest_pingpong", Target::new("node", 1.0)),
+    ("js_wasm_guest_pingpong", Target::new("node", 1.0)),
 ];
 
 #[cfg(test)]
@@ -450,8 +475,8 @@ mod tests {
         let mut embedded: Vec<String> = TREE.iter().map(|(name, _)| name.to_string()).collect();
         embedded.sort();
         assert_eq!(on_disk, embedded);
-        for (name, text) in TREE {
-            assert_eq!(&std::fs::read_to_string(root.join(name)).unwrap(), text);
+        for (name, bytes) in TREE {
+            assert_eq!(&std::fs::read(root.join(name)).unwrap(), bytes, "{name}");
         }
     }
 
@@ -459,8 +484,8 @@ mod tests {
     fn the_tree_is_written_whole_and_removed_on_drop() {
         let tree = Tree::write().unwrap();
         let dir = tree.dir.clone();
-        for (name, text) in TREE.iter().chain([(SHIM_NAME, SHIM)].iter()) {
-            assert_eq!(&std::fs::read_to_string(dir.join(name)).unwrap(), text);
+        for (name, bytes) in TREE.iter().copied().chain([(SHIM_NAME, SHIM.as_bytes())]) {
+            assert_eq!(std::fs::read(dir.join(name)).unwrap(), bytes, "{name}");
         }
         drop(tree);
         assert!(!dir.exists());
@@ -475,5 +500,27 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    /// The committed `bench/js/wasm/pingpong.wasm` is `pingpong.wat` compiled, byte for byte, so
+    /// the two cannot drift. After editing the text, regenerate the binary with
+    /// `AGENTSYNC_BLESS_WASM=1 cargo test -p agentsync-cli --lib pingpong_wasm`.
+    #[test]
+    fn pingpong_wasm_is_pingpong_wat_compiled() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/js/wasm");
+        let text = std::fs::read_to_string(dir.join("pingpong.wat")).unwrap();
+        let buffer = wast::parser::ParseBuffer::new(&text).unwrap();
+        let mut wat = wast::parser::parse::<wast::Wat>(&buffer).unwrap();
+        let compiled = wat.encode().unwrap();
+        let binary = dir.join("pingpong.wasm");
+        if std::env::var_os("AGENTSYNC_BLESS_WASM").is_some() {
+            std::fs::write(&binary, &compiled).unwrap();
+        }
+        let committed = std::fs::read(&binary).unwrap_or_default();
+        assert!(
+            committed == compiled,
+            "bench/js/wasm/pingpong.wasm is not pingpong.wat compiled; regenerate it with \
+             AGENTSYNC_BLESS_WASM=1 cargo test -p agentsync-cli --lib pingpong_wasm"
+        );
     }
 }
