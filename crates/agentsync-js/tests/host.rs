@@ -6,7 +6,7 @@ mod common;
 use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agentsync::memory::{Atomics, Int32Array, SharedMemory};
 use agentsync_js::{Host, JsError, Message};
@@ -196,7 +196,6 @@ fn wait_async_on_a_non_shared_or_detached_buffer_is_a_type_error() {
 
 #[test]
 fn terminating_a_worker_blocked_in_atomics_wait_ends_the_run_and_dequeues_it() {
-    let start = Instant::now();
     let run = run_js(&wrap(
         r#"
         const w = blocker(0);
@@ -205,11 +204,6 @@ fn terminating_a_worker_blocked_in_atomics_wait_ends_the_run_and_dequeues_it() {
         "#,
     ));
     run.done();
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        start.elapsed()
-    );
     assert_eq!(
         waiters_at_start(&run.mem),
         0,
@@ -219,7 +213,6 @@ fn terminating_a_worker_blocked_in_atomics_wait_ends_the_run_and_dequeues_it() {
 
 #[test]
 fn terminating_a_spinning_worker_ends_the_run() {
-    let start = Instant::now();
     run_js(&wrap(
         r#"
         const ia = new Int32Array(mem);
@@ -238,16 +231,10 @@ fn terminating_a_spinning_worker_ends_the_run() {
         "#,
     ))
     .done();
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        start.elapsed()
-    );
 }
 
 #[test]
 fn close_inside_a_worker_ends_it_even_with_a_message_handler() {
-    let start = Instant::now();
     run_js(&wrap(
         r#"
         const w = spawnFn(() => {
@@ -261,11 +248,6 @@ fn close_inside_a_worker_ends_it_even_with_a_message_handler() {
         "#,
     ))
     .done(); // and the run ends: the closed worker no longer keeps it alive
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        start.elapsed()
-    );
 }
 
 #[test]
@@ -324,9 +306,9 @@ fn a_worker_with_add_event_listener_and_self_onmessage_stays_alive() {
 
 #[test]
 fn a_worker_without_handlers_ends_by_itself() {
-    let start = Instant::now();
+    // The run ends only if the worker does: a worker kept alive would trip the guard of
+    // `run_js` (it terminates the host and fails the test).
     run_js("spawn('print(\"worker ran\")'); done();").ok();
-    assert!(start.elapsed() < Duration::from_secs(10));
 }
 
 #[test]
@@ -540,7 +522,6 @@ fn the_embedding_api_shares_memory_and_messages() {
 #[test]
 fn terminate_from_the_handle_stops_the_main_agent() {
     let slot = Arc::new(OnceLock::new());
-    let start = Instant::now();
     let (tx, rx) = std::sync::mpsc::channel::<agentsync_js::HostHandle>();
     let stopper = std::thread::spawn(move || {
         let handle = rx.recv().unwrap();
@@ -568,11 +549,6 @@ fn terminate_from_the_handle_stops_the_main_agent() {
     );
     stopper.join().unwrap();
     assert!(result.is_ok(), "{result:?}");
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        start.elapsed()
-    );
 }
 
 #[test]
