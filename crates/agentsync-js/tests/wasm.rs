@@ -42,6 +42,19 @@ fn run(path: &Path, args: &[&str]) -> (Result<(), String>, Vec<String>) {
     .unwrap()
 }
 
+/// A worker that instantiates the posted module over the posted memory, posts what `call`
+/// (an expression over `exports`) returns, and closes.
+fn guest_worker(call: &str) -> String {
+    format!(
+        "onmessage = (event) => {{
+  const {{ module, memory }} = event.data;
+  const {{ exports }} = new WebAssembly.Instance(module, {{ env: {{ memory }} }});
+  postMessage({call});
+  close();
+}};"
+    )
+}
+
 const WAIT_NOTIFY_WAT: &str = r#"(module
   (import "env" "memory" (memory 1 1 shared))
   (func (export "wait") (param i32 i32) (result i32)
@@ -69,17 +82,7 @@ worker.onmessage = (event) => print('guest notify woke: ' + event.data);
 worker.postMessage({ module, memory });
 "#,
             ),
-            (
-                "worker.js",
-                r#"
-onmessage = (event) => {
-  const { module, memory } = event.data;
-  const { exports } = new WebAssembly.Instance(module, { env: { memory } });
-  postMessage(exports.notify(0, 1));
-  close();
-};
-"#,
-            ),
+            ("worker.js", &guest_worker("exports.notify(0, 1)")),
         ],
     );
     let (result, mut lines) = run(&dir.join("main.js"), &[]);
@@ -113,17 +116,7 @@ function poke() {
 poke();
 "#,
             ),
-            (
-                "worker.js",
-                r#"
-onmessage = (event) => {
-  const { module, memory } = event.data;
-  const { exports } = new WebAssembly.Instance(module, { env: { memory } });
-  postMessage(exports.wait(4, 0));
-  close();
-};
-"#,
-            ),
+            ("worker.js", &guest_worker("exports.wait(4, 0)")),
         ],
     );
     let (result, lines) = run(&dir.join("main.js"), &[]);
