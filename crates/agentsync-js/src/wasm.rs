@@ -237,7 +237,7 @@ fn throw_wasm(ctx: &Ctx<'_>, kind: &str, message: &str) -> rquickjs::Error {
 /// The JS error class for an agentsync-wasm error.
 fn error_kind(error: &WasmError) -> &'static str {
     match error {
-        WasmError::Link(_) | WasmError::MissingSharedMemories { .. } => "LinkError",
+        e if e.is_link_error() => "LinkError",
         WasmError::Trap(_) | WasmError::Cancelled => "RuntimeError",
         _ => "CompileError",
     }

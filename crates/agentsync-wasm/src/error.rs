@@ -157,8 +157,14 @@ pub enum WasmError {
     /// The module defines its own shared memory and imports `agentsync.thread_spawn`: each
     /// spawned thread, a new instance, would get a fresh memory instead of sharing it.
     SpawnNeedsImportedMemory,
-    /// Fewer shared memories were given than the module imports.
+    /// A shared memory import that nothing provides: fewer shared memories were given than the
+    /// module imports, and no linker defines this one. A link error: its message starts with
+    /// `unknown import`, as the spec scripts expect, and names the module and field.
     MissingSharedMemories {
+        /// The import's module name.
+        module: String,
+        /// The import's field name.
+        name: String,
         /// Distinct shared memories the module imports.
         imported: usize,
         /// Memories given.
@@ -208,9 +214,15 @@ impl fmt::Display for WasmError {
                  so each spawned thread would get a separate memory; import the memory \
                  instead, e.g. (import \"env\" \"memory\" (memory 1 1 shared))",
             ),
-            WasmError::MissingSharedMemories { imported, given } => write!(
+            WasmError::MissingSharedMemories {
+                module,
+                name,
+                imported,
+                given,
+            } => write!(
                 f,
-                "the module imports {imported} shared memories but {given} were given"
+                "cannot link module: unknown import {module:?} {name:?}: no shared memory \
+                 given for it (the module imports {imported} shared memories, {given} given)"
             ),
             WasmError::Trap(m) => write!(f, "trap: {m}"),
             WasmError::Cancelled => f.write_str("stopped: another thread of the run failed"),
@@ -224,6 +236,18 @@ impl fmt::Display for WasmError {
                  the {started} started were stopped before running"
             ),
         }
+    }
+}
+
+impl WasmError {
+    /// Whether instantiation failed because an import could not be resolved (a link error in
+    /// the spec's terms, `WebAssembly.LinkError` in JS), as opposed to a trap while
+    /// instantiating or a module that does not compile.
+    pub fn is_link_error(&self) -> bool {
+        matches!(
+            self,
+            WasmError::Link(_) | WasmError::MissingSharedMemories { .. }
+        )
     }
 }
 

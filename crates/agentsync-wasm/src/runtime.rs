@@ -131,10 +131,15 @@ impl Program {
                             .iter()
                             .position(|(m, n, _)| (m.as_str(), n.as_str()) == (module, name))
                             .unwrap_or(usize::MAX);
-                        let given = memories.get(k).ok_or(WasmError::MissingSharedMemories {
-                            imported: shared.len(),
-                            given: memories.len(),
-                        })?;
+                        let given =
+                            memories
+                                .get(k)
+                                .ok_or_else(|| WasmError::MissingSharedMemories {
+                                    module: module.to_string(),
+                                    name: name.to_string(),
+                                    imported: shared.len(),
+                                    given: memories.len(),
+                                })?;
                         Some(Extern::SharedMemory(given.shared_memory().clone()))
                     }
                     // Only a stand-alone run invents an unshared memory; a script's

@@ -230,3 +230,26 @@ fn a_module_that_defines_its_shared_memory_cannot_spawn_threads() {
     );
     assert!(err.to_string().contains("import"), "{err}");
 }
+
+/// The linker reports a shared memory import that nothing provides as a link error that starts
+/// with `unknown import` and names the module and the field, whoever the caller is.
+#[test]
+fn a_shared_memory_import_given_no_memory_is_an_unknown_import_naming_it() {
+    use agentsync_wasm::wasmtime::{Linker, Store};
+    use agentsync_wasm::{GuestState, Runtime};
+    let runtime = Runtime::shared();
+    let program = runtime
+        .compile(br#"(module (memory (import "mem" "shared") 1 1 shared))"#)
+        .unwrap();
+    let mut store = Store::new(runtime.engine(), GuestState::default());
+    let linker = Linker::new(runtime.engine());
+    let err = program
+        .instantiate(&mut store, None, Some(&linker))
+        .unwrap_err();
+    assert!(err.is_link_error(), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(r#"cannot link module: unknown import "mem" "shared""#),
+        "{text}"
+    );
+}

@@ -367,3 +367,28 @@ fn a_directory_with_a_symlink_loop_and_a_binary_file_is_reported_not_crashed() {
     assert!(lines[1].contains("sub/binary.wast") && lines[1].contains("not UTF-8"));
     assert!(lines[2].contains("sub/loop.wast") && lines[2].contains("cannot read"));
 }
+
+/// A module that imports a shared memory nobody registered cannot link, and the failure is an
+/// `unknown import` naming module and field, at the top level and inside a `thread` block
+/// (the threads proposal's own scripts assert this; it used to be a separate "N shared
+/// memories but M were given" error that `assert_unlinkable` did not count as a link error).
+#[test]
+fn an_unregistered_shared_memory_import_is_an_unknown_import_also_in_a_thread() {
+    let text = "(module $Mem (memory (export \"shared\") 1 1 shared))\n\
+                (assert_unlinkable\n\
+                  (module (memory (import \"nobody\" \"shared\") 1 1 shared))\n\
+                  \"unknown import\")\n\
+                (thread $T (shared (module $Mem))\n\
+                  (register \"mem\" $Mem)\n\
+                  (module (memory (import \"mem\" \"shared\") 1 1 shared)\n\
+                    (func (export \"ok\") (result i32) (i32.const 1)))\n\
+                  (assert_return (invoke \"ok\") (i32.const 1))\n\
+                  (assert_unlinkable\n\
+                    (module (memory (import \"mem\" \"other\") 1 1 shared))\n\
+                    \"unknown import\"))\n\
+                (wait $T)\n";
+    let file = agentsync_wasm::run_wast_text("unregistered.wast", text);
+    assert!(file.ok(), "{}\n{}", file.line(), file.failures.join("\n"));
+    // Every directive, the two assertions and the thread's included.
+    assert_eq!((file.passed, file.failed), (8, 0), "{:?}", file.failures);
+}

@@ -337,7 +337,7 @@ impl<'scope, 'env: 'scope> Context<'scope, 'env> {
     /// function, a segment out of bounds) is a trap, not a link error.
     fn expect_unlinkable(&mut self, program: &Program, message: &str) -> Outcome {
         match program.instantiate(&mut self.store, None, Some(&self.linker)) {
-            Err(WasmError::Link(_)) => Ok(()),
+            Err(e) if e.is_link_error() => Ok(()),
             Err(e) => Err(format!("expected unlinkable ({message}), got {e}")),
             Ok(_) => Err(format!("expected unlinkable ({message}), module linked")),
         }
