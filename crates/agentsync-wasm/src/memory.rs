@@ -297,8 +297,10 @@ impl GuestMemory {
         let ptr = self.checked::<AtomicI32>(address, 0)?;
         // SAFETY:
         // - `ptr` is aligned and in bounds (checked) and valid for the call (`self` holds the
-        //   memory); after the call the futex only uses the address as a key.
-        Ok(unsafe { agentsync::wait_async_ptr(ptr, expected, timeout) })
+        //   memory); after the call the futex only uses the address as a key, and the queued
+        //   wait holds the memory (`keeping`), so no other memory can take that address.
+        let pending = unsafe { agentsync::wait_async_ptr(ptr, expected, timeout) };
+        Ok(pending.keeping(|| self.owner()))
     }
 
     /// As [`host_wait_async32`](Self::host_wait_async32) for the i64 at `address`.
@@ -318,7 +320,13 @@ impl GuestMemory {
     ) -> Result<WaitAsync<'static>, Trap> {
         let ptr = self.checked::<AtomicI64>(address, 0)?;
         // SAFETY: as in `host_wait_async32`.
-        Ok(unsafe { agentsync::wait_async_ptr(ptr, expected, timeout) })
+        let pending = unsafe { agentsync::wait_async_ptr(ptr, expected, timeout) };
+        Ok(pending.keeping(|| self.owner()))
+    }
+
+    /// What keeps the bytes mapped: wasmtime's handle (the agentsync view does not own them).
+    fn owner(&self) -> agentsync::Owner {
+        std::sync::Arc::new(self.memory.clone())
     }
 
     /// How many waiters (guest and host) are queued on the word at `address`.

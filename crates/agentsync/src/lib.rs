@@ -12,7 +12,7 @@ pub mod sync;
 
 pub use futex::{
     agent, notify, notify_addr, total_waiters, wait, wait_async, wait_async_ptr, wait_ptr,
-    waiter_count, waiter_count_addr, Settled, WaitAsync, WaitError, WaitFuture, WaitResult,
+    waiter_count, waiter_count_addr, Owner, Settled, WaitAsync, WaitError, WaitFuture, WaitResult,
     Waitable,
 };
 #[cfg(not(loom))]

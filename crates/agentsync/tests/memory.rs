@@ -289,3 +289,88 @@ fn external_memory_follows_its_owner() {
     let error = unsafe { SharedMemory::from_external(null, 0, true, || 0, ()) }.unwrap_err();
     assert_eq!(error, MemoryError::MisalignedBase { address: 0 });
 }
+
+/// A queued `wait_async` holds its memory: dropping every view and the memory itself does not
+/// unmap it while the wait may be notified, so a new memory cannot be placed at its address,
+/// and a notify on a new memory (which the allocator would otherwise put right there) wakes
+/// nobody. Without the hold, the second memory reuses the address and the notify returns 1.
+#[test]
+fn a_queued_wait_keeps_its_memory_so_a_reused_address_cannot_wake_it() {
+    let memory = SharedMemory::new(1, 1).unwrap();
+    let address = memory.as_ptr() as usize;
+    let pending = Atomics::wait_async(&Int32Array::new(&memory), 0, 0, None).unwrap();
+    assert!(pending.is_async());
+    drop(memory);
+    let mut woken = 0;
+    for _ in 0..64 {
+        let other = SharedMemory::new(1, 1).unwrap();
+        assert_ne!(
+            other.as_ptr() as usize,
+            address,
+            "the held address was reused"
+        );
+        woken += Atomics::notify(&Int32Array::new(&other), 0, usize::MAX).unwrap();
+    }
+    assert_eq!(woken, 0);
+    let future = pending.into_future().unwrap();
+    assert_eq!(future.result(), None, "still queued");
+    drop(future);
+    // Released now: the address may be used again, and nothing is left queued there.
+    assert_eq!(agentsync::waiter_count_addr(address), 0);
+}
+
+/// Stress: threads free memories with waits still queued on them while other threads make new
+/// memories (which land on freed addresses) and notify them. Invariant: no notify ever finds a
+/// waiter of a freed memory (Σ notify = 0), every wait is still pending when withdrawn, and
+/// nothing is left queued at the end.
+#[test]
+fn stress_freed_and_reused_memory_never_wakes_a_queued_waiter() {
+    let rounds = if cfg!(debug_assertions) { 200 } else { 2_000 };
+    let woken = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let notifiers: Vec<_> = (0..2)
+        .map(|_| {
+            let (woken, done) = (woken.clone(), done.clone());
+            std::thread::spawn(move || {
+                while !done.load(SeqCst) {
+                    let fresh = SharedMemory::new(1, 1).unwrap();
+                    let view = Int32Array::new(&fresh);
+                    for index in 0..4 {
+                        woken.fetch_add(Atomics::notify(&view, index, usize::MAX).unwrap(), SeqCst);
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut held = Vec::new();
+    for round in 0..rounds {
+        let memory = SharedMemory::new(1, 1).unwrap();
+        let view = Int32Array::new(&memory);
+        for index in 0..4 {
+            held.push(Atomics::wait_async(&view, index, 0, None).unwrap());
+        }
+        drop((view, memory));
+        if round % 8 == 7 {
+            for pending in held.drain(..) {
+                assert_eq!(
+                    pending.into_future().unwrap().cancel(),
+                    None,
+                    "woken while freed"
+                );
+            }
+        }
+    }
+    done.store(true, SeqCst);
+    for notifier in notifiers {
+        notifier.join().unwrap();
+    }
+    for pending in held.drain(..) {
+        assert_eq!(pending.into_future().unwrap().cancel(), None);
+    }
+    // Every wait was withdrawn while still queued (`cancel` gave `None`): nothing is left.
+    assert_eq!(
+        woken.load(SeqCst),
+        0,
+        "a notify on a new memory woke a waiter of a freed one"
+    );
+}

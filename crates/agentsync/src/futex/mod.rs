@@ -22,7 +22,7 @@ use crate::loom::atomic::{
 use node::{Node, Wake, TIMED_OUT, WAITING};
 use table::WakeList;
 
-pub use wait_async::{wait_async, wait_async_ptr, Settled, WaitAsync, WaitFuture};
+pub use wait_async::{wait_async, wait_async_ptr, Owner, Settled, WaitAsync, WaitFuture};
 
 #[cfg(loom)]
 #[doc(hidden)]

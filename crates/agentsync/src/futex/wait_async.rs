@@ -76,8 +76,15 @@ impl<F: Future<Output = WaitResult> + Unpin> Future for Settled<F> {
 #[must_use = "a pending wait is cancelled when dropped"]
 pub struct WaitFuture<'a> {
     node: Arc<Node>,
+    /// What keeps the memory at the record's key alive while the record may be queued (see
+    /// [`WaitFuture::keeping`]): released only after `Drop` has withdrawn the record, so no
+    /// other memory can be placed at the key while a notify could still find this waiter.
+    owner: Option<Owner>,
     _location: PhantomData<&'a ()>,
 }
+
+/// Anything that keeps a memory mapped: an `Arc` of the memory, of its engine's handle, ….
+pub type Owner = std::sync::Arc<dyn std::any::Any + Send + Sync>;
 
 impl std::fmt::Debug for WaitFuture<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -150,7 +157,8 @@ fn wait_async_unbound<'a, A: Waitable>(
 /// # Safety
 /// - `location` is non-null, aligned, and valid for atomic reads for the duration of this call.
 ///   The future only uses the address as a key afterwards. If the memory is freed and reused
-///   while the future is pending, a notify on the new contents' address wakes it.
+///   while the future is pending, a notify on the new contents' address wakes it: hand what
+///   keeps the memory alive to [`WaitAsync::keeping`] so that it cannot be freed first.
 pub unsafe fn wait_async_ptr<A: Waitable>(
     location: *const A,
     expected: A::Value,
@@ -184,11 +192,52 @@ pub(crate) fn enqueue<'a>(
     }
     WaitAsync::Async(WaitFuture {
         node,
+        owner: None,
         _location: PhantomData,
     })
 }
 
+impl<F> Settled<F> {
+    /// Applies `f` to the future, if the wait was queued.
+    pub fn map_future<G>(self, f: impl FnOnce(F) -> G) -> Settled<G> {
+        match self {
+            Settled::Sync(result) => Settled::Sync(result),
+            Settled::Async(future) => Settled::Async(f(future)),
+        }
+    }
+}
+
+impl<'a> WaitAsync<'a> {
+    /// [`WaitFuture::keeping`] for a queued wait; a settled one keeps nothing.
+    pub fn keeping(self, owner: impl FnOnce() -> Owner) -> WaitAsync<'a> {
+        self.map_future(|future| future.keeping(owner()))
+    }
+}
+
 impl WaitFuture<'_> {
+    /// Keeps `owner` (what keeps the waited-on memory mapped) alive until the wait is
+    /// withdrawn or decided and the future dropped.
+    ///
+    /// The queue is keyed by address: a future from [`wait_async_ptr`] that outlives its memory
+    /// would otherwise be found by a notify on whatever memory is placed at the same address
+    /// next, and woken spuriously. Every layer that queues a wait on memory it does not borrow
+    /// (a view's memory, a guest memory, a JavaScript `SharedArrayBuffer`) hands its owner
+    /// here.
+    ///
+    /// ```
+    /// use std::sync::{atomic::AtomicI32, Arc};
+    /// let word = Arc::new(AtomicI32::new(0));
+    /// // SAFETY: `word` is live for the call, and the future keeps it alive after it.
+    /// let pending = unsafe { agentsync::wait_async_ptr(Arc::as_ptr(&word), 0, None) }
+    ///     .keeping(|| word.clone());
+    /// drop(word); // the future still holds it: nothing else can take its address
+    /// drop(pending);
+    /// ```
+    pub fn keeping(mut self, owner: Owner) -> Self {
+        self.owner = Some(owner);
+        self
+    }
+
     /// The result, if already decided; does not register a waker.
     pub fn result(&self) -> Option<WaitResult> {
         self.node.result()

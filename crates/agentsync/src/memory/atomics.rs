@@ -365,9 +365,9 @@ impl Atomics {
     /// ```
     ///
     /// # Cancel safety
-    /// As [`crate::WaitFuture`]: dropping a pending future removes its record. The future keeps
-    /// only the element's address, not the memory: keep a view alive while it is pending, or a
-    /// new memory reusing the address could notify it.
+    /// As [`crate::WaitFuture`]: dropping a pending future removes its record. A pending future
+    /// keeps the view's memory alive (so no other memory can be placed at its address and
+    /// notify it) until it is dropped.
     ///
     /// # Errors
     /// [`AtomicsError::NotWaitable`], [`AtomicsError::NotShared`],
@@ -380,12 +380,14 @@ impl Atomics {
     ) -> Result<WaitAsync<'static>, AtomicsError> {
         let ptr = locate_waitable("Atomics.waitAsync", view, index, true)?;
         // SAFETY: as in `wait`.
-        unsafe { T::wait_async(ptr, T::wrap(value.into()), timeout) }.ok_or(
+        let pending = unsafe { T::wait_async(ptr, T::wrap(value.into()), timeout) }.ok_or(
             AtomicsError::NotWaitable {
                 operation: "Atomics.waitAsync",
                 kind: T::KIND,
             },
-        )
+        )?;
+        // A queued wait keeps its memory: no other memory can take the address while it is.
+        Ok(pending.keeping(|| view.memory().clone()))
     }
 
     /// `Atomics.notify(view, index, count)`: wakes up to `count` waiters on `view[index]`,

@@ -60,7 +60,7 @@
 //! - **Length-tracking views** (a view that follows the memory as it grows) are not provided:
 //!   make a new view after `grow`.
 //! - The memory never shrinks and is freed only when the last `Arc` (every view holds one) is
-//!   dropped. A pending `wait_async` future keeps only the address, not the memory.
+//!   dropped. A pending `wait_async` future holds the memory too, until it is dropped.
 
 mod atomics;
 mod buffer;
