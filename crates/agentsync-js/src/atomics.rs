@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicI32, AtomicI64};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use agentsync::memory::{notify_count_from_f64, timeout_from_ms, to_index};
 use agentsync::{WaitAsync, WaitFuture, WaitResult};
@@ -28,6 +28,8 @@ struct Location {
     kind: Kind,
     /// Address of the element.
     address: usize,
+    /// Address of the buffer's first byte (its key in the SharedArrayBuffer registry).
+    base: usize,
     /// Whether the view's buffer is a `SharedArrayBuffer`.
     shared: bool,
 }
@@ -64,11 +66,11 @@ pub(crate) fn to_number(ctx: &Ctx<'_>, value: &Value<'_>) -> rquickjs::Result<f6
 /// `Int32Array` or `BigInt64Array` (TypeError), in bounds and attached (TypeError); for wait
 /// and waitAsync its buffer must be shared (TypeError, before the index); the index must be
 /// below its length (RangeError).
-fn locate(
-    ctx: &Ctx<'_>,
+fn locate<'js>(
+    ctx: &Ctx<'js>,
     name: &str,
-    view: &Value<'_>,
-    index: &Value<'_>,
+    view: &Value<'js>,
+    index: &Value<'js>,
     need_shared: bool,
 ) -> rquickjs::Result<Location> {
     // SAFETY: a live value; returns -1 for anything that is not a typed array.
@@ -113,9 +115,16 @@ fn locate(
         ));
     }
     let position = to_number(ctx, index)?;
-    let length = byte_length as usize / element.max(1) as usize;
-    let index = match to_index(position) {
-        Ok(index) if index < length => index,
+    let mut length = byte_length as usize / element.max(1) as usize;
+    let index = to_index(position).ok();
+    // The engine reports a length-tracking view's length at construction, and each buffer
+    // object's length as this agent last saw it; a shared block only grows, so only an index
+    // past that can still be in range (J2): ask the intrinsic getters for the current length.
+    if index.is_some_and(|i| i >= length && shared) {
+        length = agent::current_length(ctx, view, &buffer)?.max(length);
+    }
+    let index = match index {
+        Some(index) if index < length => index,
         _ => {
             return Err(Exception::throw_range(
                 ctx,
@@ -129,6 +138,7 @@ fn locate(
         return Ok(Location {
             kind,
             address: 0,
+            base: 0,
             shared,
         });
     }
@@ -141,6 +151,7 @@ fn locate(
     Ok(Location {
         kind,
         address: data as usize + offset as usize + index * element as usize,
+        base: data as usize,
         shared,
     })
 }
@@ -237,14 +248,26 @@ fn wait<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> rquickjs::Result<Value<'js>
 
 /// `Atomics.waitAsync(typedArray, index, value, timeout)`.
 fn wait_async<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> rquickjs::Result<Value<'js>> {
-    let args = wait_args(ctx, "waitAsync", args)?;
+    let mut args = wait_args(ctx, "waitAsync", args)?;
+    // J1: a finite, non-zero timeout is a job of this agent's event loop, not the futex's timer;
+    // a zero one stays, for the synchronous `timed-out` (S18); one past the clock's range is ∞.
+    let deadline = match args.timeout {
+        Some(timeout) if !timeout.is_zero() => {
+            args.timeout = None;
+            Instant::now().checked_add(timeout)
+        }
+        _ => None,
+    };
     match start(&args) {
         WaitAsync::Sync(result) => {
             let value = result_value(ctx, result)?;
             agent::wait_async_result(ctx, false, value)
         }
         WaitAsync::Async(future) => {
-            let promise = agent::settle_later(ctx, future)?;
+            // The queued wait holds its buffer, so that no new buffer can be placed at its
+            // address (and notify it) while it waits, even if no script holds the buffer.
+            let future = future.keeping(crate::sab::Hold::owner(args.location.base as *const u8));
+            let promise = agent::settle_later(ctx, future, args.location.base, deadline)?;
             agent::wait_async_result(ctx, true, promise.into_value())
         }
     }

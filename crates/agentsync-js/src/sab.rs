@@ -42,10 +42,35 @@ pub(crate) fn memory_at(base: *const u8) -> Option<Arc<SharedMemory>> {
         .map(|entry| entry.memory.clone())
 }
 
-/// Counts one more holder of the buffer at `base` (a message carrying it).
-pub(crate) fn hold(base: *const u8) {
-    if let Some(entry) = registry().get_mut(&(base as usize)) {
-        entry.holders += 1;
+/// Counts one more holder of the buffer at `base` (a message carrying it); whether one was
+/// registered there.
+pub(crate) fn hold(base: *const u8) -> bool {
+    match registry().get_mut(&(base as usize)) {
+        Some(entry) => {
+            entry.holders += 1;
+            true
+        }
+        None => false,
+    }
+}
+
+/// One holder of a registered buffer, for as long as it lives: what a queued `waitAsync` keeps,
+/// so that its buffer (and so its address) stays taken while the wait may be notified.
+pub(crate) struct Hold(Option<usize>);
+
+impl Hold {
+    /// Holds the buffer at `base` (nothing if no buffer is registered there, so that the drop
+    /// cannot release a buffer registered there later).
+    pub(crate) fn owner(base: *const u8) -> agentsync::Owner {
+        Arc::new(Hold(hold(base).then_some(base as usize)))
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        if let Some(base) = self.0 {
+            release(base as *const u8);
+        }
     }
 }
 
@@ -79,6 +104,27 @@ pub(crate) fn record_growth(base: *const u8, length: usize) {
         // SeqCst: every agent's byteLength reads this one value (ArrayBufferByteLength, seq-cst).
         entry.grown_to.fetch_max(length, SeqCst);
     }
+}
+
+/// Whether any of the buffers at `bases` is also held by Rust code outside the JS host (an
+/// embedder's `SharedMemory`, a Wasm memory's view): such a buffer can be notified from outside
+/// any agent.
+pub(crate) fn any_held_outside(bases: impl Iterator<Item = usize>) -> bool {
+    let registry = registry();
+    let mut seen = Vec::new();
+    for base in bases {
+        if seen.contains(&base) {
+            continue;
+        }
+        seen.push(base);
+        if registry
+            .get(&base)
+            .is_some_and(|entry| Arc::strong_count(&entry.memory) > 1)
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// How many buffers are alive, for tests that check nothing leaks.

@@ -8,7 +8,7 @@
 //! settled because the futex woke the `Waker` of its `WaitFuture`, which marks it and unparks.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -101,6 +101,32 @@ impl Signal {
     }
 }
 
+/// The getter of a `SharedArrayBuffer`'s byte length, as the prelude defines it.
+const INTRINSIC_BYTE_LENGTH: &str =
+    "Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'byteLength').get";
+/// The getter of a typed array's length (the engine's, which follows a growing buffer).
+const INTRINSIC_LENGTH: &str =
+    "Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Int8Array.prototype), 'length').get";
+
+/// The current length of the typed array `view` over the shared `buffer`: the buffer is first
+/// brought up to the length any agent grew its block to, which also updates its length-tracking
+/// views (J2). Used only when the engine's cached length is too short for an index.
+pub(crate) fn current_length<'js>(
+    ctx: &Ctx<'js>,
+    view: &Value<'js>,
+    buffer: &Value<'js>,
+) -> rquickjs::Result<usize> {
+    let getters = with_local(|local| local.intrinsics.borrow().clone())
+        .flatten()
+        .ok_or_else(|| rquickjs::Exception::throw_internal(ctx, "no agent on this thread"))?;
+    let [byte_length, length] = getters;
+    let byte_length = byte_length.restore(ctx)?;
+    byte_length.call::<_, Value>((rquickjs::function::This(buffer.clone()),))?;
+    let length = length.restore(ctx)?;
+    let count: f64 = length.call((rquickjs::function::This(view.clone()),))?;
+    Ok(count as usize)
+}
+
 /// A worker this agent started.
 pub(crate) struct Child {
     pub(crate) signal: Arc<Signal>,
@@ -121,6 +147,8 @@ pub(crate) struct Local {
     /// Our parent's signal and our id there (workers only).
     pub(crate) parent: Option<(Arc<Signal>, u64)>,
     waits: RefCell<HashMap<u64, PendingWait>>,
+    /// `(deadline, id)` of each pending `waitAsync` with a finite timeout: its timeout job.
+    wait_deadlines: RefCell<BTreeSet<(Instant, u64)>>,
     next_wait: Cell<u64>,
     pub(crate) timers: RefCell<Timers>,
     pub(crate) children: RefCell<HashMap<u64, Child>>,
@@ -130,6 +158,10 @@ pub(crate) struct Local {
     pub(crate) listening: Cell<bool>,
     /// Interned names for `Atomics.waitAsync` results.
     pub(crate) atoms: Atoms,
+    /// The `SharedArrayBuffer.prototype.byteLength` getter (the prelude's, which brings the
+    /// object up to the block's length) and `%TypedArray%.prototype.length` getter, taken
+    /// before any script runs.
+    intrinsics: RefCell<Option<[Persistent<Function<'static>>; 2]>>,
     /// Promises rejected with no handler yet, with their reason.
     rejections: RefCell<Vec<(Persistent<Value<'static>>, ScriptError)>>,
 }
@@ -211,12 +243,14 @@ impl Agent {
             base_dir: RefCell::new(base_dir),
             parent,
             waits: RefCell::new(HashMap::new()),
+            wait_deadlines: RefCell::new(BTreeSet::new()),
             next_wait: Cell::new(0),
             timers: RefCell::new(Timers::default()),
             children: RefCell::new(HashMap::new()),
             closing: Cell::new(false),
             listening: Cell::new(false),
             atoms,
+            intrinsics: RefCell::new(None),
             rejections: RefCell::new(Vec::new()),
         });
         // QuickJS-ng collects cycles whenever allocation passes a threshold, scanning every
@@ -274,6 +308,12 @@ impl Agent {
                 )
                 .map_err(catch)?;
             let deliver: Function = prelude.call((host, is_main)).map_err(catch)?;
+            let getters: [Function; 2] = [
+                ctx.eval(INTRINSIC_BYTE_LENGTH).map_err(catch)?,
+                ctx.eval(INTRINSIC_LENGTH).map_err(catch)?,
+            ];
+            *agent.local.intrinsics.borrow_mut() =
+                Some(getters.map(|getter| Persistent::save(&ctx, getter)));
             Ok(Persistent::save(&ctx, deliver))
         });
         agent.deliver = Some(deliver.map_err(JsError::Script)?);
@@ -319,9 +359,17 @@ impl Agent {
                 continue;
             }
             if !self.alive() {
+                self.warn_pending_waits();
                 return Ok(());
             }
-            match self.local.timers.borrow().next_due() {
+            let timer = self.local.timers.borrow().next_due();
+            let wait = self
+                .local
+                .wait_deadlines
+                .borrow()
+                .first()
+                .map(|(due, _)| *due);
+            match timer.into_iter().chain(wait).min() {
                 Some(due) => thread::park_timeout(due.saturating_duration_since(Instant::now())),
                 None => thread::park(),
             }
@@ -381,20 +429,14 @@ impl Agent {
                 .into_iter()
                 .filter_map(|id| self.poll_wait(id))
                 .collect();
-            ran |= !results.is_empty();
-            self.context.with(|ctx| {
-                for (result, resolve) in results {
-                    let resolve = resolve.restore(&ctx).map_err(|_| self.uncaught(&ctx))?;
-                    let value = result_string(&ctx, result).map_err(|_| self.uncaught(&ctx))?;
-                    resolve
-                        .call::<_, ()>((value,))
-                        .map_err(|_| self.uncaught(&ctx))?;
-                }
-                Ok::<_, JsError>(())
-            })?;
-            self.microtasks()?;
+            ran |= self.resolve_waits(results)?;
         }
         let now = Instant::now();
+        // The timeout jobs of waits whose deadline passed (J1), in one task.
+        if !self.stopping() {
+            let expired = self.expire_waits(now);
+            ran |= self.resolve_waits(expired)?;
+        }
         loop {
             if self.stopping() {
                 return Ok(true);
@@ -421,9 +463,101 @@ impl Agent {
         let pending = waits.get_mut(&id)?;
         let waker = pending.waker.clone();
         match Pin::new(&mut pending.future).poll(&mut TaskContext::from_waker(&waker)) {
-            Poll::Ready(result) => waits.remove(&id).map(|p| (result, p.resolve)),
+            Poll::Ready(result) => {
+                let pending = waits.remove(&id)?;
+                if let Some(deadline) = pending.deadline {
+                    self.local
+                        .wait_deadlines
+                        .borrow_mut()
+                        .remove(&(deadline, id));
+                }
+                Some((result, pending.resolve))
+            }
             Poll::Pending => None,
         }
+    }
+
+    /// Runs the timeout jobs due at `now`: each takes its waiter off the list, unless a notify
+    /// took it first (then the result is `ok`, J1).
+    fn expire_waits(&self, now: Instant) -> Vec<(WaitResult, Persistent<Function<'static>>)> {
+        let mut expired = Vec::new();
+        loop {
+            let due = {
+                let mut deadlines = self.local.wait_deadlines.borrow_mut();
+                match deadlines.first() {
+                    Some(&(deadline, id)) if deadline <= now => {
+                        deadlines.pop_first();
+                        id
+                    }
+                    _ => break,
+                }
+            };
+            let Some(pending) = self.local.waits.borrow_mut().remove(&due) else {
+                continue;
+            };
+            let result = pending.future.cancel().unwrap_or(WaitResult::TimedOut);
+            expired.push((result, pending.resolve));
+        }
+        expired
+    }
+
+    /// Resolves each promise with its result, in one task; whether there was any.
+    fn resolve_waits(
+        &self,
+        results: Vec<(WaitResult, Persistent<Function<'static>>)>,
+    ) -> Result<bool, JsError> {
+        if results.is_empty() {
+            return Ok(false);
+        }
+        self.context.with(|ctx| {
+            for (result, resolve) in results {
+                let resolve = resolve.restore(&ctx).map_err(|_| self.uncaught(&ctx))?;
+                let value = result_string(&ctx, result).map_err(|_| self.uncaught(&ctx))?;
+                resolve
+                    .call::<_, ()>((value,))
+                    .map_err(|_| self.uncaught(&ctx))?;
+            }
+            Ok::<_, JsError>(())
+        })?;
+        self.microtasks()?;
+        Ok(true)
+    }
+
+    /// Whether a pending `waitAsync` keeps the agent alive (J3).
+    ///
+    /// A worker's always do (its parent may notify them; node's workers under our shim behave
+    /// the same). On the main agent, which is asked only once no worker is alive: one with a
+    /// timeout job, one already settled, or one on a buffer that Rust code outside the JS host
+    /// holds (an embedder's memory, a Wasm memory), which may still notify it. An untimed wait
+    /// on a buffer only agents hold does not: no agent is left that could notify it.
+    fn waits_keep_alive(&self) -> bool {
+        let local = &self.local;
+        if !local.wait_deadlines.borrow().is_empty() || !lock(&local.signal.settled).is_empty() {
+            return true;
+        }
+        let waits = local.waits.borrow();
+        if local.parent.is_some() {
+            return !waits.is_empty();
+        }
+        waits.values().any(|p| p.future.result().is_some())
+            || sab::any_held_outside(waits.values().map(|p| p.base))
+    }
+
+    /// The main agent ends with untimed waits nobody can notify: says so on stderr, as the
+    /// program ends with status 0 (as node ends it).
+    fn warn_pending_waits(&self) {
+        let pending = self.local.waits.borrow().len();
+        if pending == 0 || self.local.parent.is_some() {
+            return;
+        }
+        let plural = if pending == 1 { "" } else { "s" };
+        let _ = self.local.options.output.write(
+            crate::Stream::Stderr,
+            &format!(
+                "warning: the program ended with {pending} Atomics.waitAsync call{plural} \
+                 still pending that no agent can notify any more"
+            ),
+        );
     }
 
     fn dispatch(&self, event: Event) -> Result<(), JsError> {
@@ -478,10 +612,10 @@ impl Agent {
     fn alive(&self) -> bool {
         let local = &self.local;
         !local.timers.borrow().is_empty()
-            || !local.waits.borrow().is_empty()
             || local.children.borrow().values().any(|c| !c.done)
             || (local.parent.is_some() && local.listening.get())
             || !lock(&local.signal.inbox).is_empty()
+            || self.waits_keep_alive()
     }
 
     /// Stops every worker this agent started and waits for their threads; drops the pending
@@ -503,6 +637,7 @@ impl Agent {
             }
         }
         self.local.waits.borrow_mut().clear();
+        self.local.wait_deadlines.borrow_mut().clear();
         self.local.timers.borrow_mut().clear();
         self.local.rejections.borrow_mut().clear();
         lock(&self.local.signal.inbox).clear();

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::thread::{self, Thread};
+use std::time::Instant;
 
 use agentsync::{WaitFuture, WaitResult};
 use rquickjs::{qjs, Ctx, Function, Persistent, Promise, Value};
@@ -50,6 +51,10 @@ pub(super) struct PendingWait {
     pub(super) waker: Waker,
     /// The promise's resolve function.
     pub(super) resolve: Persistent<Function<'static>>,
+    /// When its timeout job runs (J1), if it has a finite timeout.
+    pub(super) deadline: Option<Instant>,
+    /// The first byte of the buffer it waits on (its key in the SharedArrayBuffer registry).
+    pub(super) base: usize,
 }
 
 /// Property names and result strings of `Atomics.waitAsync`, interned once per agent.
@@ -163,10 +168,14 @@ pub(crate) fn block_on_wait(mut future: WaitFuture<'static>) -> Option<WaitResul
     }
 }
 
-/// The promise of a queued `waitAsync`: settled by the loop when the future's waker runs.
+/// The promise of a queued `waitAsync` on the buffer whose first byte is `base`: settled by the
+/// loop when the future's waker runs, or by the agent's timeout job at `deadline` (J1: the
+/// waiter leaves the list only when that job runs, so a notify that comes first still wins).
 pub(crate) fn settle_later<'js>(
     ctx: &Ctx<'js>,
     future: WaitFuture<'static>,
+    base: usize,
+    deadline: Option<Instant>,
 ) -> rquickjs::Result<Promise<'js>> {
     let (promise, resolve, _reject) = ctx.promise()?;
     let local = with_local(Rc::clone)
@@ -181,7 +190,12 @@ pub(crate) fn settle_later<'js>(
         future,
         waker,
         resolve: Persistent::save(ctx, resolve),
+        deadline,
+        base,
     };
+    if let Some(deadline) = deadline {
+        local.wait_deadlines.borrow_mut().insert((deadline, id));
+    }
     // Register the waker now: a notify from another thread may come at any moment. If it
     // already came, mark it settled ourselves (the promise still settles in a later task).
     let waker = pending.waker.clone();
