@@ -38,15 +38,19 @@ pub struct Test262Args {
 }
 
 /// One test file in one mode, and how it went.
-struct Record {
-    file: String,
-    mode: Option<Mode>,
-    outcome: Outcome,
-    millis: u128,
+pub(crate) struct Record {
+    /// The file, relative to the root.
+    pub(crate) file: String,
+    /// Its mode; `None` when the file could not be loaded.
+    pub(crate) mode: Option<Mode>,
+    /// How it went.
+    pub(crate) outcome: Outcome,
+    /// How long it ran.
+    pub(crate) millis: u128,
 }
 
 /// The `.js` test files under `path` (fixtures, `*_FIXTURE.js`, are not tests), sorted.
-fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), CliError> {
+pub(crate) fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), CliError> {
     let meta =
         std::fs::metadata(path).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
     if meta.is_file() {
@@ -108,88 +112,25 @@ pub fn test262(args: &Test262Args) -> Result<(), CliError> {
         };
         collect(&full, &mut files)?;
     }
-    let shown = |path: &Path| {
-        path.strip_prefix(&args.root)
-            .unwrap_or(path)
-            .display()
-            .to_string()
-    };
-    let started = Instant::now();
-    let mut records = Vec::new();
-    let mut jobs = Vec::new();
-    for file in &files {
-        match load_test(&options, file) {
-            Ok(test) => {
-                let test = std::sync::Arc::new(test);
-                for mode in test.modes() {
-                    jobs.push((test.clone(), mode));
-                }
-            }
-            Err(error) => records.push(Record {
-                file: shown(file),
-                mode: None,
-                outcome: Outcome::Fail(error),
-                millis: 0,
-            }),
-        }
-    }
     let threads = args
         .threads
         .map(NonZeroUsize::get)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, NonZeroUsize::get));
-    let bar = ProgressBar::new(jobs.len() as u64);
+    let started = Instant::now();
+    let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    for record in &records {
-        report_failure(&bar, record)?;
-    }
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<Record>();
-    let mut failed_output = None;
-    std::thread::scope(|scope| {
-        for _ in 0..threads.min(jobs.len().max(1)) {
-            let tx = tx.clone();
-            let (next, jobs, options) = (&next, &jobs, &options);
-            scope.spawn(move || {
-                while let Some((test, mode)) = jobs.get(next.fetch_add(1, Relaxed)) {
-                    let begun = Instant::now();
-                    let outcome = run_mode(options, test, *mode);
-                    let record = Record {
-                        file: shown(&test.path),
-                        mode: Some(*mode),
-                        outcome,
-                        millis: begun.elapsed().as_millis(),
-                    };
-                    if tx.send(record).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        for record in rx {
-            bar.inc(1);
-            if failed_output.is_none() {
-                if let Err(error) = report_failure(&bar, &record) {
-                    failed_output = Some(error);
-                    // Stop handing out tests; the running ones finish.
-                    next.store(usize::MAX / 2, Relaxed);
-                }
-            }
-            records.push(record);
-        }
+    let records = execute(&options, &files, threads, |record, total| {
+        bar.set_length(total as u64);
+        bar.inc(1);
+        report_failure(&bar, record)
     });
     bar.finish_and_clear();
-    if let Some(error) = failed_output {
-        return Err(error);
-    }
+    let records = records?;
     let wall = started.elapsed();
-    records.sort_by(|a, b| {
-        (&a.file, a.mode.map(|m| m.to_string())).cmp(&(&b.file, b.mode.map(|m| m.to_string())))
-    });
     if let Some(path) = &args.json {
         write_json(path, &records)?;
     }
@@ -235,6 +176,90 @@ pub fn test262(args: &Test262Args) -> Result<(), CliError> {
         return Err(CliError::Failed(format!("{failed} test262 runs failed")));
     }
     Ok(())
+}
+
+/// Runs every mode of every test file in `files` on `threads` threads and returns the records
+/// sorted by file and mode. `each` sees every record as it arrives, with the number of records
+/// to expect in all (loading errors are records too); its first error stops handing out tests
+/// (the running ones finish) and is returned.
+pub(crate) fn execute(
+    options: &Test262Options,
+    files: &[PathBuf],
+    threads: usize,
+    mut each: impl FnMut(&Record, usize) -> Result<(), CliError>,
+) -> Result<Vec<Record>, CliError> {
+    let shown = |path: &Path| {
+        path.strip_prefix(&options.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    };
+    let mut records = Vec::new();
+    let mut jobs = Vec::new();
+    for file in files {
+        match load_test(options, file) {
+            Ok(test) => {
+                let test = std::sync::Arc::new(test);
+                for mode in test.modes() {
+                    jobs.push((test.clone(), mode));
+                }
+            }
+            Err(error) => records.push(Record {
+                file: shown(file),
+                mode: None,
+                outcome: Outcome::Fail(error),
+                millis: 0,
+            }),
+        }
+    }
+    let total = records.len() + jobs.len();
+    let mut failed_output = None;
+    for record in &records {
+        if let Err(error) = each(record, total) {
+            failed_output.get_or_insert(error);
+        }
+    }
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<Record>();
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(jobs.len().max(1)) {
+            let tx = tx.clone();
+            let (next, jobs, shown) = (&next, &jobs, &shown);
+            scope.spawn(move || {
+                while let Some((test, mode)) = jobs.get(next.fetch_add(1, Relaxed)) {
+                    let begun = Instant::now();
+                    let outcome = run_mode(options, test, *mode);
+                    let record = Record {
+                        file: shown(&test.path),
+                        mode: Some(*mode),
+                        outcome,
+                        millis: begun.elapsed().as_millis(),
+                    };
+                    if tx.send(record).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for record in rx {
+            if failed_output.is_none() {
+                if let Err(error) = each(&record, total) {
+                    failed_output = Some(error);
+                    // Stop handing out tests; the running ones finish.
+                    next.store(usize::MAX / 2, Relaxed);
+                }
+            }
+            records.push(record);
+        }
+    });
+    if let Some(error) = failed_output {
+        return Err(error);
+    }
+    records.sort_by(|a, b| {
+        (&a.file, a.mode.map(|m| m.to_string())).cmp(&(&b.file, b.mode.map(|m| m.to_string())))
+    });
+    Ok(records)
 }
 
 /// One line for a failed test: file, mode, the first line of the reason.

@@ -154,7 +154,7 @@ pub fn run(args: &TestharnessArgs) -> Result<(), CliError> {
 }
 
 /// Adds `path` (a file) or the `*.any.js` files under it (a directory), sorted.
-fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), CliError> {
+pub(crate) fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), CliError> {
     let metadata = std::fs::metadata(path)
         .map_err(|error| CliError::Usage(format!("cannot read {}: {error}", path.display())))?;
     if !metadata.is_dir() {

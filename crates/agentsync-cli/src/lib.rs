@@ -24,6 +24,7 @@ macro_rules! say {
 
 pub mod alloc_count;
 pub mod bench;
+pub mod conformance;
 pub mod js;
 pub mod js_test262;
 pub mod js_testharness;
@@ -76,6 +77,10 @@ pub enum Command {
     /// Run JavaScript whose SharedArrayBuffers and Atomics.wait / notify / waitAsync are
     /// agentsync's: `agentsync js FILE [ARGS...]` or `agentsync js -e CODE`.
     Js(js::JsArgs),
+    /// Run every official suite found under a directory (WebAssembly threads spec scripts and
+    /// JS API, test262's Atomics and SharedArrayBuffer, wasi-testsuite) and compare the
+    /// results with the committed expectations.
+    Conformance(conformance::ConformanceArgs),
 }
 
 /// Why a command did not succeed.
@@ -110,6 +115,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Wasm(args) => wasm::module_readable(&args).and_then(|()| wasm::run(&args)),
         Command::Wast(args) => wasm::wast(&args),
         Command::Js(args) => js::run(&args),
+        Command::Conformance(args) => conformance::run(&args),
     };
     ExitCode::from(exit_code(outcome))
 }

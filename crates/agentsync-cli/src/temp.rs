@@ -84,6 +84,47 @@ impl Drop for TempFile {
     }
 }
 
+/// A directory created exclusively under a random name (`mkdir` fails on any existing entry);
+/// removed with everything in it when dropped.
+#[derive(Debug)]
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates `dir/{prefix}{16 random hex digits}`, accessible by the owner only.
+    ///
+    /// # Errors
+    ///
+    /// The directory cannot be written, or `ATTEMPTS` random names all existed.
+    pub fn new_in(dir: &Path, prefix: &str) -> io::Result<Self> {
+        use std::os::unix::fs::DirBuilderExt;
+        for _ in 0..ATTEMPTS {
+            let path = dir.join(format!("{prefix}{:016x}", fastrand::u64(..)));
+            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+                Ok(()) => return Ok(TempDir { path }),
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(error) => return Err(error),
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{ATTEMPTS} random names in {} all existed", dir.display()),
+        ))
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
 /// Opens a new file at `path` for writing, failing if anything (a symlink too) is there.
 pub fn create_exclusive(path: &Path) -> io::Result<File> {
     OpenOptions::new()
