@@ -60,14 +60,35 @@ fn resident_bytes() -> f64 {
     pages * 4096.0
 }
 
-/// A timer delay: `ToNumber`, NaN or negative → 0, in milliseconds.
+/// The longest timer delay, in milliseconds: browsers and node keep delays in a signed 32-bit
+/// integer and treat a longer one as 1 ms.
+const TIMEOUT_MAX_MS: f64 = 2_147_483_647.0;
+
+/// A timer delay: `ToNumber`, NaN or negative → 0, in milliseconds; above
+/// [`TIMEOUT_MAX_MS`] (+∞ too) → 1 ms with a warning on stderr, as node does (otherwise such a
+/// timer would never fire and the run would never end).
 fn delay(ctx: &Ctx<'_>, value: Option<Value<'_>>) -> rquickjs::Result<Duration> {
     let ms = match value {
         Some(v) if !v.is_undefined() => crate::atomics::to_number(ctx, &v)?,
         _ => 0.0,
     };
-    Ok(if ms.is_finite() && ms > 0.0 {
-        Duration::from_secs_f64(ms.min(1e15) / 1e3)
+    if ms > TIMEOUT_MAX_MS {
+        let shown = if ms.is_infinite() {
+            "Infinity".to_string()
+        } else if ms < 1e21 && ms.fract() == 0.0 {
+            format!("{}", ms as u64)
+        } else {
+            format!("{ms:e}")
+        };
+        let warning = format!(
+            "TimeoutOverflowWarning: {shown} does not fit into a 32-bit signed integer; the \
+             timeout was set to 1 ms"
+        );
+        let _ = local(ctx)?.options.output.write(Stream::Stderr, &warning);
+        return Ok(Duration::from_millis(1));
+    }
+    Ok(if ms > 0.0 {
+        Duration::from_secs_f64(ms / 1e3)
     } else {
         Duration::ZERO
     })

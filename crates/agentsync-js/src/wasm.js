@@ -5,6 +5,9 @@
 (function (native, host) {
   'use strict';
   const global = globalThis;
+  // The JS embedding's limit on a table's elements (the WebAssembly JS API's
+  // implementation-defined limits, as V8 and SpiderMonkey have it).
+  const TABLE_MAX = 10000000;
 
   function define(object, name, value) {
     Object.defineProperty(object, name, { value, writable: true, configurable: true, enumerable: false });
@@ -295,7 +298,7 @@
       const maximumValue = descriptor.maximum;
       const maximum = maximumValue === undefined ? undefined : toU32(maximumValue, 'WebAssembly.Table: maximum');
       if (maximum !== undefined && maximum < initial) throw new RangeError('WebAssembly.Table: maximum is below initial');
-      if (initial > 10000000) throw new RangeError('WebAssembly.Table: initial is more than 10000000');
+      if (initial > TABLE_MAX) throw new RangeError(`WebAssembly.Table: initial is more than ${TABLE_MAX}`);
       const funcref = element === 'anyfunc';
       const init = arguments.length > 1 && arguments[1] !== undefined
         ? toRef(funcref, arguments[1], 'WebAssembly.Table')
@@ -330,6 +333,9 @@
       const reference = arguments.length > 1 || !state.funcref ? toRef(state.funcref, value, 'WebAssembly.Table.grow') : undefined;
       const info = native.tableInfo(state.id);
       if (info.length + n > info.maximum) throw new RangeError('WebAssembly.Table.grow: past the maximum');
+      // The JS embedding's table limit applies to growth as to construction (otherwise an
+      // unbounded table could be asked to allocate and clear gigabytes at once).
+      if (info.length + n > TABLE_MAX) throw new RangeError(`WebAssembly.Table.grow: ${info.length} + ${n} elements is more than ${TABLE_MAX}`);
       return native.tableGrow(state.id, n, reference);
     }
   }

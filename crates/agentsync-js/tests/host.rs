@@ -569,3 +569,54 @@ fn a_failing_output_sink_ends_the_run_with_an_output_error() {
         other => panic!("expected JsError::Output, got {other:?}"),
     }
 }
+
+/// A delay above 2³¹−1 ms (or +∞) is 1 ms with a warning, as in node and browsers: such timers
+/// fire, and the run ends, instead of waiting forever.
+#[test]
+fn timers_with_delays_past_2_31_ms_fire_after_1_ms_with_a_warning() {
+    let run = run_js(
+        r#"
+        const fired = [];
+        const delays = [1e308, 2 ** 31, 2 ** 32 + 5, Infinity];
+        for (const d of delays) {
+          setTimeout(() => {
+            fired.push(String(d));
+            if (fired.length === delays.length) { print(fired.sort().join(' ')); done(); }
+          }, d);
+        }
+        const kept = setTimeout(() => print('2**31-1 is kept as it is'), 2 ** 31 - 1);
+        clearTimeout(kept);
+        "#,
+    );
+    run.done();
+    assert_eq!(
+        run.out[0], "1e+308 2147483648 4294967301 Infinity",
+        "{:?}",
+        run.out
+    );
+    assert_eq!(run.err.len(), 4, "{:?}", run.err);
+    assert!(
+        run.err[0].starts_with("TimeoutOverflowWarning: 1e308 does not fit"),
+        "{:?}",
+        run.err
+    );
+}
+
+/// `WebAssembly.Table.prototype.grow` applies the JS embedding's limit of 10,000,000 elements,
+/// as the constructor does: a huge delta is a RangeError at once, not gigabytes allocated.
+#[cfg(feature = "wasm")]
+#[test]
+fn table_grow_past_the_js_embedding_limit_is_a_range_error_at_once() {
+    let run = run_js(
+        r#"
+        const t = new WebAssembly.Table({ element: 'anyfunc', initial: 1 });
+        throws(() => t.grow(2 ** 31), 'RangeError', 'grow by 2**31');
+        throws(() => t.grow(10000000), 'RangeError', 'one past the limit');
+        eq(t.length, 1, 'unchanged');
+        eq(t.grow(9), 1, 'a small grow returns the old length');
+        eq(t.length, 10, 'grown');
+        done();
+        "#,
+    );
+    run.done();
+}
