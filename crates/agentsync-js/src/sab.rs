@@ -106,27 +106,6 @@ pub(crate) fn record_growth(base: *const u8, length: usize) {
     }
 }
 
-/// Whether any of the buffers at `bases` is also held by Rust code outside the JS host (an
-/// embedder's `SharedMemory`, a Wasm memory's view): such a buffer can be notified from outside
-/// any agent.
-pub(crate) fn any_held_outside(bases: impl Iterator<Item = usize>) -> bool {
-    let registry = registry();
-    let mut seen = Vec::new();
-    for base in bases {
-        if seen.contains(&base) {
-            continue;
-        }
-        seen.push(base);
-        if registry
-            .get(&base)
-            .is_some_and(|entry| Arc::strong_count(&entry.memory) > 1)
-        {
-            return true;
-        }
-    }
-    false
-}
-
 /// How many buffers are alive, for tests that check nothing leaks.
 pub fn live_buffers() -> usize {
     registry().len()

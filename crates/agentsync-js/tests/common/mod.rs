@@ -139,8 +139,9 @@ impl Run {
         assert_eq!(
             self.out.last().map(String::as_str),
             Some("done"),
-            "the script did not reach done(); stdout: {:#?}",
-            self.out
+            "the script did not reach done(); stdout: {:#?}; stderr: {:#?}",
+            self.out,
+            self.err
         );
         self
     }
