@@ -267,7 +267,7 @@ fn wait_async<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> rquickjs::Result<Valu
             // The queued wait holds its buffer, so that no new buffer can be placed at its
             // address (and notify it) while it waits, even if no script holds the buffer.
             let future = future.keeping(crate::sab::Hold::owner(args.location.base as *const u8));
-            let promise = agent::settle_later(ctx, future, deadline)?;
+            let promise = agent::settle_later(ctx, future, args.location.base, deadline)?;
             agent::wait_async_result(ctx, true, promise.into_value())
         }
     }

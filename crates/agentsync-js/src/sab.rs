@@ -106,6 +106,31 @@ pub(crate) fn record_growth(base: *const u8, length: usize) {
     }
 }
 
+/// Whether any of the buffers at `bases` is also held by Rust code outside the JS host (an
+/// embedder's `SharedMemory`, a Wasm memory's view): such a buffer can be notified from outside
+/// any agent.
+///
+/// When it answers `false`, everything a holder did before letting go (a notify, say) is
+/// visible to the caller: the acquire fence pairs with the release decrement of `Arc`'s drop.
+pub(crate) fn any_held_outside(bases: impl Iterator<Item = usize>) -> bool {
+    let held = {
+        let registry = registry();
+        let mut seen = Vec::new();
+        bases.into_iter().any(|base| {
+            if seen.contains(&base) {
+                return false;
+            }
+            seen.push(base);
+            registry
+                .get(&base)
+                .is_some_and(|entry| Arc::strong_count(&entry.memory) > 1)
+        })
+    };
+    // Acquire: pairs with the Release decrement of the last outside holder's `Arc::drop`.
+    std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+    held
+}
+
 /// How many buffers are alive, for tests that check nothing leaks.
 pub fn live_buffers() -> usize {
     registry().len()

@@ -1,4 +1,4 @@
-//! Programs that once differed from the spec and from Node.js (J1 and J2 of docs/semantics.md, and a
+//! Programs that once differed from the spec and from Node.js (J1–J3 of docs/semantics.md, and a
 //! spurious wake-up through address reuse): each runs on the host and must print its expected
 //! lines; when `node` is on PATH, the same file under Node.js with the shim must print the same.
 
@@ -108,6 +108,18 @@ fn j2_notify_and_waitasync_on_a_length_tracking_view_see_the_grown_length() {
         ],
     );
     assert!(err.is_empty(), "{err:?}");
+}
+
+#[test]
+fn j3_an_untimed_wait_nobody_can_notify_ends_the_program_with_a_warning() {
+    let err = check("j3_untimed_wait_ends.js", &["queued", "the last timer ran"]);
+    assert_eq!(
+        err,
+        [
+            "warning: the program ended with 1 Atomics.waitAsync call still pending that no \
+          agent can notify any more"
+        ]
+    );
 }
 
 #[test]

@@ -267,3 +267,37 @@ fn fifo_across_js_and_rust_waiters_on_one_word() {
     );
     run.done();
 }
+
+/// J3 must never end the main agent while a Rust thread that holds the buffer is about to
+/// notify it: the thread notifies, then lets go of the memory at once, in many runs. (Deciding
+/// "nobody can notify it" from the wait's state first and the holders second missed such a
+/// notify about once in 20 runs.)
+#[test]
+fn j3_a_rust_thread_that_notifies_then_lets_go_is_never_missed() {
+    // Many other pending waits (on a buffer only this agent has) make each liveness check long,
+    // and the thread notifies at a different moment in each run, so that the notify and the
+    // letting go land inside one check in some run.
+    for run in 0..60u64 {
+        let out = run_with(
+            Options {
+                prelude: false,
+                ..Options::default()
+            },
+            "globalThis.sab = new SharedArrayBuffer(16);\n\
+             const other = new Int32Array(new SharedArrayBuffer(16));\n\
+             for (let i = 0; i < 5000; i++) Atomics.waitAsync(other, 0, 0);\n\
+             Atomics.waitAsync(new Int32Array(sab), 0, 0).value.then((v) => print(v));",
+            move |host, _| {
+                let memory = host.shared_memory("sab").expect("sab is agentsync memory");
+                thread::spawn(move || {
+                    wait_for_waiters(&memory, 0, 1);
+                    thread::sleep(Duration::from_micros(run % 20 * 25));
+                    assert_eq!(Atomics::notify(&Int32Array::new(&memory), 0, 1), Ok(1));
+                    drop(memory);
+                });
+            },
+        );
+        out.ok();
+        assert_eq!(out.out, ["ok"], "run {run}: stderr {:?}", out.err);
+    }
+}

@@ -359,6 +359,7 @@ impl Agent {
                 continue;
             }
             if !self.alive() {
+                self.warn_pending_waits();
                 return Ok(());
             }
             let timer = self.local.timers.borrow().next_due();
@@ -522,11 +523,48 @@ impl Agent {
         Ok(true)
     }
 
-    /// Whether a pending `waitAsync` keeps the agent alive: every pending one does (J3, which
-    /// would let the main agent end with untimed waits nobody can notify, is not applied yet:
-    /// deciding "nobody can" raced with a Rust thread's notify; see docs/js-host.md).
+    /// Whether a pending `waitAsync` keeps the agent alive (J3).
+    ///
+    /// A worker's always do (its parent may notify them; node's workers under our shim behave
+    /// the same). On the main agent, which is asked only once no worker is alive: one with a
+    /// timeout job, one already settled, or one on a buffer that Rust code outside the JS host
+    /// holds (an embedder's memory, a Wasm memory), which may still notify it. An untimed wait
+    /// on a buffer only agents hold does not: no agent is left that could notify it.
+    ///
+    /// The order of the checks matters: who holds the buffers is read first. A Rust thread
+    /// that notifies and then drops its memory is either still seen holding it, or was seen
+    /// letting go, and then (through the acquire in `any_held_outside`) its notify is seen by
+    /// the checks after: the settled list and each wait's result. Reading the results first
+    /// could miss a notify that lands right after, and then miss the holder too.
     fn waits_keep_alive(&self) -> bool {
-        !self.local.waits.borrow().is_empty() || !lock(&self.local.signal.settled).is_empty()
+        let local = &self.local;
+        if !local.wait_deadlines.borrow().is_empty() {
+            return true;
+        }
+        let waits = local.waits.borrow();
+        if local.parent.is_some() {
+            return !waits.is_empty() || !lock(&local.signal.settled).is_empty();
+        }
+        sab::any_held_outside(waits.values().map(|p| p.base))
+            || !lock(&local.signal.settled).is_empty()
+            || waits.values().any(|p| p.future.result().is_some())
+    }
+
+    /// The main agent ends with untimed waits nobody can notify: says so on stderr, as the
+    /// program ends with status 0 (as node ends it).
+    fn warn_pending_waits(&self) {
+        let pending = self.local.waits.borrow().len();
+        if pending == 0 || self.local.parent.is_some() {
+            return;
+        }
+        let plural = if pending == 1 { "" } else { "s" };
+        let _ = self.local.options.output.write(
+            crate::Stream::Stderr,
+            &format!(
+                "warning: the program ended with {pending} Atomics.waitAsync call{plural} \
+                 still pending that no agent can notify any more"
+            ),
+        );
     }
 
     fn dispatch(&self, event: Event) -> Result<(), JsError> {

@@ -53,6 +53,8 @@ pub(super) struct PendingWait {
     pub(super) resolve: Persistent<Function<'static>>,
     /// When its timeout job runs (J1), if it has a finite timeout.
     pub(super) deadline: Option<Instant>,
+    /// The first byte of the buffer it waits on (its key in the SharedArrayBuffer registry).
+    pub(super) base: usize,
 }
 
 /// Property names and result strings of `Atomics.waitAsync`, interned once per agent.
@@ -166,12 +168,13 @@ pub(crate) fn block_on_wait(mut future: WaitFuture<'static>) -> Option<WaitResul
     }
 }
 
-/// The promise of a queued `waitAsync`: settled by the
+/// The promise of a queued `waitAsync` on the buffer whose first byte is `base`: settled by the
 /// loop when the future's waker runs, or by the agent's timeout job at `deadline` (J1: the
 /// waiter leaves the list only when that job runs, so a notify that comes first still wins).
 pub(crate) fn settle_later<'js>(
     ctx: &Ctx<'js>,
     future: WaitFuture<'static>,
+    base: usize,
     deadline: Option<Instant>,
 ) -> rquickjs::Result<Promise<'js>> {
     let (promise, resolve, _reject) = ctx.promise()?;
@@ -188,6 +191,7 @@ pub(crate) fn settle_later<'js>(
         waker,
         resolve: Persistent::save(ctx, resolve),
         deadline,
+        base,
     };
     if let Some(deadline) = deadline {
         local.wait_deadlines.borrow_mut().insert((deadline, id));
