@@ -91,6 +91,10 @@ pub fn test262(args: &Test262Args) -> Result<(), CliError> {
             "--timeout: must be a positive number of seconds".into(),
         ));
     }
+    if let Some(path) = &args.json {
+        crate::outfile::check_writable(path)
+            .map_err(|e| CliError::Usage(format!("cannot write --json {}: {e}", path.display())))?;
+    }
     let mut options = Test262Options::new(args.root.clone());
     options.engine_atomics = args.engine_atomics;
     options.timeout = Duration::from_secs_f64(args.timeout.min(1e6));
@@ -300,6 +304,6 @@ fn write_json(path: &Path, records: &[Record]) -> Result<(), CliError> {
         .collect();
     let text = serde_json::to_string_pretty(&list)
         .map_err(|e| CliError::Failed(format!("cannot encode the results: {e}")))?;
-    std::fs::write(path, text + "\n")
-        .map_err(|e| CliError::Usage(format!("--json {}: {e}", path.display())))
+    crate::outfile::write_file(path, |file| file.write_all((text + "\n").as_bytes()))
+        .map_err(|e| CliError::Failed(format!("cannot write --json {}: {e}", path.display())))
 }

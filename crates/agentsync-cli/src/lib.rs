@@ -28,6 +28,7 @@ pub mod conformance;
 pub mod js;
 pub mod js_test262;
 pub mod js_testharness;
+pub mod outfile;
 pub mod output;
 pub mod raw_futex;
 pub mod stress;

@@ -380,3 +380,92 @@ fn bench_a_failed_run_leaves_no_partial_json() {
         "{\"earlier\": true}\n"
     );
 }
+
+/// A scratch directory for one test.
+fn out_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("agentsync-out-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `--json LINK` writes the link's target and leaves the link a link (it used to become a new
+/// mode-0600 regular file, the target untouched).
+#[test]
+fn bench_json_through_a_symlink_writes_its_target() {
+    let dir = out_dir("symlink");
+    let target = dir.join("target.json");
+    let link = dir.join("link.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let mut args = QUICK_BENCH.to_vec();
+    args.extend(["--json", link.to_str().unwrap()]);
+    let output = agentsync(&args);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let document: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&target).unwrap()).unwrap();
+    assert!(document["scenarios"].is_array());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--json FIFO` writes into the pipe a reader waits on; the FIFO stays a FIFO.
+#[test]
+fn bench_json_into_a_fifo_reaches_its_reader() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = out_dir("fifo");
+    let fifo = dir.join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let mut args = QUICK_BENCH.to_vec();
+    args.extend(["--json", fifo.to_str().unwrap()]);
+    let output = agentsync(&args);
+    if !output.status.success() {
+        // Release the reader (it waits for a writer) before failing.
+        let _ = std::fs::OpenOptions::new().write(true).open(&fifo);
+    }
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let received = reader.join().unwrap();
+    let document: serde_json::Value = serde_json::from_str(&received).unwrap();
+    assert!(document["scenarios"].is_array());
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A device that refuses the write (a copy of /dev/full, made in a scratch directory) fails the
+/// command with the OS's reason, and the device node stays what it was. Needs root for mknod;
+/// skipped with a note otherwise.
+#[test]
+fn bench_json_to_a_full_device_fails_naming_the_reason_and_keeps_the_node() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = out_dir("full");
+    let full = dir.join("full");
+    let made = std::process::Command::new("mknod")
+        .arg(&full)
+        .args(["c", "1", "7"])
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        println!("note: mknod is refused here (not root); skipping");
+        return;
+    }
+    let mut args = QUICK_BENCH.to_vec();
+    args.extend(["--json", full.to_str().unwrap()]);
+    let output = agentsync(&args);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(std::fs::metadata(&full)
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    let _ = std::fs::remove_dir_all(&dir);
+}

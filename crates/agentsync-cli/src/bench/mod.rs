@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::temp::{parent_dir, TempFile};
 use crate::CliError;
 
 pub use locks::{AgentsyncMutex, AGENTSYNC_MUTEX_NOTE};
@@ -157,33 +156,24 @@ pub fn scenario_names() -> Vec<&'static str> {
 /// found in a millisecond rather than after minutes of measuring. Nothing is left behind:
 /// the file itself is only written at the end of a successful run ([`write_output`]).
 fn check_output(path: &Path, flag: &str) -> Result<(), CliError> {
-    let unwritable = |why: String| {
+    crate::outfile::check_writable(path).map_err(|error| {
         CliError::Usage(format!(
-            "cannot write {flag} output to {}: {why}",
+            "cannot write {flag} output to {}: {error}",
             path.display()
         ))
-    };
-    if path.is_dir() {
-        return Err(unwritable("it is a directory".into()));
-    }
-    TempFile::new_in(parent_dir(path), ".agentsync-", ".tmp")
-        .map(drop)
-        .map_err(|error| unwritable(error.to_string()))
+    })
 }
 
-/// Writes an output file whole or not at all: into a temporary file beside it, renamed over
-/// it once complete; on any error the temporary file is removed and `path` is untouched.
+/// Writes an output file as [`crate::outfile`] says: a regular file whole or not at all, a
+/// symlink's target, a FIFO or device as it is; a write error fails the command.
 fn write_output(
     path: &Path,
     what: &str,
-    write: impl FnOnce(&mut TempFile) -> Result<(), String>,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> Result<(), CliError> {
-    let failed =
-        |why: String| CliError::Failed(format!("cannot write {what} {}: {why}", path.display()));
-    let mut file = TempFile::new_in(parent_dir(path), ".agentsync-", ".tmp")
-        .map_err(|e| failed(e.to_string()))?;
-    write(&mut file).map_err(failed)?;
-    file.persist(path).map_err(|e| failed(e.to_string()))
+    crate::outfile::write_file(path, write).map_err(|error| {
+        CliError::Failed(format!("cannot write {what} {}: {error}", path.display()))
+    })
 }
 
 /// `agentsync bench`.
@@ -243,14 +233,15 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
     // Written only now, after a successful run: a failed run leaves no partial file.
     if let Some(path) = &args.json {
         write_output(path, "JSON to", |file| {
-            report::write_json(file.file(), &reports, &config, rounds).map_err(|e| e.to_string())
+            report::write_json(file, &reports, &config, rounds)
         })?;
         say!("wrote {}", path.display())?;
     }
     if let Some(path) = &args.plot {
-        write_output(path, "the plot", |file| {
-            report::write_svg(file.path(), &reports)
+        let document = report::svg(&reports).map_err(|e| {
+            CliError::Failed(format!("cannot draw the plot {}: {e}", path.display()))
         })?;
+        write_output(path, "the plot", |file| file.write_all(document.as_bytes()))?;
         say!("wrote {}", path.display())?;
     }
     Ok(())

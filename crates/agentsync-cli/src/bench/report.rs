@@ -1,9 +1,7 @@
 //! Bench output: the table, the JSON file and the SVG plot of ratios.
 
 use std::fmt::Write as _;
-use std::fs::File;
 use std::io::{BufWriter, Write as _};
-use std::path::Path;
 
 use plotters::prelude::*;
 use serde::Serialize;
@@ -216,7 +214,7 @@ fn json_target(report: &ScenarioReport, row: &Row) -> Option<JsonTarget> {
 
 /// Writes `{"scenarios": [{"scenario", "impl", "median", "unit", "runs", …}]}`.
 pub fn write_json(
-    file: &mut File,
+    file: &mut dyn std::io::Write,
     reports: &[ScenarioReport],
     config: &Config,
     rounds: usize,
@@ -249,8 +247,15 @@ pub fn write_json(
     writer.flush()
 }
 
-/// Draws one horizontal bar per (scenario, peer): agentsync's ratio on a log scale, 1 marked.
-pub fn write_svg(path: &Path, reports: &[ScenarioReport]) -> Result<(), String> {
+/// Draws one horizontal bar per (scenario, peer): agentsync's ratio on a log scale, 1 marked;
+/// returns the SVG document.
+pub fn svg(reports: &[ScenarioReport]) -> Result<String, String> {
+    let mut document = String::new();
+    draw_svg(&mut document, reports)?;
+    Ok(document)
+}
+
+fn draw_svg(document: &mut String, reports: &[ScenarioReport]) -> Result<(), String> {
     let bars: Vec<(String, f64)> = reports
         .iter()
         .flat_map(|report| {
@@ -266,7 +271,7 @@ pub fn write_svg(path: &Path, reports: &[ScenarioReport]) -> Result<(), String> 
         })
         .collect();
     let height = 120 + 28 * bars.len().max(1) as u32;
-    let root = SVGBackend::new(path, (960, height)).into_drawing_area();
+    let root = SVGBackend::with_string(document, (960, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let (labels, plot) = root.split_horizontally(300);
     let low = bars.iter().map(|b| b.1).fold(0.5f64, f64::min) / 1.5;
