@@ -49,29 +49,13 @@ pub(crate) struct Record {
     pub(crate) millis: u128,
 }
 
-/// The `.js` test files under `path` (fixtures, `*_FIXTURE.js`, are not tests), sorted.
+/// The `.js` test files under `path` (fixtures, `*_FIXTURE.js`, are not tests), sorted; no
+/// directory is walked twice (see [`crate::walk`]).
 pub(crate) fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), CliError> {
-    let meta =
-        std::fs::metadata(path).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
-    if meta.is_file() {
-        out.push(path.to_path_buf());
-        return Ok(());
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for entry in entries {
-        if entry.is_dir() {
-            collect(&entry, out)?;
-        } else {
-            let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name.ends_with(".js") && !name.contains("_FIXTURE") {
-                out.push(entry);
-            }
-        }
-    }
+    let wanted = |name: &str| name.ends_with(".js") && !name.contains("_FIXTURE");
+    let found = crate::walk::files(path, &wanted)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+    out.extend(found);
     Ok(())
 }
 
@@ -95,7 +79,11 @@ pub fn test262(args: &Test262Args) -> Result<(), CliError> {
         crate::outfile::check_writable(path)
             .map_err(|e| CliError::Usage(format!("cannot write --json {}: {e}", path.display())))?;
     }
-    let mut options = Test262Options::new(args.root.clone());
+    // One absolute root: test paths are made relative to it and joined to it again, so a
+    // relative root must not be applied twice.
+    let root = std::path::absolute(&args.root)
+        .map_err(|e| CliError::Usage(format!("--root {}: {e}", args.root.display())))?;
+    let mut options = Test262Options::new(root.clone());
     options.engine_atomics = args.engine_atomics;
     options.timeout = Duration::from_secs_f64(args.timeout.min(1e6));
     options.skip_features = unsupported_features(args.engine_atomics)
@@ -112,7 +100,7 @@ pub fn test262(args: &Test262Args) -> Result<(), CliError> {
         let full = if path.is_absolute() {
             path.clone()
         } else {
-            args.root.join(path)
+            root.join(path)
         };
         collect(&full, &mut files)?;
     }

@@ -153,30 +153,12 @@ pub fn run(args: &TestharnessArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Adds `path` (a file) or the `*.any.js` files under it (a directory), sorted.
+/// Adds `path` (a file) or the `*.any.js` files under it (a directory), sorted; no directory
+/// is walked twice (see [`crate::walk`]).
 pub(crate) fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), CliError> {
-    let metadata = std::fs::metadata(path)
+    let found = crate::walk::files(path, &|name| name.ends_with(".any.js"))
         .map_err(|error| CliError::Usage(format!("cannot read {}: {error}", path.display())))?;
-    if !metadata.is_dir() {
-        files.push(path.to_path_buf());
-        return Ok(());
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|error| CliError::Usage(format!("cannot read {}: {error}", path.display())))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for entry in entries {
-        if entry.is_dir() {
-            collect(&entry, files)?;
-        } else if entry
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.ends_with(".any.js"))
-        {
-            files.push(entry);
-        }
-    }
+    files.extend(found);
     Ok(())
 }
 

@@ -34,6 +34,7 @@ pub mod raw_futex;
 pub mod stress;
 pub mod temp;
 pub mod tour;
+pub mod walk;
 pub mod wasm;
 
 use std::fmt;

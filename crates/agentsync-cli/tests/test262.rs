@@ -81,3 +81,22 @@ fn a_missing_root_is_a_usage_error() {
     let out = agentsync(&["js", "test262", "--root", &root(), "test/none"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A relative `--root` is applied once (it used to be doubled: `cannot read f/f/test/ok.js`).
+#[test]
+fn a_relative_root_is_applied_once() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agentsync"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "js",
+            "test262",
+            "--root",
+            "tests/test262",
+            "test/pass/basic.js",
+        ])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
+}

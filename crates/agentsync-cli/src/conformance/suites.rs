@@ -1,7 +1,7 @@
 //! Running each official suite through our own runners, as a list of named cases.
 
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use agentsync_js::test262::{unsupported_features, Outcome, Test262Options};
@@ -244,30 +244,11 @@ fn test262(
 /// `.wasm` under `tests/`) is listed as skipped with that reason, never as passed.
 fn wasi_testsuite(root: &Path) -> Vec<Case> {
     let tests = root.join("tests");
-    let mut wasm = Vec::new();
-    collect_with_extension(&tests, "wasm", 0, &mut wasm);
-    wasm.sort();
+    let wasm = crate::walk::files(&tests, &|name| name.ends_with(".wasm")).unwrap_or_default();
     wasm.into_iter()
         .map(|path| Case {
             id: relative(&path, &tests),
             verdict: Verdict::Skip("WASI preview1 is not implemented in agentsync-wasm yet".into()),
         })
         .collect()
-}
-
-/// Files ending in `.extension` under `dir` (symlinked directories not entered).
-fn collect_with_extension(dir: &Path, extension: &str, depth: usize, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.filter_map(Result::ok) {
-        let path = entry.path();
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            if depth < 16 {
-                collect_with_extension(&path, extension, depth + 1, out);
-            }
-        } else if path.extension().is_some_and(|x| x == extension) {
-            out.push(path);
-        }
-    }
 }
