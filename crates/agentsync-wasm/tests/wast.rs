@@ -152,7 +152,10 @@ fn a_reused_thread_name_fails_and_keeps_the_first_threads_failures() {
     assert!(!file.ok(), "{}", file.line());
     assert_eq!(file.failed, 2, "{:?}", file.failures);
     let failures = file.failures.join("\n");
-    assert!(failures.contains("4:2: got I32(1)"), "{failures}");
+    assert!(
+        failures.contains("4:2: got i32:1, expected i32:2"),
+        "{failures}"
+    );
     assert!(
         failures.contains("5:2: thread $T started again"),
         "{failures}"
@@ -391,4 +394,32 @@ fn an_unregistered_shared_memory_import_is_an_unknown_import_also_in_a_thread() 
     assert!(file.ok(), "{}\n{}", file.line(), file.failures.join("\n"));
     // Every directive, the two assertions and the thread's included.
     assert_eq!((file.passed, file.failed), (8, 0), "{:?}", file.failures);
+}
+
+/// A wrong result is reported as the spec's text writes values (`f32:2.5`, `i32x4 …`,
+/// `ref.extern 1`), not as Rust's Debug dumps of wasmtime's and wast's types.
+#[test]
+fn failures_print_values_as_the_spec_text_writes_them() {
+    let text = "(module\n\
+                  (func (export \"f\") (result f32) (f32.const 1.5))\n\
+                  (func (export \"v\") (result v128) (v128.const i32x4 1 2 3 4))\n\
+                  (func (export \"id\") (param externref) (result externref) (local.get 0))\n\
+                  (func (export \"n\") (result f64) (f64.const nan:0x1)))\n\
+                (assert_return (invoke \"f\") (f32.const 2.5))\n\
+                (assert_return (invoke \"v\") (v128.const i32x4 1 2 3 5))\n\
+                (assert_return (invoke \"id\" (ref.extern 1)) (ref.extern 2))\n\
+                (assert_return (invoke \"n\") (f64.const nan:canonical))\n\
+                (assert_trap (invoke \"f\") \"unreachable\")\n";
+    let file = agentsync_wasm::run_wast_text("values.wast", text);
+    assert_eq!(file.failed, 5, "{:?}", file.failures);
+    let expected = [
+        "6:2: got f32:1.5, expected f32:2.5",
+        "7:2: got i32x4 1 2 3 4, expected i32x4 1 2 3 5",
+        "8:2: got ref.extern 1, expected ref.extern 2",
+        "9:2: got f64:nan:0x1, expected f64:nan:canonical",
+        "10:2: expected trap \"unreachable\", got [f32:1.5]",
+    ];
+    for (failure, want) in file.failures.iter().zip(expected) {
+        assert!(failure.starts_with(want), "{failure} / {want}");
+    }
 }

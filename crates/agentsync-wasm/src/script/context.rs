@@ -8,7 +8,7 @@ use wasmtime::{Extern, Instance, Linker, Store, Val, ValType};
 use wast::token::{Id, Span};
 use wast::{QuoteWat, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
 
-use super::values::{arg, define_spectest, matches};
+use super::values::{arg, define_spectest, matches, show_pattern, show_value, show_values};
 use super::FileReport;
 use crate::compile::Program;
 use crate::engine::Runtime;
@@ -312,7 +312,11 @@ impl<'scope, 'env: 'scope> Context<'scope, 'env> {
                 _ => None,
             };
             if !matches(value, want, host) {
-                return Err(format!("got {value:?}, expected {want:?}"));
+                return Err(format!(
+                    "got {}, expected {}",
+                    show_value(value, host),
+                    show_pattern(want)
+                ));
             }
         }
         Ok(())
@@ -418,7 +422,10 @@ fn local_exports(store: &mut Store<GuestState>, instance: &Instance) -> Vec<(Str
 /// Passes if `outcome` failed with a message containing `message`.
 fn expect_failure(outcome: Result<Vec<Val>, WasmError>, message: &str, kind: &str) -> Outcome {
     match outcome {
-        Ok(values) => Err(format!("expected {kind} {message:?}, got {values:?}")),
+        Ok(values) => Err(format!(
+            "expected {kind} {message:?}, got {}",
+            show_values(&values)
+        )),
         Err(WasmError::Trap(text)) if text.contains(message) => Ok(()),
         Err(e) => Err(format!("expected {kind} {message:?}, got {e}")),
     }

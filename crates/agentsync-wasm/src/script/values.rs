@@ -62,6 +62,117 @@ pub(super) fn matches(value: &Val, want: &WastRetCore<'_>, host: Option<u32>) ->
     }
 }
 
+/// A value the way the spec's text writes it: `i32:5`, `f32:2.5`, `f64:nan:0x7ff8000000000001`,
+/// `i32x4 1 2 3 4`, `ref.null func`, `ref.extern 1`; `host` is the number a host reference
+/// carries.
+pub(super) fn show_value(value: &Val, host: Option<u32>) -> String {
+    match value {
+        Val::I32(v) => format!("i32:{v}"),
+        Val::I64(v) => format!("i64:{v}"),
+        Val::F32(bits) => format!("f32:{}", show_f32(*bits)),
+        Val::F64(bits) => format!("f64:{}", show_f64(*bits)),
+        Val::V128(v) => {
+            let bytes = v.as_u128().to_le_bytes();
+            let lanes: Vec<String> = bytes
+                .chunks(4)
+                .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]).to_string())
+                .collect();
+            format!("i32x4 {}", lanes.join(" "))
+        }
+        Val::FuncRef(None) => "ref.null func".to_string(),
+        Val::FuncRef(Some(_)) => "ref.func".to_string(),
+        Val::ExternRef(None) => "ref.null extern".to_string(),
+        Val::ExternRef(Some(_)) => match host {
+            Some(n) => format!("ref.extern {n}"),
+            None => "ref.extern".to_string(),
+        },
+        other => format!("{other:?}"),
+    }
+}
+
+/// Several values, comma-separated.
+pub(super) fn show_values(values: &[Val]) -> String {
+    let shown: Vec<String> = values.iter().map(|v| show_value(v, None)).collect();
+    format!("[{}]", shown.join(", "))
+}
+
+/// A result pattern the way the spec's text writes it: `f32:2.5`, `f32:nan:canonical`,
+/// `f64x2 1 nan:arithmetic`, `ref.extern 1`, `either(i32:1 | i32:2)`.
+pub(super) fn show_pattern(want: &WastRetCore<'_>) -> String {
+    let f32_pattern = |p: &NanPattern<wast::token::F32>| match p {
+        NanPattern::Value(w) => show_f32(w.bits),
+        NanPattern::CanonicalNan => "nan:canonical".to_string(),
+        NanPattern::ArithmeticNan => "nan:arithmetic".to_string(),
+    };
+    let f64_pattern = |p: &NanPattern<wast::token::F64>| match p {
+        NanPattern::Value(w) => show_f64(w.bits),
+        NanPattern::CanonicalNan => "nan:canonical".to_string(),
+        NanPattern::ArithmeticNan => "nan:arithmetic".to_string(),
+    };
+    let lanes = |shape: &str, lanes: Vec<String>| format!("{shape} {}", lanes.join(" "));
+    match want {
+        WastRetCore::I32(w) => format!("i32:{w}"),
+        WastRetCore::I64(w) => format!("i64:{w}"),
+        WastRetCore::F32(p) => format!("f32:{}", f32_pattern(p)),
+        WastRetCore::F64(p) => format!("f64:{}", f64_pattern(p)),
+        WastRetCore::V128(V128Pattern::I8x16(w)) => {
+            lanes("i8x16", w.iter().map(ToString::to_string).collect())
+        }
+        WastRetCore::V128(V128Pattern::I16x8(w)) => {
+            lanes("i16x8", w.iter().map(ToString::to_string).collect())
+        }
+        WastRetCore::V128(V128Pattern::I32x4(w)) => {
+            lanes("i32x4", w.iter().map(ToString::to_string).collect())
+        }
+        WastRetCore::V128(V128Pattern::I64x2(w)) => {
+            lanes("i64x2", w.iter().map(ToString::to_string).collect())
+        }
+        WastRetCore::V128(V128Pattern::F32x4(w)) => {
+            lanes("f32x4", w.iter().map(f32_pattern).collect())
+        }
+        WastRetCore::V128(V128Pattern::F64x2(w)) => {
+            lanes("f64x2", w.iter().map(f64_pattern).collect())
+        }
+        WastRetCore::RefNull(_) => "ref.null".to_string(),
+        WastRetCore::RefFunc(_) => "ref.func".to_string(),
+        WastRetCore::RefExtern(None) => "ref.extern".to_string(),
+        WastRetCore::RefExtern(Some(n)) => format!("ref.extern {n}"),
+        WastRetCore::Either(options) => {
+            let shown: Vec<String> = options.iter().map(show_pattern).collect();
+            format!("either({})", shown.join(" | "))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// An f32 by its bits: the number (as Rust prints it), or `nan:0x…` with the payload.
+fn show_f32(bits: u32) -> String {
+    let value = f32::from_bits(bits);
+    if value.is_nan() {
+        format!(
+            "{}nan:0x{:x}",
+            if bits >> 31 == 1 { "-" } else { "" },
+            bits & 0x7f_ffff
+        )
+    } else {
+        format!("{value:?}")
+    }
+}
+
+/// An f64 by its bits, as [`show_f32`].
+fn show_f64(bits: u64) -> String {
+    let value = f64::from_bits(bits);
+    if value.is_nan() {
+        let payload = bits & 0x000f_ffff_ffff_ffff;
+        format!(
+            "{}nan:0x{payload:x}",
+            if bits >> 63 == 1 { "-" } else { "" }
+        )
+    } else {
+        format!("{value:?}")
+    }
+}
+
 /// Whether a `v128` result matches its pattern, lane by lane (little-endian lanes).
 fn v128_matches(bits: u128, pattern: &V128Pattern) -> bool {
     let bytes = bits.to_le_bytes();
