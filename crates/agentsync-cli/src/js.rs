@@ -83,7 +83,7 @@ pub fn run(args: &JsArgs) -> Result<(), CliError> {
     let outcome = match (&args.eval, &args.file) {
         (Some(code), _) => host.eval(EVAL_NAME, code).and_then(|()| host.run()),
         (None, Some(file)) => {
-            crate::wasm::readable(file)?;
+            crate::wasm::readable_file(file)?;
             host.run_file(file)
         }
         (None, None) => return Err(CliError::Usage("a FILE or -e CODE is required".into())),

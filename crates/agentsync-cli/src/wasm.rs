@@ -120,6 +120,22 @@ pub fn readable(path: &std::path::Path) -> Result<(), CliError> {
         .map_err(|error| CliError::Usage(format!("cannot read {}: {error}", path.display())))
 }
 
+/// [`readable`], and not a directory (opening one succeeds on Linux; reading it would fail
+/// later, as a failed run instead of a usage error).
+///
+/// # Errors
+///
+/// [`CliError::Usage`] naming the file and the reason.
+pub fn readable_file(path: &std::path::Path) -> Result<(), CliError> {
+    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(CliError::Usage(format!(
+            "cannot read {}: it is a directory",
+            path.display()
+        )));
+    }
+    readable(path)
+}
+
 /// `agentsync wasm run`'s module file must be readable ([`readable`]).
 ///
 /// # Errors
@@ -127,7 +143,7 @@ pub fn readable(path: &std::path::Path) -> Result<(), CliError> {
 /// [`CliError::Usage`] naming the file.
 pub fn module_readable(args: &WasmArgs) -> Result<(), CliError> {
     match &args.command {
-        WasmCommand::Run(run) => readable(&run.module),
+        WasmCommand::Run(run) => readable_file(&run.module),
     }
 }
 

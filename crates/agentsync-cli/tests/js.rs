@@ -206,3 +206,60 @@ fn an_unknown_stress_section_is_a_usage_error() {
         Some(2)
     );
 }
+
+/// Plain mistakes get plain messages (issue: what hostile input found, item 13): a thrown
+/// non-Error names its script; `read()` / `readbuffer(Symbol())` say what is wrong instead of
+/// the binding library's conversion errors; `new Worker()` and `new Worker(Symbol())` throw as
+/// WebIDL says instead of starting workers on files named "undefined" / "Symbol(x)".
+#[test]
+fn plain_mistakes_get_plain_messages() {
+    let dir = std::env::temp_dir().join(format!("agentsync-js-plain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("throws.js");
+    std::fs::write(&script, "function f() { throw 5; }\nf();\n").unwrap();
+    let output = agentsync(&["js", script.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&format!("{}: Uncaught 5", script.display())),
+        "{stderr}"
+    );
+    for (code, message) in [
+        ("read()", "TypeError: read: a file path is required"),
+        (
+            "readbuffer(Symbol())",
+            "TypeError: readbuffer: the path is a Symbol, not a string",
+        ),
+        (
+            "new Worker()",
+            "TypeError: Worker constructor: 1 argument required",
+        ),
+        (
+            "new Worker(Symbol('x'))",
+            "TypeError: cannot convert symbol",
+        ),
+    ] {
+        let output = agentsync(&["js", "-e", code]);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{code}: {stderr}");
+        assert!(stderr.contains(message), "{code}: {stderr}");
+        assert!(
+            !stderr.contains("in worker"),
+            "{code} started a worker: {stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A directory where a file is expected is a usage error (exit 2) for `wasm run` as for `js`.
+#[test]
+fn a_directory_given_as_the_program_is_a_usage_error() {
+    let dir = std::env::temp_dir();
+    let dir = dir.to_str().unwrap();
+    for args in [vec!["wasm", "run", dir, "--invoke", "f"], vec!["js", dir]] {
+        let output = agentsync(&args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("it is a directory"), "{args:?}: {stderr}");
+    }
+}

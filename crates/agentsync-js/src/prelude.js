@@ -154,9 +154,15 @@
     #id;
     #dispatch;
     constructor(specifier, options) {
+      // As WebIDL's USVString conversion: required, and a Symbol is a TypeError (String()
+      // would turn both into a file name: "undefined", "Symbol(x)").
+      if (arguments.length === 0) {
+        throw new TypeError("Worker constructor: 1 argument required, but only 0 present");
+      }
+      const source = `${specifier}`;
       const isEval = Boolean(options && options.eval);
       this.#dispatch = makeTarget(this, () => {});
-      this.#id = host.spawn(String(specifier), isEval);
+      this.#id = host.spawn(source, isEval);
       workers.set(this.#id, this);
     }
     postMessage(value) {

@@ -945,6 +945,29 @@ fn read_file(ctx: &Ctx<'_>, what: &str, path: &str) -> rquickjs::Result<Vec<u8>>
     })
 }
 
+/// The path argument of `read` / `readbuffer`: required, and converted as `String(x)` would,
+/// except that a Symbol is a TypeError (as any string conversion of one is).
+fn path_argument<'js>(
+    ctx: &Ctx<'js>,
+    what: &str,
+    path: rquickjs::function::Opt<Value<'js>>,
+) -> rquickjs::Result<String> {
+    let Some(path) = path.0 else {
+        return Err(Exception::throw_type(
+            ctx,
+            &format!("{what}: a file path is required"),
+        ));
+    };
+    if path.is_symbol() {
+        return Err(Exception::throw_type(
+            ctx,
+            &format!("{what}: the path is a Symbol, not a string"),
+        ));
+    }
+    let path: rquickjs::convert::Coerced<String> = rquickjs::FromJs::from_js(ctx, path)?;
+    Ok(path.0)
+}
+
 /// Defines `read`, `readbuffer` and the native object `wasm.js` builds `WebAssembly` on.
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Result<()> {
     let global = ctx.globals();
@@ -952,7 +975,10 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Resu
         "read",
         Function::new(
             ctx.clone(),
-            |ctx: Ctx<'js>, path: String| -> rquickjs::Result<String> {
+            |ctx: Ctx<'js>,
+             path: rquickjs::function::Opt<Value<'js>>|
+             -> rquickjs::Result<String> {
+                let path = path_argument(&ctx, "read", path)?;
                 let bytes = read_file(&ctx, "read", &path)?;
                 String::from_utf8(bytes).map_err(|_| {
                     Exception::throw_message(&ctx, &format!("read: {path} is not UTF-8 text"))
@@ -965,7 +991,10 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Resu
         "readbuffer",
         Function::new(
             ctx.clone(),
-            |ctx: Ctx<'js>, path: String| -> rquickjs::Result<ArrayBuffer<'js>> {
+            |ctx: Ctx<'js>,
+             path: rquickjs::function::Opt<Value<'js>>|
+             -> rquickjs::Result<ArrayBuffer<'js>> {
+                let path = path_argument(&ctx, "readbuffer", path)?;
                 let mut bytes = read_file(&ctx, "readbuffer", &path)?;
                 if path.ends_with(".wat") {
                     let text = String::from_utf8(bytes).map_err(|_| {

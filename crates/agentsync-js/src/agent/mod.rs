@@ -127,6 +127,18 @@ pub(crate) fn current_length<'js>(
     Ok(count as usize)
 }
 
+/// A thrown value that is not an `Error` (`throw 5`) carries no stack, so no location: name at
+/// least the script whose evaluation threw it.
+fn located(error: JsError, file_name: &str) -> JsError {
+    match error {
+        JsError::Script(mut script) if script.location.is_none() => {
+            script.location = Some(file_name.to_owned());
+            JsError::Script(script)
+        }
+        other => other,
+    }
+}
+
 /// A worker this agent started.
 pub(crate) struct Child {
     pub(crate) signal: Arc<Signal>,
@@ -325,7 +337,7 @@ impl Agent {
         self.context.with(|ctx| {
             ctx.eval_with_options::<Value, _>(source, options(file_name))
                 .map(drop)
-                .map_err(|_| self.uncaught(&ctx))
+                .map_err(|_| located(self.uncaught(&ctx), file_name))
         })
     }
 
