@@ -29,6 +29,13 @@ fn commands() -> Vec<Vec<String>> {
         ]),
         strings(&QUICK_BENCH),
         strings(&["stress", "--seconds", "1"]),
+        // The same rule for every agent: main printing, and a worker printing.
+        strings(&["js", "-e", "print('main')"]),
+        strings(&[
+            "js",
+            "-e",
+            "new Worker(\"print('worker')\", { eval: true })",
+        ]),
     ]
 }
 

@@ -41,6 +41,13 @@ impl Output {
     pub(crate) fn take_error(&self) -> Option<io::Error> {
         self.failed.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
+
+    /// Puts back a failure that ended a worker, for the agent that reports the run's end to
+    /// find: a closed stdout ends every agent's run the same way.
+    pub(crate) fn keep_error(&self, error: io::Error) {
+        let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        failed.get_or_insert(error);
+    }
 }
 
 fn standard_streams(stream: Stream, line: &str) -> io::Result<()> {

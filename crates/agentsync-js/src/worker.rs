@@ -78,7 +78,7 @@ fn run(
         name.clone(),
         signal.clone(),
         Some(parent),
-        options,
+        options.clone(),
         false,
         base_dir,
     )
@@ -98,6 +98,18 @@ fn run(
         if let Err(error) = result {
             let error = match error {
                 JsError::Script(error) => error,
+                // Output that cannot be written ends the whole run as it would from main (a
+                // quiet 141 for a closed pipe): the parent finds the failure and reports it.
+                JsError::Output(io) => {
+                    let message = format!("Error: cannot write output: {io}");
+                    options.output.keep_error(io);
+                    ScriptError {
+                        agent: name,
+                        message,
+                        location: None,
+                        stack: String::new(),
+                    }
+                }
                 other => ScriptError {
                     agent: name,
                     message: format!("Error: {other}"),

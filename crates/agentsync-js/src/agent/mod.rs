@@ -595,6 +595,9 @@ impl Agent {
                     .map_err(|_| self.uncaught(&ctx))
             }),
             Event::WorkerError { id, error } => {
+                if let Some(io) = self.local.options.output.take_error() {
+                    return Err(JsError::Output(io));
+                }
                 let handled = self.context.with(|ctx| {
                     let deliver = deliver.restore(&ctx).map_err(|_| self.uncaught(&ctx))?;
                     let data = error_event_data(&ctx, &error).map_err(|_| self.uncaught(&ctx))?;
