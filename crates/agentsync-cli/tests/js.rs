@@ -263,3 +263,28 @@ fn a_directory_given_as_the_program_is_a_usage_error() {
         assert!(stderr.contains("it is a directory"), "{args:?}: {stderr}");
     }
 }
+
+/// ES modules are keyed by canonical path: one file imported under two names, and a module
+/// that imports itself, each run once (they used to run twice).
+#[test]
+fn a_module_imported_under_two_names_or_by_itself_runs_once() {
+    let dir = std::env::temp_dir().join(format!("agentsync-js-modules-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("dir")).unwrap();
+    std::fs::write(
+        dir.join("dir/a.mjs"),
+        "print('a ran');\nexport const x = 1;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("main.mjs"),
+        "import { x } from './dir/a.mjs';\n\
+         import { x as y } from './dir/../dir/a.mjs';\n\
+         import * as me from './main.mjs';\n\
+         print('main ran', x, y, typeof me);\n",
+    )
+    .unwrap();
+    let output = agentsync(&["js", dir.join("main.mjs").to_str().unwrap()]);
+    assert_ok(&output);
+    assert_eq!(text(&output.stdout), "a ran\nmain ran 1 1 object\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -280,7 +280,10 @@ impl Host {
         *self.agent.local.base_dir.borrow_mut() = directory_of(path);
         let name = path.display().to_string();
         if path.extension().is_some_and(|e| e == "mjs") {
-            self.eval_module(&name, &source)?;
+            // Modules are keyed by canonical path (see the resolver), the first one too, so that
+            // a module importing itself, or the entry under another name, is not run twice.
+            let canonical = std::fs::canonicalize(path).map_or(name, |p| p.display().to_string());
+            self.eval_module(&canonical, &source)?;
         } else {
             self.eval(&name, &source)?;
         }

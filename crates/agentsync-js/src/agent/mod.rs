@@ -204,11 +204,12 @@ impl rquickjs::loader::Resolver for RelativeResolver {
         name: &str,
         _attributes: Option<rquickjs::loader::ImportAttributes<'js>>,
     ) -> rquickjs::Result<String> {
+        // Keyed by the canonical path: `./a.mjs` and `../dir/a.mjs` (the same file) are one
+        // module, evaluated once, as in every other module loader.
         let path = crate::globals::directory_of(std::path::Path::new(base)).join(name);
-        if path.is_file() {
-            Ok(path.display().to_string())
-        } else {
-            Err(rquickjs::Error::new_resolving(base, name))
+        match std::fs::canonicalize(&path) {
+            Ok(path) if path.is_file() => Ok(path.display().to_string()),
+            _ => Err(rquickjs::Error::new_resolving(base, name)),
         }
     }
 }
