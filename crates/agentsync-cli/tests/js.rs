@@ -288,3 +288,23 @@ fn a_module_imported_under_two_names_or_by_itself_runs_once() {
     assert_eq!(text(&output.stdout), "a ran\nmain ran 1 1 object\n");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A raw NUL character inside a string literal is valid JavaScript: it runs on main and in a
+/// worker (it used to fail with `Uncaught [uninitialized]` and no location).
+#[test]
+fn a_raw_nul_in_a_string_literal_runs_on_main_and_in_a_worker() {
+    let dir = std::env::temp_dir().join(format!("agentsync-js-nul-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("worker.js"), "postMessage('a\0b'.length);\n").unwrap();
+    std::fs::write(
+        dir.join("main.js"),
+        "print('x\0y'.length);\n\
+         const w = new Worker('worker.js');\n\
+         w.onmessage = (e) => { print(e.data); w.terminate(); };\n",
+    )
+    .unwrap();
+    let output = agentsync(&["js", dir.join("main.js").to_str().unwrap()]);
+    assert_ok(&output);
+    assert_eq!(text(&output.stdout), "3\n3\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}

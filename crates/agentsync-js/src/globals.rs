@@ -222,11 +222,7 @@ fn install_namespace<'js>(ctx: &Ctx<'js>, is_main: bool) -> rquickjs::Result<()>
                         &format!("agentsync.load: cannot read {}: {error}", full.display()),
                     )
                 })?;
-                ctx.eval_with_options::<Value, _>(
-                    source,
-                    crate::agent::options(&full.display().to_string()),
-                )
-                .map(drop)
+                crate::agent::eval_script(&ctx, &source, &full.display().to_string()).map(drop)
             },
         )?,
     )?;

@@ -336,7 +336,7 @@ impl Agent {
     /// Evaluates a classic script.
     pub(crate) fn eval(&self, file_name: &str, source: &str) -> Result<(), JsError> {
         self.context.with(|ctx| {
-            ctx.eval_with_options::<Value, _>(source, options(file_name))
+            eval_script(&ctx, source, file_name)
                 .map(drop)
                 .map_err(|_| located(self.uncaught(&ctx), file_name))
         })
@@ -721,6 +721,43 @@ fn split_location(location: Option<&str>) -> (String, u32, u32) {
 }
 
 /// Classic-script evaluation options with a file name.
+/// Evaluates `source` as a classic script named `file_name`; its completion value.
+///
+/// The source goes to the engine by length, not as a C string: a raw NUL character inside a
+/// string literal is valid JavaScript, and a C string would end the script there (rquickjs's
+/// own `eval` refuses such a source with an internal error and no location).
+pub(crate) fn eval_script<'js>(
+    ctx: &Ctx<'js>,
+    source: &str,
+    file_name: &str,
+) -> rquickjs::Result<Value<'js>> {
+    let mut bytes = Vec::with_capacity(source.len() + 1);
+    bytes.extend_from_slice(source.as_bytes());
+    // The engine reads up to the length, and wants a NUL after it.
+    bytes.push(0);
+    let name = std::ffi::CString::new(file_name.replace('\0', "\u{fffd}"))
+        .unwrap_or_else(|_| c"<script>".to_owned());
+    // SAFETY:
+    // - `ctx` is a live context of this thread;
+    // - `bytes` holds `source.len()` bytes followed by a NUL, and outlives the call;
+    // - `name` is a NUL-terminated string that outlives the call.
+    let raw = unsafe {
+        qjs::JS_Eval(
+            ctx.as_raw().as_ptr(),
+            bytes.as_ptr().cast(),
+            source.len() as _,
+            name.as_ptr(),
+            qjs::JS_EVAL_TYPE_GLOBAL as i32,
+        )
+    };
+    // SAFETY: a fresh value (or the exception marker) that we own.
+    let value = unsafe { Value::from_raw(ctx.clone(), raw) };
+    if value.is_exception() {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(value)
+}
+
 pub(crate) fn options(file_name: &str) -> EvalOptions {
     let mut options = EvalOptions::default();
     options.global = true;

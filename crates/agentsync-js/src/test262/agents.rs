@@ -122,7 +122,7 @@ pub(super) fn install<'js>(
     object.set(
         "evalScript",
         function(ctx, "evalScript", 1, |ctx: Ctx<'js>, source: String| {
-            ctx.eval_with_options::<Value, _>(source, agent::options("<evalScript>"))
+            agent::eval_script(&ctx, &source, "<evalScript>")
         })?,
     )?;
     object.set("gc", crate::globals::gc_function(ctx)?)?;
