@@ -613,11 +613,11 @@ impl Agent {
                 }
             }
             Event::WorkerExit { id } => {
-                if let Some(child) = self.local.children.borrow_mut().get_mut(&id) {
-                    child.done = true;
-                    if let Some(thread) = child.thread.take() {
-                        let _ = thread.join();
-                    }
+                // The worker's thread has ended (this is its last event): join it and forget
+                // the worker, so that starting and ending workers in a loop uses no memory.
+                let child = self.local.children.borrow_mut().remove(&id);
+                if let Some(thread) = child.and_then(|c| c.thread) {
+                    let _ = thread.join();
                 }
                 self.context.with(|ctx| {
                     let deliver = deliver.restore(&ctx).map_err(|_| self.uncaught(&ctx))?;
