@@ -104,6 +104,7 @@ fn names_a_bad_argument(error: &WasmError) -> bool {
             | WasmError::BadArgument { .. }
             | WasmError::ArgumentCount { .. }
             | WasmError::NeedsSharedMemoryImport { .. }
+            | WasmError::MappingBudget { .. }
     )
 }
 

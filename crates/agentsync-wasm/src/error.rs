@@ -175,6 +175,20 @@ pub enum WasmError {
     Trap(String),
     /// This thread was stopped because another thread of the run failed.
     Cancelled,
+    /// The requested threads would need more memory mappings than the kernel lets the process
+    /// have (`vm.max_map_count`); refused before anything was instantiated.
+    MappingBudget {
+        /// Threads requested.
+        threads: usize,
+        /// Private (non-shared) memories each thread's instance has.
+        memories: usize,
+        /// Mappings the threads would need, about.
+        needed: usize,
+        /// Mappings the process may still make.
+        available: usize,
+        /// The kernel's limit.
+        limit: usize,
+    },
     /// Not every requested thread could be started (the OS refused one); the ones that had
     /// started were stopped before running guest code.
     ThreadStart {
@@ -223,6 +237,18 @@ impl fmt::Display for WasmError {
                 f,
                 "cannot link module: unknown import {module:?} {name:?}: no shared memory \
                  given for it (the module imports {imported} shared memories, {given} given)"
+            ),
+            WasmError::MappingBudget {
+                threads,
+                memories,
+                needed,
+                available,
+                limit,
+            } => write!(
+                f,
+                "{threads} threads need about {needed} memory mappings ({memories} private \
+                 memories each), but the process may make only {available} more \
+                 (vm.max_map_count is {limit}); use fewer threads"
             ),
             WasmError::Trap(m) => write!(f, "trap: {m}"),
             WasmError::Cancelled => f.write_str("stopped: another thread of the run failed"),

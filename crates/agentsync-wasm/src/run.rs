@@ -61,6 +61,7 @@ pub fn run_module(
         None => GuestMemory::new(runtime, 0, 0)?,
     };
     let args = typed_args(&program, invoke, args)?;
+    check_mapping_budget(&program, threads)?;
     let run = Threads::with_memories(program, memory, memories.collect());
     let results = run_threads(&run, threads, invoke, &args, usize::MAX)?;
     let results = results
@@ -68,6 +69,46 @@ pub fn run_module(
         .map(|values| values.iter().map(Value::from).collect())
         .collect();
     Ok(RunOutput { results })
+}
+
+/// Memory mappings one thread needs besides its private memories: its stack and guard page,
+/// and what an instance maps, rounded up.
+const MAPPINGS_PER_THREAD: usize = 4;
+/// Mappings one private (non-shared) memory needs: its reservation, split by `mprotect` into
+/// the accessible pages and the guard regions around them.
+const MAPPINGS_PER_MEMORY: usize = 3;
+/// Mappings left for everything else the process maps meanwhile (libraries, heap, code).
+const MAPPING_RESERVE: usize = 2048;
+
+/// Refuses, before anything is instantiated, a run whose threads would need more memory
+/// mappings than the kernel lets the process have (`vm.max_map_count`): near that limit even
+/// unmapping fails (splitting a mapping needs a new one), which wasmtime cannot recover from.
+fn check_mapping_budget(program: &Program, threads: usize) -> Result<(), WasmError> {
+    let Some(limit) = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+    else {
+        return Ok(());
+    };
+    let mapped = std::fs::read_to_string("/proc/self/maps").map_or(0, |s| s.lines().count());
+    let unshared_imports = program
+        .module()
+        .imports()
+        .filter(|i| matches!(i.ty(), wasmtime::ExternType::Memory(m) if !m.is_shared()))
+        .count();
+    let memories = program.module().resources_required().num_memories as usize + unshared_imports;
+    let needed = threads.saturating_mul(MAPPINGS_PER_THREAD + memories * MAPPINGS_PER_MEMORY);
+    let available = limit.saturating_sub(mapped + MAPPING_RESERVE);
+    if needed > available {
+        return Err(WasmError::MappingBudget {
+            threads,
+            memories,
+            needed,
+            available,
+            limit,
+        });
+    }
+    Ok(())
 }
 
 /// Whether the gated threads of a run may go on: `None` until every thread has started.
