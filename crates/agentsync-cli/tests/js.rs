@@ -308,3 +308,39 @@ fn a_raw_nul_in_a_string_literal_runs_on_main_and_in_a_worker() {
     assert_eq!(text(&output.stdout), "3\n3\n");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A worker looping on a heavy native call cannot be stopped at once (the engine checks for
+/// interrupts only every so many operations), but after `terminate()` the run no longer waits
+/// for it beyond a bounded grace: main's error is printed and the process ends (it used to
+/// stay alive for minutes, and main's error was never printed meanwhile).
+#[test]
+fn a_terminated_worker_in_a_heavy_native_loop_does_not_hold_the_run() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agentsync"))
+        .args([
+            "js",
+            "-e",
+            "const w = new Worker(`postMessage(1); for (;;) 'ab'.repeat(2e6).split('')`, \
+             { eval: true });\n\
+             w.onmessage = () => { w.terminate(); \
+             setTimeout(() => { throw new Error('main failed after terminate'); }, 50); };",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the run did not end within 60 s of terminate()");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("main failed after terminate"), "{stderr}");
+}

@@ -139,6 +139,10 @@ fn located(error: JsError, file_name: &str) -> JsError {
     }
 }
 
+/// How long an ending agent waits for its terminated workers' threads before it leaves the
+/// ones still running (inside a long native call) to end on their own.
+const TERMINATE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A worker this agent started.
 pub(crate) struct Child {
     pub(crate) signal: Arc<Signal>,
@@ -654,9 +658,19 @@ impl Agent {
         for child in &children {
             child.signal.interrupt();
         }
+        // A worker stops at its next interrupt check, but the engine checks only every so many
+        // operations: one inside a long native call ("ab".repeat(2e6).split("") in a loop) can
+        // take minutes. Wait a bounded time, then leave it to end on its own (the process's
+        // exit ends it, with everything it holds), so that this agent's run ends now.
+        let deadline = Instant::now() + TERMINATE_GRACE;
         for child in children {
             if let Some(thread) = child.thread {
-                let _ = thread.join();
+                while !thread.is_finished() && Instant::now() < deadline {
+                    thread::sleep(std::time::Duration::from_millis(1));
+                }
+                if thread.is_finished() {
+                    let _ = thread.join();
+                }
             }
         }
         self.local.waits.borrow_mut().clear();
