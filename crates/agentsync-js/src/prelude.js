@@ -82,37 +82,188 @@
     };
   }
 
-  // The engine's serializer accepts symbols, which structured clone refuses: look for them
-  // in the containers it walks (buffers and views hold none).
-  function refuseSymbols(value, seen) {
-    if (typeof value === 'symbol') throw new TypeError('a Symbol cannot be cloned');
-    if (typeof value !== 'object' || value === null || seen.has(value)) return;
-    if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) return;
-    seen.add(value);
-    if (value instanceof Map) {
-      for (const [key, item] of value) {
-        refuseSymbols(key, seen);
-        refuseSymbols(item, seen);
+  // Structured clone, as HTML's StructuredSerialize / StructuredDeserialize define it, on top
+  // of the engine's serializer. The engine recurses (a 1,000-node list overflows its stack),
+  // copies symbol keys, fills array holes, drops extra array properties and refuses errors and
+  // DataViews; so the value graph is first flattened here into a table of nodes (an explicit
+  // work list, no recursion; memoized, so cycles and shared objects survive), and only that
+  // table, whose depth is fixed, goes through the engine. Buffers, typed arrays and WebAssembly
+  // modules and memories stay leaves for the engine (and wasm.js) to carry as before.
+  const CLONE = '\u0000agentsync-clone';
+  const toTag = Object.prototype.toString;
+  const ERROR_NAMES = ['Error', 'EvalError', 'RangeError', 'ReferenceError', 'SyntaxError', 'TypeError', 'URIError'];
+  const ERRORS = { Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError };
+  const cannotClone = (what) => new DOMException(`${what} is unsupported: it cannot be cloned ` +
+    '(only primitives, arrays, plain objects, Map, Set, Date, RegExp, errors, buffers, typed ' +
+    'arrays, DataViews, WebAssembly modules and shared memories can be posted)', 'DataCloneError');
+  const isLeafBuffer = (v) => v instanceof ArrayBuffer || v instanceof SharedArrayBuffer ||
+    (ArrayBuffer.isView(v) && !(v instanceof DataView));
+  const wasmLeaf = (v) => {
+    const api = global.WebAssembly;
+    return typeof api === 'object' && api !== null &&
+      ((typeof api.Module === 'function' && v instanceof api.Module) ||
+       (typeof api.Memory === 'function' && v instanceof api.Memory));
+  };
+  const ownKeys = (v) => Object.keys(v);
+
+  function encodeClone(root) {
+    if (typeof root === 'symbol') throw cannotClone('a Symbol');
+    if (typeof root === 'function') throw cannotClone('a function');
+    // Fast paths for what workers post most: primitives and buffers go as they are.
+    if (typeof root !== 'object' || root === null || isLeafBuffer(root)) return root;
+    const nodes = [];
+    const index = new Map();
+    const work = [];
+    const ref = (value) => {
+      if (typeof value === 'symbol') throw cannotClone('a Symbol');
+      if (typeof value === 'function') throw cannotClone(`a function (${value.name || 'anonymous'})`);
+      if (typeof value !== 'object' || value === null) return value;
+      let at = index.get(value);
+      if (at === undefined) {
+        at = nodes.length;
+        index.set(value, at);
+        nodes.push(null);
+        work.push(value);
       }
-    } else if (value instanceof Set) {
-      for (const item of value) refuseSymbols(item, seen);
-    } else {
-      for (const key of Object.keys(value)) refuseSymbols(value[key], seen);
+      return [at];
+    };
+    const props = (value, keys) => {
+      const values = [];
+      for (const key of keys) values.push(ref(value[key]));
+      return values;
+    };
+    const top = ref(root);
+    while (work.length > 0) {
+      const value = work.pop();
+      const at = index.get(value);
+      if (isLeafBuffer(value) || wasmLeaf(value)) {
+        nodes[at] = ['X', value];
+        continue;
+      }
+      const tag = toTag.call(value).slice(8, -1);
+      switch (tag) {
+        case 'Array': {
+          const keys = ownKeys(value);
+          nodes[at] = ['A', value.length, keys, props(value, keys)];
+          break;
+        }
+        case 'Object': {
+          const keys = ownKeys(value);
+          nodes[at] = ['O', keys, props(value, keys)];
+          break;
+        }
+        case 'Boolean': nodes[at] = ['P', Boolean.prototype.valueOf.call(value)]; break;
+        case 'Number': nodes[at] = ['P', Number.prototype.valueOf.call(value)]; break;
+        case 'String': nodes[at] = ['P', String.prototype.valueOf.call(value)]; break;
+        case 'BigInt': nodes[at] = ['P', BigInt.prototype.valueOf.call(value)]; break;
+        case 'Date': nodes[at] = ['D', Date.prototype.getTime.call(value)]; break;
+        case 'RegExp': nodes[at] = ['R', value.source, value.flags]; break;
+        case 'Map': {
+          const entries = [];
+          for (const [key, item] of Map.prototype.entries.call(value)) entries.push(ref(key), ref(item));
+          nodes[at] = ['M', entries];
+          break;
+        }
+        case 'Set': {
+          const items = [];
+          for (const item of Set.prototype.values.call(value)) items.push(ref(item));
+          nodes[at] = ['S', items];
+          break;
+        }
+        case 'Error': {
+          const name = String(value.name);
+          const hasMessage = Object.prototype.hasOwnProperty.call(value, 'message');
+          const stack = Object.prototype.hasOwnProperty.call(value, 'stack') ? value.stack : undefined;
+          nodes[at] = ['E', ERROR_NAMES.includes(name) ? name : 'Error',
+            hasMessage ? String(value.message) : undefined, hasMessage,
+            typeof stack === 'string' ? stack : undefined];
+          break;
+        }
+        case 'DataView':
+          nodes[at] = ['V', ref(value.buffer), value.byteOffset, value.byteLength];
+          break;
+        default:
+          throw cannotClone(`${tag === 'Object' ? 'an object' : tag}`);
+      }
     }
+    return { [CLONE]: 1, nodes, top };
   }
 
-  // The native clone throws a TypeError for what cannot be cloned; the web calls it this.
+  function decodeClone(data) {
+    if (typeof data !== 'object' || data === null || !Object.prototype.hasOwnProperty.call(data, CLONE)) {
+      return data;
+    }
+    const { nodes, top } = data;
+    const out = new Array(nodes.length);
+    const value = (item) => (Array.isArray(item) ? out[item[0]] : item);
+    const put = (object, key, item) => Object.defineProperty(object, key,
+      { value: value(item), writable: true, enumerable: true, configurable: true });
+    const hidden = (object, key, item) => Object.defineProperty(object, key,
+      { value: item, writable: true, enumerable: false, configurable: true });
+    // Shells first (so that any node can refer to any other), then their contents.
+    nodes.forEach((node, at) => {
+      switch (node[0]) {
+        case 'X': out[at] = node[1]; break;
+        case 'A': out[at] = new Array(node[1]); break;
+        case 'O': out[at] = {}; break;
+        case 'P': out[at] = Object(node[1]); break;
+        case 'D': out[at] = new Date(node[1]); break;
+        case 'R': out[at] = new RegExp(node[1], node[2]); break;
+        case 'M': out[at] = new Map(); break;
+        case 'S': out[at] = new Set(); break;
+        case 'E': {
+          const error = new ERRORS[node[1]]();
+          delete error.message;
+          if (node[3]) hidden(error, 'message', node[2]);
+          if (node[4] !== undefined) hidden(error, 'stack', node[4]);
+          out[at] = error;
+          break;
+        }
+        default: break;
+      }
+    });
+    // DataViews once their buffers (leaves) exist.
+    nodes.forEach((node, at) => {
+      if (node[0] === 'V') out[at] = new DataView(value(node[1]), node[2], node[3]);
+    });
+    nodes.forEach((node, at) => {
+      const object = out[at];
+      switch (node[0]) {
+        case 'A':
+        case 'O': {
+          const [keys, values] = node[0] === 'A' ? [node[2], node[3]] : [node[1], node[2]];
+          keys.forEach((key, k) => put(object, key, values[k]));
+          break;
+        }
+        case 'M':
+          for (let k = 0; k < node[1].length; k += 2) object.set(value(node[1][k]), value(node[1][k + 1]));
+          break;
+        case 'S':
+          for (const item of node[1]) object.add(value(item));
+          break;
+        default: break;
+      }
+    });
+    return value(top);
+  }
+
+  // Serializes (errors in getters propagate as thrown; what cannot be cloned is a
+  // DataCloneError), then hands the encoding to `action`; the native step's TypeErrors are
+  // DataCloneErrors too.
   function cloning(value, action) {
+    const encoded = encodeClone(value);
     try {
-      refuseSymbols(value, new Set());
-      return action();
+      return action(encoded);
     } catch (error) {
       if (error instanceof TypeError) throw new DOMException(error.message, 'DataCloneError');
       throw error;
     }
   }
   define(global, 'structuredClone', function structuredClone(value) {
-    return cloning(value, () => host.structuredClone(value));
+    if (arguments.length === 0) {
+      throw new TypeError("structuredClone: 1 argument required, but only 0 present");
+    }
+    return decodeClone(cloning(value, (encoded) => host.structuredClone(encoded)));
   });
 
   // A growable SharedArrayBuffer has one length in every agent (ArrayBufferByteLength), but
@@ -166,7 +317,7 @@
       workers.set(this.#id, this);
     }
     postMessage(value) {
-      cloning(value, () => host.post(this.#id, value));
+      cloning(value, (encoded) => host.post(this.#id, encoded));
     }
     terminate() {
       host.terminate(this.#id);
@@ -183,7 +334,7 @@
     define(global, 'self', global);
     dispatchSelf = makeTarget(global, (listening) => host.listening(listening > 0));
     define(global, 'postMessage', function postMessage(value) {
-      cloning(value, () => host.post(0, value));
+      cloning(value, (encoded) => host.post(0, encoded));
     });
     define(global, 'close', function close() {
       host.close();
@@ -196,7 +347,7 @@
 
   // kind: 'message' | 'error' | 'exit'; id: 0 for our parent (or the embedder), else a worker.
   return function deliver(kind, id, data) {
-    if (kind === 'message' && host.decode) data = host.decode(data);
+    if (kind === 'message') data = decodeClone(host.decode ? host.decode(data) : data);
     if (id === 0) {
       if (kind === 'message') dispatchSelf(new MessageEvent('message', { data }));
       return true;

@@ -132,3 +132,25 @@ fn a_pending_wait_keeps_its_buffer_so_a_new_buffer_at_its_address_cannot_wake_it
         ],
     );
 }
+
+#[test]
+fn structured_clone_follows_the_html_algorithm_as_node_does() {
+    check(
+        "structured_clone.js",
+        &[
+            "list 1000",
+            "symbol keys 0",
+            "error true RangeError bad",
+            "dataview true 2 4 8",
+            "getter 42 42",
+            "holes false 3 e",
+            "global DataCloneError",
+            "no arg TypeError",
+            "function DataCloneError",
+            "cycle true true true",
+            "shared buffer true",
+            r#"misc [5,true,"g"] 7 gi object"#,
+            r#"worker {"n":1000,"err":true,"msg":"t","dv":9}"#,
+        ],
+    );
+}
