@@ -154,3 +154,19 @@ fn structured_clone_follows_the_html_algorithm_as_node_does() {
         ],
     );
 }
+
+#[test]
+fn timer_delays_past_2_31_ms_fire_as_in_node() {
+    let err = check("huge_timers.js", &["1e+308 2147483648 4294967301 Infinity"]);
+    assert_eq!(err.len(), 4, "one TimeoutOverflowWarning a timer: {err:?}");
+}
+
+#[test]
+fn a_raw_nul_in_a_string_literal_runs_as_in_node() {
+    check("nul_in_literal.js", &["3 0"]);
+}
+
+#[test]
+fn a_module_under_two_paths_or_importing_itself_runs_once_as_in_node() {
+    check("modules/main.mjs", &["a ran", "main ran 1 1 object"]);
+}

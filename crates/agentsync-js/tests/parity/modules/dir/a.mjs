@@ -1,0 +1,2 @@
+print("a ran");
+export const x = 1;
