@@ -45,8 +45,9 @@ fn format(value: &Value<'_>) -> String {
     display(value)
 }
 
-/// Milliseconds since the process's first agent started.
-fn now_ms() -> f64 {
+/// Milliseconds since the process's first agent started: the one clock of `performance.now()`
+/// and `$262.agent.monotonicNow()`.
+pub(crate) fn now_ms() -> f64 {
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
     ORIGIN.get_or_init(Instant::now).elapsed().as_secs_f64() * 1e3
 }

@@ -25,7 +25,7 @@ use agentsync_wasm::wasmtime::{
     Linker, Memory, MemoryType, Mutability, Ref, RefType, Store, StoreContextMut, Table, TableType,
     Val, ValType,
 };
-use agentsync_wasm::{GuestMemory, GuestState, Program, Runtime, WasmError};
+use agentsync_wasm::{describe, GuestMemory, GuestState, Program, Runtime, WasmError};
 use rquickjs::function::{Constructor, Rest};
 use rquickjs::{
     qjs, Array, ArrayBuffer, BigInt, Ctx, Exception, Function, Object, Persistent, TypedArray,
@@ -241,22 +241,6 @@ fn error_kind(error: &WasmError) -> &'static str {
         WasmError::Trap(_) | WasmError::Cancelled => "RuntimeError",
         _ => "CompileError",
     }
-}
-
-/// A wasmtime error as one line: our traps and wasmtime's by their message.
-fn describe(error: &agentsync_wasm::wasmtime::Error) -> String {
-    if let Some(trap) = error.downcast_ref::<agentsync_wasm::Trap>() {
-        return trap.to_string();
-    }
-    if let Some(trap) = error.downcast_ref::<agentsync_wasm::wasmtime::Trap>() {
-        return trap.to_string();
-    }
-    let mut text = error.to_string();
-    for cause in error.chain().skip(1) {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-    }
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The bytes of a `Uint8Array` (copied).
@@ -916,20 +900,6 @@ fn module_info<'js>(ctx: &Ctx<'js>, id: f64) -> rquickjs::Result<Object<'js>> {
     Ok(info)
 }
 
-/// Text format to binary, for `readbuffer` of a `.wat` file.
-fn wat_to_binary(text: &str) -> Result<Vec<u8>, String> {
-    let fail = |mut e: wast::Error| {
-        e.set_text(text);
-        e.to_string()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    let buffer = wast::parser::ParseBuffer::new(text).map_err(fail)?;
-    let mut wat = wast::parser::parse::<wast::Wat>(&buffer).map_err(fail)?;
-    wat.encode().map_err(fail)
-}
-
 /// A path relative to the calling agent's script directory.
 fn resolve(path: &str) -> std::path::PathBuf {
     with_local(|local| local.base_dir.borrow().join(path)).unwrap_or_else(|| path.into())
@@ -1003,7 +973,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Resu
                             &format!("readbuffer: {path} is not UTF-8 text"),
                         )
                     })?;
-                    bytes = wat_to_binary(&text).map_err(|e| {
+                    bytes = agentsync_wasm::wat_to_binary(&text).map_err(|e| {
                         Exception::throw_syntax(&ctx, &format!("readbuffer: {path}: {e}"))
                     })?;
                 }

@@ -76,6 +76,22 @@ pub(crate) fn to_binary(source: &[u8]) -> Result<Vec<u8>, WasmError> {
     let Some(text) = text else {
         return Err(WasmError::NotAModule);
     };
+    wat_to_binary(text)
+}
+
+/// Compiles WebAssembly text to binary; a parse error is [`WasmError::Malformed`] with its
+/// `line:column` in `text`.
+///
+/// ```
+/// let bytes = agentsync_wasm::wat_to_binary("(module)").unwrap();
+/// assert!(bytes.starts_with(b"\0asm"));
+/// assert!(agentsync_wasm::wat_to_binary("(module (func (i32.const)))").is_err());
+/// ```
+///
+/// # Errors
+///
+/// [`WasmError::Malformed`] for text that does not parse.
+pub fn wat_to_binary(text: &str) -> Result<Vec<u8>, WasmError> {
     let buf = wast::parser::ParseBuffer::new(text).map_err(|e| malformed(e, text))?;
     let mut wat = wast::parser::parse::<wast::Wat>(&buf).map_err(|e| malformed(e, text))?;
     wat.encode().map_err(|e| malformed(e, text))

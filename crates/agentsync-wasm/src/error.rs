@@ -10,6 +10,7 @@ use std::fmt;
 /// `expected shared memory`, `out of bounds memory access`) and then names the bad value and
 /// the rule of docs/semantics.md.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Trap {
     /// W4: the effective address is not a multiple of the access size.
     UnalignedAtomic {
@@ -112,10 +113,18 @@ impl fmt::Display for Trap {
     }
 }
 
-impl std::error::Error for Trap {}
+impl std::error::Error for Trap {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Trap::Other(trap) => Some(trap),
+            _ => None,
+        }
+    }
+}
 
 /// Why loading, linking or running a module failed.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum WasmError {
     /// The file could not be read.
     Io {
@@ -277,7 +286,14 @@ impl WasmError {
     }
 }
 
-impl std::error::Error for WasmError {}
+impl std::error::Error for WasmError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WasmError::Io { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
 
 /// A text-format parse error as one line `line:column: message`, the position in `text` itself
 /// (the `wast` crate's own rendering spans several lines, with `<anon>` and a caret diagram).
@@ -288,7 +304,12 @@ pub(crate) fn one_line(error: &wast::Error, text: &str) -> String {
 
 /// Renders a wasmtime error on one line: our [`Trap`]'s text, wasmtime's trap message, or
 /// the error with its causes.
-pub(crate) fn describe(error: &wasmtime::Error) -> String {
+///
+/// ```
+/// let error = agentsync_wasm::wasmtime::Error::msg("a   line\nbreak");
+/// assert_eq!(agentsync_wasm::describe(&error), "a line break");
+/// ```
+pub fn describe(error: &wasmtime::Error) -> String {
     if let Some(trap) = error.downcast_ref::<Trap>() {
         return trap.to_string();
     }

@@ -19,7 +19,7 @@ use wasmtime::{Caller, Extern, Func, Memory, Store};
 use crate::cancel::WaitSlot;
 use crate::error::Trap;
 use crate::memory::{aligned_address, in_bounds, wasm_timeout, GuestMemory};
-use crate::runtime::Blocker;
+use crate::state::Blocker;
 
 /// Which threads opcode a host import replaces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -102,25 +102,27 @@ mod rewrite;
 mod run;
 mod runtime;
 mod script;
+mod state;
 mod threads;
 
-pub use compile::Program;
+pub use compile::{wat_to_binary, Program};
 pub use demo::{
     async_notify_demo, block_on, lock_demo, tour_lines, AsyncNotifyDemo, LockDemo, LOCK_WAT,
     NOTIFY_WAT,
 };
 pub use engine::Runtime;
-pub use error::{Trap, WasmError};
+pub use error::{describe, Trap, WasmError};
 pub use host::{AtomicOp, HostImport};
 pub use memory::{wasm_timeout, GuestMemory, PAGE_SIZE};
 pub use pingpong::{pingpong, PingPong, PINGPONG_WAT};
 pub use profile::{KnownDivergence, Profile};
 pub use rewrite::{memory_export_name, rewrite, Rewritten, HOST_MODULE};
 pub use run::{run_module, RunOutput};
-pub use runtime::{call, Blocker, GuestState, Value, SPAWN_FIELD, SPAWN_MODULE};
+pub use runtime::{call, Value, SPAWN_FIELD, SPAWN_MODULE};
 pub use script::{
     run_wast, run_wast_dir, run_wast_each, run_wast_on, run_wast_profile, run_wast_text,
     run_wast_text_on, run_wast_text_profile, FileReport, WastReport,
 };
+pub use state::{Blocker, GuestState};
 pub use threads::{Threads, DEFAULT_SPAWN_LIMIT, THREAD_START};
 pub use wasmtime;

@@ -5,54 +5,17 @@ use std::sync::Arc;
 
 use wasmtime::{Caller, Extern, ExternType, Func, Instance, Linker, Memory, Store, Val};
 
-use crate::cancel::WaitSlot;
 use crate::compile::Program;
 use crate::error::{describe, Trap, WasmError};
 use crate::host::host_function;
 use crate::memory::GuestMemory;
 use crate::rewrite::{memory_export_name, HOST_MODULE};
+use crate::state::{GuestState, SpawnThread};
 
 /// Import module of the thread-spawn function.
 pub const SPAWN_MODULE: &str = "agentsync";
 /// Import field of the thread-spawn function.
 pub const SPAWN_FIELD: &str = "thread_spawn";
-
-/// What a store's `agentsync.thread_spawn` import calls: starts a thread running the program's
-/// `thread_start(id, arg)` and returns its id, or -1 if it could not be started.
-pub(crate) trait SpawnThread: Send + Sync {
-    fn spawn(self: Arc<Self>, arg: i32) -> i32;
-}
-
-/// How a guest's blocking wait sleeps when its embedder must be able to stop it: given the
-/// queued wait, it returns the result, or `None` if the thread was told to stop (the wait
-/// must then be withdrawn from its queue; the guest traps with [`Trap::Cancelled`]).
-///
-/// The JS host uses one so that `worker.terminate()` ends a worker blocked in
-/// `memory.atomic.wait32`, as it ends one blocked in `Atomics.wait`.
-///
-/// [`Trap::Cancelled`]: crate::Trap::Cancelled
-pub type Blocker =
-    Arc<dyn Fn(agentsync::WaitFuture<'static>) -> Option<agentsync::WaitResult> + Send + Sync>;
-
-/// The data every store of ours carries: how a guest may start threads, and how it waits.
-#[derive(Default)]
-pub struct GuestState {
-    pub(crate) spawner: Option<Arc<dyn SpawnThread>>,
-    /// This store's thread in its run's cancel, for the wait host functions.
-    pub(crate) wait_slot: Option<Arc<WaitSlot>>,
-    /// Sleeps for the guest's blocking waits instead of the futex's own blocking wait.
-    pub(crate) blocker: Option<Blocker>,
-}
-
-impl GuestState {
-    /// A store state whose guest waits sleep through `blocker` (see [`Blocker`]).
-    pub fn with_blocker(blocker: Blocker) -> GuestState {
-        GuestState {
-            blocker: Some(blocker),
-            ..GuestState::default()
-        }
-    }
-}
 
 /// The `agentsync.thread_spawn` host function of a store whose guest may start threads.
 fn spawn_function(store: &mut Store<GuestState>, spawner: Arc<dyn SpawnThread>) -> Func {

@@ -27,7 +27,8 @@ use crate::cancel::Cancel;
 use crate::compile::Program;
 use crate::error::{Trap, WasmError};
 use crate::memory::GuestMemory;
-use crate::runtime::{call, GuestState, SpawnThread};
+use crate::runtime::call;
+use crate::state::{GuestState, SpawnThread};
 /// The export a spawned thread runs, with `(thread id, argument)`.
 pub const THREAD_START: &str = "thread_start";
 

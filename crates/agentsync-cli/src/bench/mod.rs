@@ -123,6 +123,10 @@ pub struct Scenario {
     pub impls: &'static [Impl],
 }
 
+/// Pending waiters of the waiter scenarios, for the native path and for Node (a parameter both
+/// `waiters` and `node` read, so it lives here rather than in either).
+pub(crate) const NATIVE_WAITERS: usize = 100_000;
+
 /// The name agentsync's own implementation carries in every scenario.
 pub const AGENTSYNC: &str = "agentsync";
 

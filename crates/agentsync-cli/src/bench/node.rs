@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 
 use serde::Deserialize;
 
-use super::{waiters::NATIVE_WAITERS, Config, Outcome, Sample};
+use super::{Config, Outcome, Sample, NATIVE_WAITERS};
 use crate::temp::TempFile;
 
 /// The Node.js side of the bench.

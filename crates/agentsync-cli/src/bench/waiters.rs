@@ -11,11 +11,10 @@ use std::time::{Duration, Instant};
 use agentsync::polyfill::{self, PolyfillFuture};
 use agentsync::{Settled, WaitFuture, WaitResult};
 
-use super::{node, ns_per, thousands, Config, Impl, Outcome, Sample, Scenario, AGENTSYNC};
+use super::{
+    node, ns_per, thousands, Config, Impl, Outcome, Sample, Scenario, AGENTSYNC, NATIVE_WAITERS,
+};
 use crate::alloc_count;
-
-/// Pending waiters for the native path and for Node.
-pub(super) const NATIVE_WAITERS: usize = 100_000;
 
 fn polyfill_waiters(config: &Config) -> usize {
     config.pick(2_000, 500)

@@ -32,7 +32,8 @@ use crate::{atomics, globals, sab, Options};
 pub(crate) use waits::{block_on_wait, result_string, settle_later, wait_async_result};
 use waits::{Atoms, PendingWait, GC_THRESHOLD};
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks, recovering from poisoning: no code of the host panics while it holds a lock.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // No code panics while holding these locks; recover from poisoning anyway.
     mutex
         .lock()

@@ -61,10 +61,9 @@ impl Drop for Agents {
     }
 }
 
-/// Milliseconds on a clock shared by every agent of the process.
+/// Milliseconds on a clock shared by every agent of the process (`performance.now()`'s).
 fn monotonic_now() -> f64 {
-    static ORIGIN: OnceLock<Instant> = OnceLock::new();
-    ORIGIN.get_or_init(Instant::now).elapsed().as_secs_f64() * 1e3
+    crate::globals::now_ms()
 }
 
 /// Sleeps this agent's thread for `ms` milliseconds, or until it is interrupted.

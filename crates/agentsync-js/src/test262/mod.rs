@@ -28,7 +28,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
@@ -36,18 +36,12 @@ use rquickjs::function::Rest;
 use rquickjs::object::Property;
 use rquickjs::{qjs, Array, Ctx, Exception, Function, Module, Object, Value};
 
-use crate::agent::{self, with_local, Agent, Event, Signal};
+use crate::agent::{self, lock, with_local, Agent, Event, Signal};
 use crate::error::{display, JsError};
 use crate::{clone, Host, HostHandle, Options, Stream};
 
 mod agents;
 use agents::*;
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// How a run of test262 is configured.
 #[derive(Debug, Clone)]

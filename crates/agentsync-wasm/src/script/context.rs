@@ -14,7 +14,7 @@ use crate::compile::Program;
 use crate::engine::Runtime;
 use crate::error::{describe, WasmError};
 use crate::profile::Profile;
-use crate::runtime::GuestState;
+use crate::state::GuestState;
 
 /// What the threads of a script count.
 #[derive(Default)]

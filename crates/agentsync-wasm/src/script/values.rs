@@ -6,7 +6,7 @@ use wast::core::{NanPattern, V128Pattern, WastArgCore, WastRetCore};
 use wast::WastArg;
 
 use crate::error::{describe, WasmError};
-use crate::runtime::GuestState;
+use crate::state::GuestState;
 
 pub(super) fn arg(store: &mut Store<GuestState>, a: &WastArg<'_>) -> Result<Val, WasmError> {
     let WastArg::Core(a) = a else {
