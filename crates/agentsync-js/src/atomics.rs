@@ -14,7 +14,7 @@ use agentsync::memory::{notify_count_from_f64, timeout_from_ms, to_index};
 use agentsync::{WaitAsync, WaitFuture, WaitResult};
 use rquickjs::{qjs, Ctx, Exception, Object, Value};
 
-use crate::agent;
+use crate::agent::{self, to_number};
 
 /// The element types that can be waited on.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -50,16 +50,6 @@ fn arg<'js>(ctx: &Ctx<'js>, args: &[Value<'js>], index: usize) -> Value<'js> {
     args.get(index)
         .cloned()
         .unwrap_or_else(|| Value::new_undefined(ctx.clone()))
-}
-
-/// `ToNumber`, with the engine's conversion (it may run `valueOf` and throw).
-pub(crate) fn to_number(ctx: &Ctx<'_>, value: &Value<'_>) -> rquickjs::Result<f64> {
-    let mut out = 0.0;
-    // SAFETY: live context and value; `out` is a valid place for the result.
-    if unsafe { qjs::JS_ToFloat64(ctx.as_raw().as_ptr(), &mut out, value.as_raw()) } < 0 {
-        return Err(rquickjs::Error::Exception);
-    }
-    Ok(out)
 }
 
 /// ValidateIntegerTypedArray (waitable) and ValidateAtomicAccess: the view must be an
@@ -355,6 +345,22 @@ raw_native!(raw_notify, notify);
 
 /// Replaces `Atomics.wait` and `Atomics.notify` and adds `Atomics.waitAsync`; the other
 /// operations (and `pause`) stay the engine's, which are already sequentially consistent.
+/// Atomics on agentsync's futex (`wait`, `notify`, `waitAsync`), unless the host runs the
+/// engine's own.
+pub(crate) const EXTENSION: agent::Extension = agent::Extension {
+    name: "atomics",
+    install: |ctx, _host, setup| {
+        if setup.engine_atomics {
+            Ok(())
+        } else {
+            install(ctx)
+        }
+    },
+    in_realms: true,
+    on_interrupt: None,
+    on_end: None,
+};
+
 pub(crate) fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<()> {
     let atomics: Object<'js> = ctx.globals().get("Atomics")?;
     let natives: [(&std::ffi::CStr, qjs::JSCFunction, i32); 3] = [

@@ -2,18 +2,14 @@
 //! `crossOriginIsolated`, the non-standard `agentsync` namespace, and the native half of
 //! `Worker` / `postMessage` that `prelude.js` builds on.
 
-use std::path::Path;
 use std::rc::Rc;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rquickjs::function::{Opt, Rest};
 use rquickjs::{qjs, Ctx, Exception, Function, Object, Persistent, Value};
 
-use crate::agent::{with_local, Event, Local};
-use crate::clone;
+use crate::agent::{gc_function, now_ms, to_number, with_local, Extension, Local};
 use crate::error::display;
-use crate::worker;
 use crate::Stream;
 
 fn local(ctx: &Ctx<'_>) -> rquickjs::Result<Rc<Local>> {
@@ -45,13 +41,6 @@ fn format(value: &Value<'_>) -> String {
     display(value)
 }
 
-/// Milliseconds since the process's first agent started: the one clock of `performance.now()`
-/// and `$262.agent.monotonicNow()`.
-pub(crate) fn now_ms() -> f64 {
-    static ORIGIN: OnceLock<Instant> = OnceLock::new();
-    ORIGIN.get_or_init(Instant::now).elapsed().as_secs_f64() * 1e3
-}
-
 /// Resident set size of the process, from `/proc/self/statm`; 0 where unknown.
 fn resident_bytes() -> f64 {
     let pages = std::fs::read_to_string("/proc/self/statm")
@@ -70,7 +59,7 @@ const TIMEOUT_MAX_MS: f64 = 2_147_483_647.0;
 /// timer would never fire and the run would never end).
 fn delay(ctx: &Ctx<'_>, value: Option<Value<'_>>) -> rquickjs::Result<Duration> {
     let ms = match value {
-        Some(v) if !v.is_undefined() => crate::atomics::to_number(ctx, &v)?,
+        Some(v) if !v.is_undefined() => to_number(ctx, &v)?,
         _ => 0.0,
     };
     if ms > TIMEOUT_MAX_MS {
@@ -132,7 +121,17 @@ fn function<'js, P>(
 }
 
 /// Defines the globals on `ctx` and returns the native `host` object for the prelude.
-pub(crate) fn install<'js>(ctx: &Ctx<'js>, is_main: bool) -> rquickjs::Result<Object<'js>> {
+/// Console, timers, `performance`, `queueMicrotask`, the `agentsync` namespace, and the natives
+/// of the prelude's `SharedArrayBuffer` length fix.
+pub(crate) const EXTENSION: Extension = Extension {
+    name: "globals",
+    install: |ctx, host, setup| install(ctx, host, setup.is_main),
+    in_realms: false,
+    on_interrupt: None,
+    on_end: None,
+};
+
+fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>, is_main: bool) -> rquickjs::Result<()> {
     let global = ctx.globals();
     let console = Object::new(ctx.clone())?;
     for (name, stream) in [
@@ -194,7 +193,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, is_main: bool) -> rquickjs::Result<Ob
          };",
     )?;
     install_namespace(ctx, is_main)?;
-    host_object(ctx)
+    sab_natives(ctx, host)
 }
 
 /// The non-standard `agentsync` namespace: `args`, `isMain`, `residentBytes()`, `gc()`,
@@ -230,75 +229,8 @@ fn install_namespace<'js>(ctx: &Ctx<'js>, is_main: bool) -> rquickjs::Result<()>
     ctx.globals().set("agentsync", namespace)
 }
 
-/// `gc()`: runs this agent's cycle collector (`agentsync.gc`, `$262.gc`).
-pub(crate) fn gc_function<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Function<'js>> {
-    function(ctx, "gc", 0, |ctx: Ctx<'js>| {
-        // SAFETY: the runtime of a live context.
-        unsafe { qjs::JS_RunGC(qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
-    })
-}
-
-/// The native functions the prelude builds `Worker` and `postMessage` on.
-fn host_object<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
-    let host = Object::new(ctx.clone())?;
-    host.set(
-        "spawn",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, specifier: String, is_eval: bool| {
-                worker::spawn(&ctx, &local(&ctx)?, specifier, is_eval).map(|id| id as f64)
-            },
-        )?,
-    )?;
-    host.set(
-        "post",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, to: f64, value: Value<'js>| -> rquickjs::Result<()> {
-                let message = clone::serialize(&ctx, &value)?;
-                let local = local(&ctx)?;
-                let to = to as u64;
-                if to == 0 {
-                    if let Some((parent, me)) = &local.parent {
-                        parent.post(Event::Message { from: *me, message });
-                    }
-                } else if let Some(child) = local.children.borrow().get(&to).filter(|c| !c.done) {
-                    child.signal.post(Event::Message { from: 0, message });
-                }
-                Ok(())
-            },
-        )?,
-    )?;
-    host.set(
-        "terminate",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, id: f64| -> rquickjs::Result<()> {
-                if let Some(child) = local(&ctx)?.children.borrow_mut().get_mut(&(id as u64)) {
-                    child.signal.interrupt();
-                    child.done = true;
-                }
-                Ok(())
-            },
-        )?,
-    )?;
-    host.set(
-        "close",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>| -> rquickjs::Result<()> {
-            local(&ctx)?.closing.set(true);
-            Ok(())
-        })?,
-    )?;
-    host.set(
-        "listening",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, on: bool| -> rquickjs::Result<()> {
-                local(&ctx)?.listening.set(on);
-                Ok(())
-            },
-        )?,
-    )?;
+/// The natives the prelude's `SharedArrayBuffer` length fix builds on.
+fn sab_natives<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Result<()> {
     host.set(
         "sabGrownLength",
         Function::new(ctx.clone(), |ctx: Ctx<'js>, buffer: Value<'js>| {
@@ -315,14 +247,7 @@ fn host_object<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
             },
         )?,
     )?;
-    host.set(
-        "structuredClone",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, value: Value<'js>| {
-            let message = clone::serialize(&ctx, &value)?;
-            clone::deserialize(&ctx, &message)
-        })?,
-    )?;
-    Ok(host)
+    Ok(())
 }
 
 /// The first byte of an array buffer's data.
@@ -334,12 +259,4 @@ fn buffer_base(ctx: &Ctx<'_>, buffer: &Value<'_>) -> rquickjs::Result<*const u8>
         return Err(rquickjs::Error::Exception);
     }
     Ok(data)
-}
-
-/// The directory of `path`, for resolving what a script names relative to itself.
-pub(crate) fn directory_of(path: &Path) -> std::path::PathBuf {
-    path.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| ".".into())
 }

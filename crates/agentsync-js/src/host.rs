@@ -1,73 +1,18 @@
 //! The embedding API: a main agent on the caller's thread.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use agentsync::memory::SharedMemory;
 use rquickjs::{qjs, Value};
 
-use crate::agent::{Agent, Event, Signal};
+use crate::agent::directory_of;
+pub use crate::agent::Stream;
+use crate::agent::{standard_streams, Agent, Event, Options, Output, Signal, Sink};
 use crate::clone::Message;
 use crate::error::JsError;
-use crate::globals::directory_of;
 use crate::sab;
-
-/// Which stream a line of console output goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    /// `console.log`, `console.info`, `console.debug`, `print`.
-    Stdout,
-    /// `console.error`, `console.warn`.
-    Stderr,
-}
-
-type Sink = dyn Fn(Stream, &str) -> io::Result<()> + Send + Sync;
-
-/// Where console output goes, and the first write that failed.
-pub(crate) struct Output {
-    sink: Box<Sink>,
-    failed: Mutex<Option<io::Error>>,
-}
-
-impl Output {
-    pub(crate) fn write(&self, stream: Stream, line: &str) -> io::Result<()> {
-        (self.sink)(stream, line).inspect_err(|error| {
-            let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
-            failed.get_or_insert_with(|| io::Error::new(error.kind(), error.to_string()));
-        })
-    }
-
-    pub(crate) fn take_error(&self) -> Option<io::Error> {
-        self.failed.lock().unwrap_or_else(|p| p.into_inner()).take()
-    }
-
-    /// Puts back a failure that ended a worker, for the agent that reports the run's end to
-    /// find: a closed stdout ends every agent's run the same way.
-    pub(crate) fn keep_error(&self, error: io::Error) {
-        let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
-        failed.get_or_insert(error);
-    }
-}
-
-fn standard_streams(stream: Stream, line: &str) -> io::Result<()> {
-    match stream {
-        Stream::Stdout => {
-            let mut out = io::stdout().lock();
-            writeln!(out, "{line}")?;
-            out.flush()
-        }
-        Stream::Stderr => writeln!(io::stderr().lock(), "{line}"),
-    }
-}
-
-/// What every agent of one host shares.
-pub(crate) struct Options {
-    pub(crate) main_can_block: bool,
-    pub(crate) engine_atomics: bool,
-    pub(crate) args: Vec<String>,
-    pub(crate) output: Output,
-}
 
 /// Configures a [`Host`].
 pub struct HostBuilder {
@@ -139,10 +84,8 @@ impl HostBuilder {
             main_can_block: self.main_can_block,
             engine_atomics: self.engine_atomics,
             args: self.args,
-            output: Output {
-                sink: self.sink,
-                failed: Mutex::new(None),
-            },
+            output: Output::new(self.sink),
+            extensions: crate::extensions::ALL,
         });
         let signal = Signal::new();
         let main_can_block = options.main_can_block;

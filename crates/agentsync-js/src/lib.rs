@@ -41,11 +41,11 @@ mod agent;
 mod atomics;
 mod clone;
 mod error;
+mod extensions;
 mod globals;
 mod host;
 mod sab;
 pub mod test262;
-mod timers;
 #[cfg(feature = "wasm")]
 mod wasm;
 mod worker;
@@ -55,4 +55,4 @@ pub use error::{JsError, ScriptError};
 pub use host::{Host, HostBuilder, HostHandle, Stream};
 pub use sab::live_buffers;
 
-pub(crate) use host::Options;
+pub(crate) use agent::Options;

@@ -527,9 +527,9 @@ fn from_js(ctx: &Ctx<'_>, ty: &ValType, value: &Value<'_>) -> rquickjs::Result<V
             Ok(Val::I64(out))
         }
         ValType::F32 => Ok(Val::F32(
-            (crate::atomics::to_number(ctx, value)? as f32).to_bits(),
+            (crate::agent::to_number(ctx, value)? as f32).to_bits(),
         )),
-        ValType::F64 => Ok(Val::F64(crate::atomics::to_number(ctx, value)?.to_bits())),
+        ValType::F64 => Ok(Val::F64(crate::agent::to_number(ctx, value)?.to_bits())),
         other => Err(Exception::throw_type(
             ctx,
             &format!("WebAssembly: values of type {other} cannot cross to JavaScript here"),
@@ -937,6 +937,16 @@ fn path_argument<'js>(
     let path: rquickjs::convert::Coerced<String> = rquickjs::FromJs::from_js(ctx, path)?;
     Ok(path.0)
 }
+
+/// WebAssembly on agentsync-wasm (`WebAssembly.*`, `read`, `readbuffer`); its per-agent store
+/// is dropped when the agent ends, and an interrupt stops every guest at its next epoch check.
+pub(crate) const EXTENSION: crate::agent::Extension = crate::agent::Extension {
+    name: "wasm",
+    install: |ctx, host, _setup| install(ctx, host),
+    in_realms: false,
+    on_interrupt: Some(interrupt_guests),
+    on_end: Some(agent_ended),
+};
 
 /// Defines `read`, `readbuffer` and the native object `wasm.js` builds `WebAssembly` on.
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Result<()> {

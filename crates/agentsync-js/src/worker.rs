@@ -6,12 +6,95 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread;
 
-use rquickjs::{Ctx, Exception};
+use rquickjs::{Ctx, Exception, Function, Object, Value};
 
-use crate::agent::{Agent, Child, Event, Local, Signal};
+use crate::agent::directory_of;
+use crate::agent::{with_local, Agent, Child, Event, Extension, Local, Options, Signal};
+use crate::clone;
 use crate::error::{JsError, ScriptError};
-use crate::globals::directory_of;
-use crate::Options;
+
+/// Workers and messaging: `new Worker`, `postMessage`, `terminate`, `close`, and structured
+/// clone; the natives the prelude builds `Worker`, `postMessage` and `structuredClone` on.
+pub(crate) const EXTENSION: Extension = Extension {
+    name: "worker",
+    install: |ctx, host, _setup| install(ctx, host),
+    in_realms: false,
+    on_interrupt: None,
+    on_end: None,
+};
+
+fn local(ctx: &Ctx<'_>) -> rquickjs::Result<Rc<Local>> {
+    with_local(Rc::clone).ok_or_else(|| Exception::throw_internal(ctx, "no agent on this thread"))
+}
+
+fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Result<()> {
+    host.set(
+        "spawn",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, specifier: String, is_eval: bool| {
+                spawn(&ctx, &local(&ctx)?, specifier, is_eval).map(|id| id as f64)
+            },
+        )?,
+    )?;
+    host.set(
+        "post",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, to: f64, value: Value<'js>| -> rquickjs::Result<()> {
+                let message = clone::serialize(&ctx, &value)?;
+                let local = local(&ctx)?;
+                let to = to as u64;
+                if to == 0 {
+                    if let Some((parent, me)) = &local.parent {
+                        parent.post(Event::Message { from: *me, message });
+                    }
+                } else if let Some(child) = local.children.borrow().get(&to).filter(|c| !c.done) {
+                    child.signal.post(Event::Message { from: 0, message });
+                }
+                Ok(())
+            },
+        )?,
+    )?;
+    host.set(
+        "terminate",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, id: f64| -> rquickjs::Result<()> {
+                if let Some(child) = local(&ctx)?.children.borrow_mut().get_mut(&(id as u64)) {
+                    child.signal.interrupt();
+                    child.done = true;
+                }
+                Ok(())
+            },
+        )?,
+    )?;
+    host.set(
+        "close",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>| -> rquickjs::Result<()> {
+            local(&ctx)?.closing.set(true);
+            Ok(())
+        })?,
+    )?;
+    host.set(
+        "listening",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, on: bool| -> rquickjs::Result<()> {
+                local(&ctx)?.listening.set(on);
+                Ok(())
+            },
+        )?,
+    )?;
+    host.set(
+        "structuredClone",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, value: Value<'js>| {
+            let message = clone::serialize(&ctx, &value)?;
+            clone::deserialize(&ctx, &message)
+        })?,
+    )?;
+    Ok(())
+}
 
 /// What a worker runs.
 enum Source {

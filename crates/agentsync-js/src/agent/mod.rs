@@ -25,10 +25,20 @@ use rquickjs::{qjs, Context, Ctx, Function, Object, Persistent, Runtime, Value};
 
 use crate::clone::Message;
 use crate::error::{JsError, ScriptError};
-use crate::timers::Timers;
+use timers::Timers;
 
+mod common;
+mod extension;
+mod options;
+pub(crate) mod timers;
 mod waits;
-use crate::{atomics, globals, sab, Options};
+
+pub(crate) use extension::{Extension, Setup};
+pub use options::Stream;
+pub(crate) use options::{standard_streams, Options, Output, Sink};
+
+use crate::sab;
+pub(crate) use common::{directory_of, gc_function, now_ms, to_number};
 pub(crate) use waits::{block_on_wait, result_string, settle_later, wait_async_result};
 use waits::{Atoms, PendingWait, GC_THRESHOLD};
 
@@ -93,8 +103,7 @@ impl Signal {
         // unpark after it guarantees a parked agent sees it.
         self.interrupted.store(true, SeqCst);
         self.wake();
-        #[cfg(feature = "wasm")]
-        crate::wasm::interrupt_guests();
+        extension::interrupted();
     }
 
     pub(crate) fn is_interrupted(&self) -> bool {
@@ -211,7 +220,7 @@ impl rquickjs::loader::Resolver for RelativeResolver {
     ) -> rquickjs::Result<String> {
         // Keyed by the canonical path: `./a.mjs` and `../dir/a.mjs` (the same file) are one
         // module, evaluated once, as in every other module loader.
-        let path = crate::globals::directory_of(std::path::Path::new(base)).join(name);
+        let path = directory_of(std::path::Path::new(base)).join(name);
         match std::fs::canonicalize(&path) {
             Ok(path) if path.is_file() => Ok(path.display().to_string()),
             _ => Err(rquickjs::Error::new_resolving(base, name)),
@@ -313,12 +322,20 @@ impl Agent {
         let deliver = agent.context.with(|ctx| -> Result<_, ScriptError> {
             let catch = |_| ScriptError::catch(&ctx, &name);
             sab::install(&ctx);
-            if !agent.local.options.engine_atomics {
-                atomics::install(&ctx).map_err(catch)?;
+            // The native object the prelude builds on; each extension adds its natives.
+            let host = Object::new(ctx.clone()).map_err(catch)?;
+            let setup = Setup {
+                is_main,
+                engine_atomics: agent.local.options.engine_atomics,
+            };
+            for extension in agent.local.options.extensions {
+                extension::register(extension);
+                (extension.install)(&ctx, &host, &setup).map_err(|e| {
+                    let mut error = catch(e);
+                    error.message = format!("{} (installing {})", error.message, extension.name);
+                    error
+                })?;
             }
-            let host = globals::install(&ctx, is_main).map_err(catch)?;
-            #[cfg(feature = "wasm")]
-            crate::wasm::install(&ctx, &host).map_err(catch)?;
             let prelude: Function = ctx
                 .eval_with_options(
                     include_str!("../prelude.js"),
@@ -463,7 +480,7 @@ impl Agent {
             let Some(timer) = due else { break };
             ran = true;
             self.context
-                .with(|ctx| crate::timers::fire(&ctx, &self.local, timer))
+                .with(|ctx| timers::fire(&ctx, &self.local, timer))
                 .map_err(|_| self.context.with(|ctx| self.uncaught(&ctx)))?;
             self.microtasks()?;
         }
@@ -577,7 +594,7 @@ impl Agent {
         }
         let plural = if pending == 1 { "" } else { "s" };
         let _ = self.local.options.output.write(
-            crate::Stream::Stderr,
+            Stream::Stderr,
             &format!(
                 "warning: the program ended with {pending} Atomics.waitAsync call{plural} \
                  still pending that no agent can notify any more"
@@ -698,8 +715,11 @@ impl Drop for Agent {
         self.deliver = None;
         self.context.with(|ctx| self.local.atoms.free(&ctx));
         CURRENT.with(|c| *c.borrow_mut() = None);
-        #[cfg(feature = "wasm")]
-        crate::wasm::agent_ended();
+        for extension in self.local.options.extensions {
+            if let Some(on_end) = extension.on_end {
+                on_end();
+            }
+        }
     }
 }
 

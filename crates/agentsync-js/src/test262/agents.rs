@@ -63,13 +63,13 @@ impl Drop for Agents {
 
 /// Milliseconds on a clock shared by every agent of the process (`performance.now()`'s).
 fn monotonic_now() -> f64 {
-    crate::globals::now_ms()
+    crate::agent::now_ms()
 }
 
 /// Sleeps this agent's thread for `ms` milliseconds, or until it is interrupted.
 fn sleep<'js>(ctx: Ctx<'js>, ms: Rest<Value<'js>>) -> rquickjs::Result<()> {
     let ms = match ms.0.first() {
-        Some(v) => crate::atomics::to_number(&ctx, v)?,
+        Some(v) => crate::agent::to_number(&ctx, v)?,
         None => 0.0,
     };
     let signal = with_local(|local| local.signal.clone());
@@ -124,7 +124,7 @@ pub(super) fn install<'js>(
             agent::eval_script(&ctx, &source, "<evalScript>")
         })?,
     )?;
-    object.set("gc", crate::globals::gc_function(ctx)?)?;
+    object.set("gc", crate::agent::gc_function(ctx)?)?;
     object.set(
         "detachArrayBuffer",
         function(ctx, "detachArrayBuffer", 1, detach_array_buffer)?,
@@ -210,10 +210,18 @@ fn create_realm<'js>(ctx: &Ctx<'js>, shared: Option<&Arc<Shared>>) -> rquickjs::
     let realm_ctx = unsafe { Ctx::from_raw(realm) };
     // SAFETY: drops the reference JS_NewContext returned; `realm_ctx` holds another.
     unsafe { qjs::JS_FreeContext(realm.as_ptr()) };
-    let engine_atomics = with_local(|l| l.options.engine_atomics).unwrap_or(false);
+    let options = with_local(|l| l.options.clone());
     let made = (|| -> rquickjs::Result<Value<'_>> {
-        if !engine_atomics {
-            crate::atomics::install(&realm_ctx)?;
+        if let Some(options) = &options {
+            // The extensions a realm has too (the agent's Atomics), as the agent installs them.
+            let setup = crate::agent::Setup {
+                is_main: false,
+                engine_atomics: options.engine_atomics,
+            };
+            let host = rquickjs::Object::new(realm_ctx.clone())?;
+            for extension in options.extensions.iter().filter(|e| e.in_realms) {
+                (extension.install)(&realm_ctx, &host, &setup)?;
+            }
         }
         let print = function(&realm_ctx, "print", 1, print)?;
         define_global(&realm_ctx, "print", print)?;

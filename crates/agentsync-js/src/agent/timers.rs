@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use rquickjs::{Ctx, Function, Persistent, Value};
 
-use crate::agent::Local;
+use super::Local;
 
 /// A timer's callback and how it repeats.
 pub(crate) struct Timer {
