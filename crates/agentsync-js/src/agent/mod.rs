@@ -111,6 +111,21 @@ impl Signal {
     }
 }
 
+/// The current agent's slot of type `T`, made with `Default` on first use: an extension's
+/// per-agent state, kept by the agent (as Deno's `OpState` keeps an extension's) and dropped
+/// with it, before its runtime. `None` on a thread without an agent. The map is borrowed only
+/// to find the slot, so an extension may hold its slot across calls into JavaScript.
+pub(crate) fn slot<T: Default + 'static>() -> Option<Rc<T>> {
+    with_local(|local| {
+        let mut slots = local.slots.borrow_mut();
+        let entry = slots
+            .entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| Rc::new(T::default()) as Rc<dyn std::any::Any>);
+        entry.clone().downcast::<T>().ok()
+    })
+    .flatten()
+}
+
 /// The getter of a `SharedArrayBuffer`'s byte length, as the prelude defines it.
 const INTRINSIC_BYTE_LENGTH: &str =
     "Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'byteLength').get";
@@ -188,6 +203,8 @@ pub(crate) struct Local {
     /// object up to the block's length) and `%TypedArray%.prototype.length` getter, taken
     /// before any script runs.
     intrinsics: RefCell<Option<[Persistent<Function<'static>>; 2]>>,
+    /// Each extension's per-agent state, one value per type (see [`slot`]).
+    slots: RefCell<HashMap<std::any::TypeId, Rc<dyn std::any::Any>>>,
     /// Promises rejected with no handler yet, with their reason.
     rejections: RefCell<Vec<(Persistent<Value<'static>>, ScriptError)>>,
 }
@@ -278,6 +295,7 @@ impl Agent {
             listening: Cell::new(false),
             atoms,
             intrinsics: RefCell::new(None),
+            slots: RefCell::new(HashMap::new()),
             rejections: RefCell::new(Vec::new()),
         });
         // QuickJS-ng collects cycles whenever allocation passes a threshold, scanning every

@@ -12,7 +12,7 @@ pub(super) fn call_import(
     results: &mut [Val],
 ) -> agentsync_wasm::wasmtime::Result<()> {
     let top = FRAMES.with(|f| f.borrow().last().map(|frame| frame.ctx));
-    let function = IMPORTS.with(|i| i.borrow().get(&key).cloned());
+    let function = agent_wasm().imports.borrow().get(&key).cloned();
     let (Some(raw), Some(function)) = (top, function) else {
         return Err(agentsync_wasm::wasmtime::format_err!(
             "a JavaScript import was called outside a call from JavaScript"
@@ -36,8 +36,10 @@ pub(super) fn call_import(
             }
             many => {
                 // Any iterable, iterated as the JS API says (IterableToList, in `wasm.js`).
-                let to_list = TO_LIST
-                    .with(|t| t.borrow().clone())
+                let to_list = agent_wasm()
+                    .to_list
+                    .borrow()
+                    .clone()
                     .ok_or_else(|| Exception::throw_internal(&ctx, "WebAssembly is not set up"))?
                     .restore(&ctx)?;
                 let list: Array = to_list.call((returned,))?;
@@ -71,7 +73,7 @@ pub(super) fn call_import(
 
 /// What one import of an instantiation is bound to.
 pub(super) enum Binding {
-    /// Calls the JavaScript function registered under this key in [`IMPORTS`].
+    /// Calls the JavaScript function registered under this key in [`AgentWasm::imports`].
     Function(u64, agentsync_wasm::wasmtime::FuncType),
     /// A Wasm function (an exported function given back).
     Func(Func),
@@ -113,7 +115,7 @@ pub(super) fn instantiate<'js>(
                         .map_err(|_| link_error(format!("{where_}: a function is expected")))?;
                     let key = next_id();
                     let saved = Persistent::save(ctx, function);
-                    IMPORTS.with(|i| i.borrow_mut().insert(key, saved));
+                    agent_wasm().imports.borrow_mut().insert(key, saved);
                     Binding::Function(key, ty)
                 }
             },
@@ -324,7 +326,7 @@ pub(super) fn natives<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> rquickjs::Re
         "setToList",
         Function::new(ctx.clone(), |ctx: Ctx<'js>, to_list: Function<'js>| {
             let saved = Persistent::save(&ctx, to_list);
-            TO_LIST.with(|t| *t.borrow_mut() = Some(saved));
+            *agent_wasm().to_list.borrow_mut() = Some(saved);
         })?,
     )?;
     native.set(
@@ -367,7 +369,7 @@ pub(super) fn natives<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> rquickjs::Re
     native.set(
         "dropLocal",
         Function::new(ctx.clone(), |id: f64| {
-            let gone = LOCALS.with(|l| l.borrow_mut().remove(&(id as u64)));
+            let gone = agent_wasm().locals.borrow_mut().remove(&(id as u64));
             drop(gone);
         })?,
     )?;

@@ -9,7 +9,7 @@
 //! JS object owns one id in [`shared`], released by a `FinalizationRegistry`, and a posted one is
 //! a fresh id (a marker object in the message) the receiver adopts. Everything else (instances,
 //! non-shared memories, globals, tables, functions) lives in the agent's one wasmtime store
-//! ([`STORE`]), named by agent-local ids in [`LOCALS`]. A guest calling an imported JS function
+//! (`AgentWasm::store`, in the agent's slot), named by agent-local ids (`AgentWasm::locals`). A guest calling an imported JS function
 //! calls back into the agent that called the guest, on the same thread: the call from
 //! JavaScript keeps the context on a thread-local stack, and the import keeps its `Caller` on
 //! another, through which JavaScript reaches the store until the import returns.
@@ -27,6 +27,7 @@ mod values;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ptr::NonNull;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -55,7 +56,8 @@ pub(crate) const EXTENSION: crate::agent::Extension = crate::agent::Extension {
     install: |ctx, host, _setup| install(ctx, host),
     in_realms: false,
     on_interrupt: Some(interrupt_guests),
-    on_end: Some(agent_ended),
+    // The agent's state is in its slot, dropped with the agent.
+    on_end: None,
 };
 
 /// Defines `read`, `readbuffer` and the native object `wasm.js` builds `WebAssembly` on.

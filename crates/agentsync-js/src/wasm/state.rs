@@ -61,21 +61,32 @@ pub(super) struct Frame {
     pub(super) ctx: NonNull<qjs::JSContext>,
 }
 
-thread_local! {
-    /// The agent's store: every instance, non-shared memory and global of the agent.
-    pub(super) static STORE: RefCell<Option<Store<GuestState>>> = const { RefCell::new(None) };
+/// The agent's WebAssembly state, in its slot (see `agent::slot`): dropped with the agent,
+/// before its runtime (the functions it keeps are the runtime's), in this order.
+#[derive(Default)]
+pub(super) struct AgentWasm {
     /// Agent-local ids.
-    pub(super) static LOCALS: RefCell<HashMap<u64, Local>> = RefCell::new(HashMap::new());
-    /// The guest-to-JS calls in progress, innermost last: while one runs, the store is reached
-    /// through its `Caller`.
+    pub(super) locals: RefCell<HashMap<u64, Local>>,
+    /// The JavaScript functions given for function imports, by the id their host function keeps.
+    pub(super) imports: RefCell<HashMap<u64, Persistent<Function<'static>>>>,
+    /// `wasm.js`'s IterableToList, for what a JS import returns to a multi-value guest.
+    pub(super) to_list: RefCell<Option<Persistent<Function<'static>>>>,
+    /// The agent's store: every instance, non-shared memory and global of the agent.
+    pub(super) store: RefCell<Option<Store<GuestState>>>,
+}
+
+/// This agent's WebAssembly state (a fresh, unused one on a thread without an agent).
+pub(super) fn agent_wasm() -> Rc<AgentWasm> {
+    crate::agent::slot::<AgentWasm>().unwrap_or_default()
+}
+
+thread_local! {
+    /// The guest-to-JS calls in progress on this thread, innermost last: while one runs, the
+    /// store is reached through its `Caller`.
     pub(super) static CALLERS: RefCell<Vec<*mut Caller<'static, GuestState>>> =
         const { RefCell::new(Vec::new()) };
+    /// The calls from JavaScript into the guest in progress on this thread, innermost last.
     pub(super) static FRAMES: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
-    /// The JavaScript functions given for function imports, by the id their host function keeps.
-    pub(super) static IMPORTS: RefCell<HashMap<u64, Persistent<Function<'static>>>> =
-        RefCell::new(HashMap::new());
-    /// `wasm.js`'s IterableToList, for what a JS import returns to a multi-value guest.
-    pub(super) static TO_LIST: RefCell<Option<Persistent<Function<'static>>>> = const { RefCell::new(None) };
     /// An imported JS function threw: its exception is pending in the context.
     pub(super) static THREW: Cell<bool> = const { Cell::new(false) };
 }
@@ -135,29 +146,15 @@ pub(super) fn with_own_store<R>(
     ctx: &Ctx<'_>,
     f: impl FnOnce(&mut Store<GuestState>) -> R,
 ) -> rquickjs::Result<R> {
-    STORE.with(|s| {
-        let mut slot = s.try_borrow_mut().map_err(|_| {
-            throw_wasm(
-                ctx,
-                "RuntimeError",
-                "this host cannot do this from inside a call of a Wasm import",
-            )
-        })?;
-        Ok(f(slot.get_or_insert_with(new_store)))
-    })
-}
-
-/// Forgets the agent's store and everything in it, when the agent ends (no script runs again,
-/// and the `ArrayBuffer`s over its memories have no free function).
-pub(crate) fn agent_ended() {
-    let locals = LOCALS.with(|l| std::mem::take(&mut *l.borrow_mut()));
-    drop(locals);
-    let imports = IMPORTS.with(|i| std::mem::take(&mut *i.borrow_mut()));
-    drop(imports);
-    let to_list = TO_LIST.with(|t| t.borrow_mut().take());
-    drop(to_list);
-    let store = STORE.with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.take()));
-    drop(store);
+    let wasm = agent_wasm();
+    let mut slot = wasm.store.try_borrow_mut().map_err(|_| {
+        throw_wasm(
+            ctx,
+            "RuntimeError",
+            "this host cannot do this from inside a call of a Wasm import",
+        )
+    })?;
+    Ok(f(slot.get_or_insert_with(new_store)))
 }
 
 /// Makes `caller` the way to the store for its call's duration.
@@ -179,12 +176,12 @@ impl Drop for CallerGuard {
 
 pub(super) fn add_local(entry: Local) -> u64 {
     let id = next_id();
-    LOCALS.with(|l| l.borrow_mut().insert(id, entry));
+    agent_wasm().locals.borrow_mut().insert(id, entry);
     id
 }
 
 pub(super) fn local_of(id: f64) -> Option<Local> {
-    LOCALS.with(|l| l.borrow().get(&(id as u64)).cloned())
+    agent_wasm().locals.borrow().get(&(id as u64)).cloned()
 }
 
 pub(super) fn module_of(ctx: &Ctx<'_>, id: f64) -> rquickjs::Result<Arc<ModuleData>> {
