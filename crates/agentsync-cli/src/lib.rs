@@ -36,6 +36,7 @@ pub mod temp;
 pub mod tour;
 pub mod walk;
 pub mod wasm;
+pub mod wasm_demo;
 
 use std::fmt;
 use std::process::ExitCode;

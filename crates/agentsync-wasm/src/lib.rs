@@ -91,12 +91,10 @@
 // wait/notify functions) sees only `memory`, `cancel` and `error`.
 mod cancel;
 mod compile;
-mod demo;
 mod engine;
 mod error;
 mod host;
 mod memory;
-mod pingpong;
 mod profile;
 mod rewrite;
 mod run;
@@ -106,15 +104,10 @@ mod state;
 mod threads;
 
 pub use compile::{wat_to_binary, Program};
-pub use demo::{
-    async_notify_demo, block_on, lock_demo, tour_lines, AsyncNotifyDemo, LockDemo, LOCK_WAT,
-    NOTIFY_WAT,
-};
 pub use engine::Runtime;
 pub use error::{describe, Trap, WasmError};
 pub use host::{AtomicOp, HostImport};
 pub use memory::{wasm_timeout, GuestMemory, PAGE_SIZE};
-pub use pingpong::{pingpong, PingPong, PINGPONG_WAT};
 pub use profile::{KnownDivergence, Profile};
 pub use rewrite::{memory_export_name, rewrite, Rewritten, HOST_MODULE};
 pub use run::{run_module, RunOutput};

@@ -9,7 +9,10 @@ use std::time::Duration;
 use agentsync::memory::{Atomics, Int32Array, MemoryError, SharedMemory, PAGE_SIZE};
 use agentsync::sync::Mutex;
 use agentsync::WaitResult;
-use agentsync_wasm::{wasmtime::Val, GuestMemory, Runtime, Threads, LOCK_WAT};
+use agentsync_wasm::{wasmtime::Val, GuestMemory, Runtime, Threads};
+
+/// The guide's spin lock and parking lock in WAT (the tour's Wasm lock demo).
+const LOCK_WAT: &str = include_str!("../examples/wasm/lock.wat");
 
 /// Waits on word 0 (with a timeout in nanoseconds), notifies word 0, grows the memory, loads
 /// any word.

@@ -7,7 +7,8 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
 use agentsync::WaitResult;
-use agentsync_wasm::{block_on, wasmtime::Val, Runtime, Threads};
+use agentsync_wasm::{wasmtime::Val, Runtime, Threads};
+use futures_lite::future::block_on;
 
 const STRESS_WAT: &str = r#"(module
   (import "env" "memory" (memory 1 1 shared))

@@ -14,6 +14,7 @@ mod report;
 mod timeouts;
 mod waiters;
 mod wasm;
+pub mod wasm_pingpong;
 
 use std::path::{Path, PathBuf};
 

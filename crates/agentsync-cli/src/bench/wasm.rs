@@ -5,7 +5,7 @@
 //! thread and a guest thread doing the same across the boundary, beside two host threads on
 //! agentsync alone (what crossing into Wasm costs).
 
-use agentsync_wasm::{pingpong, PingPong};
+use super::wasm_pingpong::{pingpong, PingPong};
 
 use super::{ns_per, Config, Impl, Outcome, Sample, Scenario, AGENTSYNC};
 

@@ -1,8 +1,8 @@
 //! Tour steps for layer 5: WebAssembly threads whose `memory.atomic.wait` / `notify` run on
 //! agentsync's futex, so guests, host threads and host tasks share one queue per word.
 
+use crate::wasm_demo::{async_notify_demo, lock_demo};
 use agentsync::WaitResult;
-use agentsync_wasm::{async_notify_demo, lock_demo};
 
 use super::{Checks, Step};
 

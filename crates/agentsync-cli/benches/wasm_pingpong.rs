@@ -1,12 +1,12 @@
 //! Ping-pong through wait/notify between two Wasm threads, rewritten onto agentsync's futex
 //! beside wasmtime's own native wait/notify (same module, same run), and host <-> guest.
 //!
-//! `cargo bench -p agentsync-wasm --bench pingpong`; the ratio to watch is
+//! `cargo bench -p agentsync-cli --bench wasm_pingpong`; the ratio to watch is
 //! agentsync / wasmtime for guest<->guest (target ≤ 1.2×).
 
 use std::time::Duration;
 
-use agentsync_wasm::{pingpong, PingPong};
+use agentsync_cli::bench::wasm_pingpong::{pingpong, PingPong};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn bench(c: &mut Criterion) {

@@ -8,15 +8,12 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
 use agentsync::WaitResult;
-use wasmtime::Val;
+use agentsync_wasm::wasmtime::Val;
 
-use crate::engine::Runtime;
-use crate::error::WasmError;
-use crate::memory::GuestMemory;
-use crate::threads::Threads;
+use agentsync_wasm::{GuestMemory, Runtime, Threads, WasmError};
 
 /// The text of `examples/wasm/lock.wat`.
-pub const LOCK_WAT: &str = include_str!("../examples/wasm/lock.wat");
+pub const LOCK_WAT: &str = include_str!("../../agentsync-wasm/examples/wasm/lock.wat");
 
 /// Byte addresses in `lock.wat`'s memory.
 mod layout {
@@ -152,7 +149,7 @@ fn host_increments(
     iterations: u32,
     parties: usize,
 ) -> Result<(u64, u64), WasmError> {
-    let trap = |t: crate::Trap| WasmError::Trap(t.to_string());
+    let trap = |t: agentsync_wasm::Trap| WasmError::Trap(t.to_string());
     let spin = memory.atomic_i32(layout::SPIN_LOCK).map_err(trap)?;
     let spin_counter = memory.atomic_i32(layout::SPIN_COUNTER).map_err(trap)?;
     for _ in 0..iterations {
@@ -246,7 +243,7 @@ pub fn async_notify_demo() -> Result<AsyncNotifyDemo, WasmError> {
     let program = runtime.compile(NOTIFY_WAT.as_bytes())?;
     let memory = program.new_memory(runtime)?;
     let run = Threads::new(program, memory.clone());
-    let trap = |t: crate::Trap| WasmError::Trap(t.to_string());
+    let trap = |t: agentsync_wasm::Trap| WasmError::Trap(t.to_string());
 
     let future = memory.host_wait_async32(0, 0, None).map_err(trap)?;
     let was_async = future.is_async();

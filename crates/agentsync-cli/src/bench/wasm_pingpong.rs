@@ -8,11 +8,9 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use agentsync::WaitResult;
-use wasmtime::Val;
+use agentsync_wasm::wasmtime::Val;
 
-use crate::engine::Runtime;
-use crate::error::WasmError;
-use crate::threads::Threads;
+use agentsync_wasm::{Runtime, Threads, WasmError};
 
 /// The ping-pong guest. Both loops re-check the word after every wake-up.
 pub const PINGPONG_WAT: &str = r#"(module
@@ -88,7 +86,7 @@ pub fn pingpong(kind: PingPong, round_trips: u32) -> Result<Duration, WasmError>
             let mut store = run.store();
             let instance = program.instantiate(&mut store, Some(&memory), None)?;
             start.wait();
-            crate::runtime::call(&mut store, &instance, "pong", &[n]).map(drop)
+            agentsync_wasm::call(&mut store, &instance, "pong", &[n]).map(drop)
         });
         let began;
         if kind == PingPong::HostGuest {
@@ -112,7 +110,7 @@ pub fn pingpong(kind: PingPong, round_trips: u32) -> Result<Duration, WasmError>
             let instance = program.instantiate(&mut store, Some(&memory), None)?;
             start.wait();
             began = Instant::now();
-            crate::runtime::call(&mut store, &instance, "ping", &[n])?;
+            agentsync_wasm::call(&mut store, &instance, "ping", &[n])?;
         }
         ponger
             .join()
