@@ -136,7 +136,9 @@ pub fn live_buffers() -> usize {
     registry().len()
 }
 
-unsafe extern "C" fn sab_alloc(_opaque: *mut c_void, size: qjs::size_t) -> *mut c_void {
+/// The engine asks for a new shared buffer of `size` bytes. No precondition: any size is
+/// answered, with null when it cannot be had.
+extern "C" fn sab_alloc(_opaque: *mut c_void, size: qjs::size_t) -> *mut c_void {
     let pages = size.div_ceil(PAGE_SIZE as u64).max(1);
     // QuickJS asks for the maximum length up front and writes zeroes over all of it, so the
     // whole buffer is committed now; grow then only moves the engine's length.
@@ -156,11 +158,13 @@ unsafe extern "C" fn sab_alloc(_opaque: *mut c_void, size: qjs::size_t) -> *mut 
     }
 }
 
-unsafe extern "C" fn sab_dup(_opaque: *mut c_void, ptr: *mut c_void) {
+/// Another object holds the buffer at `ptr`; a pointer the registry does not know is ignored.
+extern "C" fn sab_dup(_opaque: *mut c_void, ptr: *mut c_void) {
     hold(ptr.cast());
 }
 
-unsafe extern "C" fn sab_free(_opaque: *mut c_void, ptr: *mut c_void) {
+/// An object let go of the buffer at `ptr`; a pointer the registry does not know is ignored.
+extern "C" fn sab_free(_opaque: *mut c_void, ptr: *mut c_void) {
     release(ptr.cast());
 }
 
