@@ -14,6 +14,11 @@
 //! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 \
 //!     cargo test -p agentsync --release --test loom_sync --target-dir target/loom
 //! ```
+//!
+//! The models that guard cancellation and hand-off of a wake-up run with their own, deeper
+//! preemption bound ([`model_deep`]): a mutant that reads a cancelled lock's wait result before
+//! withdrawing its wait, or a locker that retakes the word with 1 after sleeping, shows only
+//! at 4 preemptions.
 #![cfg(loom)]
 
 use std::future::Future;
@@ -61,6 +66,24 @@ impl<T> Fixed<T> {
 }
 
 /// A non-atomic-looking increment: load then store. Two holders at once lose an update.
+/// Preemptions explored by [`model_deep`] (`LOOM_DEEP_PREEMPTIONS` overrides).
+const DEEP_PREEMPTIONS: usize = 4;
+
+/// `loom::model` with a preemption bound of its own, deeper than the suite's
+/// (`LOOM_MAX_PREEMPTIONS`), for the models whose bugs need more preemptions to show.
+fn model_deep<F>(f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let bound = std::env::var("LOOM_DEEP_PREEMPTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEEP_PREEMPTIONS);
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(bound);
+    builder.check(f);
+}
+
 fn bump(counter: &AtomicUsize) {
     let value = counter.load(Relaxed);
     counter.store(value + 1, Relaxed);
@@ -114,7 +137,7 @@ fn mutex_thread_and_task_exclude_and_wake() {
 
 #[test]
 fn mutex_cancelled_async_lock_passes_the_wake_up_on() {
-    loom::model(|| {
+    model_deep(|| {
         let lock = Arc::new(Mutex::new());
         let held = lock.lock().unwrap().leak();
         let _ = held;
@@ -344,7 +367,7 @@ fn queue_delivers_in_order_then_closes() {
 /// other locker unlocks a word that says "no sleepers", and the model ends.
 #[test]
 fn mutex_woken_task_dropped_while_backing_off_passes_the_wake_up_on() {
-    loom::model(|| {
+    model_deep(|| {
         let lock = Arc::new(Mutex::new());
         let held = lock.lock().unwrap();
         let mut task = Box::pin(lock.lock_async());

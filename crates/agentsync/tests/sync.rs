@@ -921,3 +921,39 @@ fn woken_async_lock_timing_out_while_backing_off_passes_the_wake_up_on() {
     behind.join().unwrap();
     assert_eq!(words.queued(), 0);
 }
+
+/// Two blocking lockers asleep behind the holder both get the mutex after the holder's one
+/// unlock: the first to wake takes the word with 2 (it has slept, others may sleep too), so its
+/// own unlock wakes the second. A locker that retook the word with 1 would leave the second
+/// asleep with the mutex free. Bounded: each acquisition must come within 10 s, so the bug is
+/// a failure, not a hang.
+#[test]
+fn two_sleeping_lockers_both_get_the_mutex_after_one_unlock() {
+    use std::sync::mpsc;
+    for _ in 0..rounds(20) {
+        let words = Arc::new(Words::<1>::new());
+        let guard = mutex_in(&words).lock().unwrap();
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..2 {
+            let (words, tx) = (Arc::clone(&words), tx.clone());
+            std::thread::spawn(move || {
+                let guard = mutex_in(&words).lock().unwrap();
+                let _ = tx.send(());
+                drop(guard);
+            });
+        }
+        // Both asleep in the futex before the one unlock.
+        while words.queued() < 2 {
+            std::thread::yield_now();
+        }
+        drop(guard);
+        for n in 1..=2 {
+            assert!(
+                rx.recv_timeout(Duration::from_secs(10)).is_ok(),
+                "locker {n} of 2 never got the mutex after the unlock"
+            );
+        }
+        assert!(!mutex_in(&words).is_locked());
+        assert_eq!(words.queued(), 0);
+    }
+}
