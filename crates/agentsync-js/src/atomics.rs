@@ -358,7 +358,6 @@ pub(crate) const EXTENSION: agent::Extension = agent::Extension {
     },
     in_realms: true,
     on_interrupt: None,
-    on_end: None,
 };
 
 pub(crate) fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<()> {

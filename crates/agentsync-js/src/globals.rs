@@ -128,7 +128,6 @@ pub(crate) const EXTENSION: Extension = Extension {
     install: |ctx, host, setup| install(ctx, host, setup.is_main),
     in_realms: false,
     on_interrupt: None,
-    on_end: None,
 };
 
 fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>, is_main: bool) -> rquickjs::Result<()> {

@@ -20,7 +20,6 @@ pub(crate) const EXTENSION: Extension = Extension {
     install: |ctx, host, _setup| install(ctx, host),
     in_realms: false,
     on_interrupt: None,
-    on_end: None,
 };
 
 fn local(ctx: &Ctx<'_>) -> rquickjs::Result<Rc<Local>> {

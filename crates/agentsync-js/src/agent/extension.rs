@@ -23,10 +23,9 @@ pub(crate) struct Extension {
     pub(crate) install: for<'js> fn(&Ctx<'js>, &Object<'js>, &Setup) -> rquickjs::Result<()>,
     /// Also installed into a realm that `$262.createRealm()` makes.
     pub(crate) in_realms: bool,
-    /// Called (on the interrupting thread) when any agent is interrupted.
+    /// Called (on the interrupting thread) when any agent is interrupted. Per-agent state needs
+    /// no end hook: it lives in the agent's slots (`agent::slot`) and ends with the agent.
     pub(crate) on_interrupt: Option<fn()>,
-    /// Called on an agent's thread when the agent ends, to drop its per-agent state.
-    pub(crate) on_end: Option<fn()>,
 }
 
 /// The interrupt hooks of the extensions installed so far (each once).

@@ -733,11 +733,6 @@ impl Drop for Agent {
         self.deliver = None;
         self.context.with(|ctx| self.local.atoms.free(&ctx));
         CURRENT.with(|c| *c.borrow_mut() = None);
-        for extension in self.local.options.extensions {
-            if let Some(on_end) = extension.on_end {
-                on_end();
-            }
-        }
     }
 }
 

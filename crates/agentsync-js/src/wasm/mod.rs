@@ -56,8 +56,6 @@ pub(crate) const EXTENSION: crate::agent::Extension = crate::agent::Extension {
     install: |ctx, host, _setup| install(ctx, host),
     in_realms: false,
     on_interrupt: Some(interrupt_guests),
-    // The agent's state is in its slot, dropped with the agent.
-    on_end: None,
 };
 
 /// Defines `read`, `readbuffer` and the native object `wasm.js` builds `WebAssembly` on.
