@@ -937,9 +937,9 @@ fn two_sleeping_lockers_both_get_the_mutex_after_one_unlock() {
         for _ in 0..2 {
             let (words, tx) = (Arc::clone(&words), tx.clone());
             std::thread::spawn(move || {
-                let guard = mutex_in(&words).lock().unwrap();
+                // Reported after the unlock, so that the check below sees the mutex free.
+                drop(mutex_in(&words).lock().unwrap());
                 let _ = tx.send(());
-                drop(guard);
             });
         }
         // Both asleep in the futex before the one unlock.
