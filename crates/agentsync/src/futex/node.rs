@@ -131,10 +131,19 @@ impl Node {
 
     /// Marks the death of the record: its owner frees it or gives it up, and no queue may reach
     /// it any more. Checked under loom only; compiles to nothing otherwise.
+    ///
+    /// Every cell of the record is marked, not only its liveness: a notifier's late take of the
+    /// wake handle, or a neighbour's late write of a link, touches those cells directly, and
+    /// would otherwise go unseen by loom (only a sanitizer would catch the use after free).
     #[inline(always)]
     pub(crate) fn die(&self) {
         #[cfg(loom)]
-        self.liveness.with_mut(|_| ());
+        {
+            self.liveness.with_mut(|_| ());
+            self.prev.with_mut(|_| ());
+            self.next.with_mut(|_| ());
+            self.wake.with_mut(|_| ());
+        }
     }
 
     /// The final result, if decided. Pairs with the `Release` store of the deciding party.
