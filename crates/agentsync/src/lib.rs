@@ -8,6 +8,7 @@ pub mod futex;
 pub mod memory;
 #[cfg(not(loom))]
 pub mod polyfill;
+pub mod spin;
 pub mod sync;
 
 pub use futex::{

@@ -807,3 +807,38 @@ fn a_panicking_waker_does_not_stop_the_timer() {
     });
     assert_eq!(later, WaitResult::TimedOut);
 }
+
+// ---------------------------------------------------------------- spinning is bounded
+
+/// A blocking wait spins before it parks, for a window in time that adapts to how long waits on
+/// its bucket last (`agentsync::spin`). Whatever the window, a timed wait that nobody notifies
+/// ends at its deadline: here twenty 1 ms waits must all time out well within the patience
+/// bound (a window that ignored the deadline, or spun "forever", would not).
+#[test]
+fn a_timed_wait_never_spins_past_its_deadline() {
+    within_patience("timed waits spun past their deadline", || {
+        let word = AtomicI32::new(0);
+        for _ in 0..20 {
+            assert_eq!(wait(&word, 0, ms(1)), Ok(WaitResult::TimedOut));
+        }
+        assert_eq!(waiter_count(&word), 0);
+    });
+}
+
+/// With spinning off, a wait parks at once and is still woken by a notify.
+#[test]
+fn spinning_off_still_delivers_every_wake() {
+    agentsync::spin::set_enabled(false);
+    let word = AtomicI32::new(0);
+    let woken = thread::scope(|s| {
+        let waiter = s.spawn(|| wait(&word, 0, None));
+        while waiter_count(&word) == 0 {
+            thread::yield_now();
+        }
+        word.store(1, SeqCst);
+        let woken = notify(&word, 1);
+        (woken, waiter.join().unwrap())
+    });
+    agentsync::spin::set_enabled(true);
+    assert_eq!(woken, (1, Ok(WaitResult::Ok)));
+}

@@ -139,18 +139,12 @@ pub(crate) fn wait_async_result<'js>(
     Ok(object)
 }
 
-/// Spins this often on a queued wait's record before parking: a notify that lands meanwhile
-/// costs no sleep (the futex's own blocking wait does the same).
-const SPIN_BEFORE_PARK: u32 = 64;
-
 /// Blocks this thread until `future` settles; `None` if the agent was interrupted first (the
-/// wait is withdrawn from its queue).
+/// wait is withdrawn from its queue). It spins first, for the futex's adaptive window, as the
+/// futex's own blocking wait does: a notify that lands meanwhile costs no sleep.
 pub(crate) fn block_on_wait(mut future: WaitFuture<'static>) -> Option<WaitResult> {
-    for _ in 0..SPIN_BEFORE_PARK {
-        if let Some(result) = future.result() {
-            return Some(result);
-        }
-        std::hint::spin_loop();
+    if let Some(result) = future.spin(None) {
+        return Some(result);
     }
     let signal = with_local(|local| local.signal.clone());
     let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));

@@ -8,6 +8,7 @@
 
 pub mod agent;
 mod node;
+mod sys;
 mod table;
 mod timer;
 mod wait_async;
@@ -133,15 +134,6 @@ macro_rules! waitable {
 }
 waitable!(AtomicI32 => i32, AtomicU32 => u32, AtomicI64 => i64, AtomicU64 => u64);
 
-/// Spins this many times, watching the record, before a blocking waiter parks its thread.
-///
-/// A notify that lands within the spin costs no sleep and no wake-up syscall. Measured with
-/// `agentsync bench --scenario sync_pingpong` on the 2-core dev machine (quiet): 0 spins gave
-/// 1.05x the raw futex round trip, 64 gave 0.15x; `thread_task_pingpong` went from 1.01x to
-/// 0.69x tokio's `Notify`. Under heavy oversubscription the spin costs a little CPU instead.
-#[cfg(not(loom))]
-const SPIN_BEFORE_PARK: u32 = 64;
-
 /// Blocks the current thread until `location` is notified, if it holds `expected`.
 ///
 /// This is `Atomics.wait` and Wasm's `memory.atomic.wait32` / `memory.atomic.wait64`.
@@ -218,7 +210,11 @@ pub(crate) fn park(
     validate: impl FnOnce() -> bool,
     deadline: Option<Instant>,
 ) -> WaitResult {
-    let node = Node::new(key, Wake::Thread(crate::loom::thread::current()));
+    let node = Node::new(key, Wake::Nobody);
+    // The record is at its final address now: its wake handle may name it.
+    let handle = sys::handle(&node);
+    // SAFETY: the record is not linked yet, so nobody else can reach its wake cell.
+    node.wake.with_mut(|wake| unsafe { *wake = handle });
     let bucket = table::bucket(key);
     {
         let mut locked = bucket.lock();
@@ -231,7 +227,7 @@ pub(crate) fn park(
         // not return before the record is unlinked (by a notifier or by the timeout below).
         unsafe { locked.push_back(&node) };
     }
-    if let Some(result) = sleep(&node, deadline) {
+    if let Some(result) = sleep(&node, bucket, deadline) {
         return result;
     }
     let mut locked = bucket.lock();
@@ -245,35 +241,62 @@ pub(crate) fn park(
 }
 
 /// Sleeps until the record is decided (returning its result) or the deadline passes (`None`).
+///
+/// It spins first, watching the record, for the window the bucket's estimate gives
+/// ([`crate::spin`]): a notify that lands within it costs no sleep and no wake-up syscall.
+/// Measured with `agentsync bench --scenario sync_pingpong` on the 2-core dev machine (quiet):
+/// without the spin the round trip is the raw futex's; with it, a fraction of that.
 #[cfg(not(loom))]
-fn sleep(node: &Node, deadline: Option<Instant>) -> Option<WaitResult> {
-    for _ in 0..SPIN_BEFORE_PARK {
-        if let Some(result) = node.result() {
-            return Some(result);
-        }
-        std::hint::spin_loop();
+fn sleep(node: &Node, bucket: &table::Bucket, deadline: Option<Instant>) -> Option<WaitResult> {
+    let limit = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+    if let Some(result) = spin(node, bucket, limit) {
+        return Some(result);
     }
     loop {
         if let Some(result) = node.result() {
             return Some(result);
         }
         match deadline {
-            None => std::thread::park(),
+            None => sys::sleep(node, None),
             Some(deadline) => {
                 let now = Instant::now();
                 if now >= deadline {
                     return None;
                 }
-                std::thread::park_timeout(deadline - now);
+                sys::sleep(node, Some(deadline - now));
             }
         }
     }
 }
 
+/// Watches `node` for the window that `bucket`'s estimate gives (at most `limit`), and folds
+/// what happened back into the estimate. The result, if the record was decided meanwhile.
+#[cfg(not(loom))]
+pub(crate) fn spin(
+    node: &Node,
+    bucket: &table::Bucket,
+    limit: Option<Duration>,
+) -> Option<WaitResult> {
+    use crate::spin::Spun;
+    let window = bucket.spin.window(limit);
+    if window.iterations == 0 {
+        return None;
+    }
+    for spins in 0..window.iterations {
+        if let Some(result) = node.result() {
+            bucket.spin.record(window, Spun::Caught(spins));
+            return Some(result);
+        }
+        std::hint::spin_loop();
+    }
+    bucket.spin.record(window, Spun::Missed);
+    None
+}
+
 /// Under loom a finite deadline is taken to have passed at once, so models explore a timeout
 /// racing every notify.
 #[cfg(loom)]
-fn sleep(node: &Node, deadline: Option<Instant>) -> Option<WaitResult> {
+fn sleep(node: &Node, _bucket: &table::Bucket, deadline: Option<Instant>) -> Option<WaitResult> {
     loop {
         if let Some(result) = node.result() {
             return Some(result);

@@ -5,7 +5,8 @@
 //! its wake handle; the store of the final state is that party's *last* access to the record,
 //! so a waiter that observes a final state may free the record at once.
 
-use crate::loom::atomic::{AtomicU8, Ordering::Acquire};
+use crate::loom::atomic::{AtomicU32, Ordering::Acquire};
+#[cfg(not(all(target_os = "linux", not(loom))))]
 use crate::loom::thread::Thread;
 use crate::loom::UnsafeCell;
 use std::cell::Cell;
@@ -14,14 +15,18 @@ use std::task::Waker;
 
 use super::WaitResult;
 
+/// A record's state: a 32-bit word, so that a blocking waiter can sleep on it with the futex
+/// system call ([`super::sys`]).
+pub(crate) type State = u32;
+
 /// Queued and not yet decided.
-pub(crate) const WAITING: u8 = 0;
+pub(crate) const WAITING: State = 0;
 /// Taken from the queue by `notify`: the wait resolves to `ok`.
-pub(crate) const NOTIFIED: u8 = 1;
+pub(crate) const NOTIFIED: State = 1;
 /// Taken from the queue by its deadline: the wait resolves to `timed-out`.
-pub(crate) const TIMED_OUT: u8 = 2;
+pub(crate) const TIMED_OUT: State = 2;
 /// Taken from the queue because its future was dropped or cancelled.
-pub(crate) const CANCELLED: u8 = 3;
+pub(crate) const CANCELLED: State = 3;
 
 /// How to wake the waiter behind a record.
 #[derive(Debug, Default)]
@@ -29,8 +34,12 @@ pub(crate) enum Wake {
     /// An async record that has not been polled yet.
     #[default]
     Nobody,
-    /// A blocking waiter parked on its thread.
+    /// A blocking waiter parked on its thread (under loom, and where there is no futex).
+    #[cfg(not(all(target_os = "linux", not(loom))))]
     Thread(Thread),
+    /// A blocking waiter asleep on its record's state word (Linux).
+    #[cfg(all(target_os = "linux", not(loom)))]
+    Futex(super::sys::Word),
     /// An async waiter's task.
     Task(Waker),
 }
@@ -40,6 +49,9 @@ impl Wake {
     pub(crate) fn wake(self) {
         match self {
             Wake::Nobody => {}
+            #[cfg(all(target_os = "linux", not(loom)))]
+            Wake::Futex(word) => super::sys::wake(word),
+            #[cfg(not(all(target_os = "linux", not(loom))))]
             Wake::Thread(thread) => {
                 #[cfg(loom)]
                 if EXPLORE_WAKE_WINDOW.with(std::cell::Cell::get) {
@@ -83,7 +95,7 @@ pub(crate) struct Node {
     /// The location waited on (its address).
     pub(crate) key: usize,
     /// `WAITING`, then one final state. Written under the bucket lock, read anywhere.
-    pub(crate) state: AtomicU8,
+    pub(crate) state: AtomicU32,
     /// The wake handle. Guarded by the bucket lock.
     pub(crate) wake: UnsafeCell<Wake>,
     /// Whether the owning future has stored a waker in `wake`. Only that future reads or
@@ -113,7 +125,7 @@ impl Node {
             prev: UnsafeCell::new(ptr::null()),
             next: UnsafeCell::new(ptr::null()),
             key,
-            state: AtomicU8::new(WAITING),
+            state: AtomicU32::new(WAITING),
             wake: UnsafeCell::new(wake),
             registered: Cell::new(false),
             #[cfg(loom)]
@@ -164,7 +176,7 @@ impl Drop for Node {
 /// Maps a state to the result a waiter reports. `CANCELLED` reports nothing: nobody is left
 /// to receive it.
 #[inline]
-pub(crate) fn decode(state: u8) -> Option<WaitResult> {
+pub(crate) fn decode(state: State) -> Option<WaitResult> {
     match state {
         NOTIFIED => Some(WaitResult::Ok),
         TIMED_OUT => Some(WaitResult::TimedOut),

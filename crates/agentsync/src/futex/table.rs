@@ -32,6 +32,9 @@ pub(crate) struct Bucket {
     /// skip empty buckets. The increment (`Acquire`) and the notifier's read-modify-write
     /// (`Release`) are the pair that makes that skip safe: see [`Bucket::has_waiters`].
     count: AtomicUsize,
+    /// How long waits here last, which sets how long a blocking waiter spins before it parks.
+    #[cfg(not(loom))]
+    pub(crate) spin: crate::spin::Estimate,
 }
 
 /// An intrusive doubly linked list of [`Node`]s. Only ever touched under its bucket's lock.
@@ -53,6 +56,7 @@ impl Bucket {
                 tail: ptr::null(),
             }),
             count: AtomicUsize::new(0),
+            spin: crate::spin::Estimate::new(),
         }
     }
 
@@ -144,7 +148,7 @@ impl Locked<'_> {
     ///
     /// # Safety
     /// - `node` is linked in this bucket's queue (so it is still `WAITING`).
-    pub(crate) unsafe fn unlink(&mut self, node: *const Node, state: u8) -> Wake {
+    pub(crate) unsafe fn unlink(&mut self, node: *const Node, state: super::node::State) -> Wake {
         // SAFETY: `node` is linked, so it and its neighbours are valid; the lock is held.
         unsafe {
             (*node).touch();

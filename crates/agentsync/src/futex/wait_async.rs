@@ -243,6 +243,23 @@ impl WaitFuture<'_> {
         self.node.result()
     }
 
+    /// Spins on the record, the way a blocking [`wait`](crate::wait) does before it parks its
+    /// thread, for the window its location's estimate gives ([`crate::spin`]), at most `limit`;
+    /// returns the result if it was decided meanwhile. For a host that blocks a thread on this
+    /// future by other means (its own parking, an event loop), so that a notify landing within
+    /// the window costs no sleep. Registers no waker; spins not at all with spinning off.
+    ///
+    /// ```
+    /// use std::sync::atomic::AtomicI32;
+    /// let word = AtomicI32::new(0);
+    /// let pending = agentsync::wait_async(&word, 0, None).into_future().unwrap();
+    /// assert_eq!(pending.spin(None), None); // nobody notifies
+    /// ```
+    #[cfg(not(loom))]
+    pub fn spin(&self, limit: Option<std::time::Duration>) -> Option<WaitResult> {
+        super::spin(&self.node, super::table::bucket(self.node.key), limit)
+    }
+
     /// Withdraws the wait. Returns `None` if it was still queued (now removed: no notify will
     /// count it), or the result that was already decided. A `Some(Ok)` here is a notification
     /// this waiter received; a primitive built on the futex should pass it on.

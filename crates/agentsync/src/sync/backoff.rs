@@ -16,7 +16,7 @@
 //!   async contended throughput (`cargo bench --bench sync -- async_contended`): an executor
 //!   yield is cheap and lets the next task contend at once, so the pauses do the spacing.
 
-/// Busy rounds before the yields: round `r` is `2 << r` `pause`s, 126 in all.
+/// Busy rounds before the yields: round `r` spins `2 << r` backoff units, 126 in all (3.4 µs).
 #[cfg(not(loom))]
 const PAUSE_ROUNDS: u32 = 6;
 /// Under loom busy rounds only multiply the explored states (a pause is invisible to loom).
@@ -87,9 +87,11 @@ impl Backoff {
     }
 }
 
-/// Busy round `round`: `2 << round` `pause` instructions.
+/// Busy round `round`: `2 << round` backoff units of time ([`crate::spin`]), which is
+/// `2 << round` `pause`s on the machine the schedule was tuned on, and as many as fill the same
+/// time on this one.
 fn pause(round: u32) {
-    for _ in 0..(2u32 << round) {
+    for _ in 0..crate::spin::backoff_iterations(2u32 << round) {
         std::hint::spin_loop();
     }
 }
