@@ -40,6 +40,15 @@ fn bench_quick_writes_json_of_the_right_shape() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     let document: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let machine = &document["machine"];
+    assert!(
+        machine["cpu"].is_string()
+            && machine["cores"].as_u64().is_some_and(|n| n >= 1)
+            && machine["spin_iteration_ns"]
+                .as_f64()
+                .is_some_and(|ns| ns > 0.0),
+        "the JSON names the machine: {machine}"
+    );
     let rows = document["scenarios"].as_array().expect("a scenarios array");
     let impls: Vec<&str> = rows.iter().map(|r| r["impl"].as_str().unwrap()).collect();
     assert_eq!(impls, ["agentsync", "raw_futex", "node"]);
@@ -129,8 +138,21 @@ const EXPECTED: &[(&str, &[&str])] = &[
         "async_contended_lock",
         &["agentsync", "tokio", "async_lock"],
     ),
+    (
+        "contended_counter_8t",
+        &["agentsync", "std", "parking_lot", "raw_futex"],
+    ),
     ("queue_throughput", &["agentsync", "crossbeam"]),
+    ("queue_4p4c", &["agentsync", "crossbeam"]),
     ("sync_pingpong", &["agentsync", "raw_futex", "std_park"]),
+    (
+        "sync_pingpong_parked",
+        &["agentsync", "raw_futex", "std_park"],
+    ),
+    (
+        "sync_pingpong_loaded",
+        &["agentsync", "raw_futex", "std_park"],
+    ),
     ("thread_task_pingpong", &["agentsync", "tokio_notify"]),
     ("wait_async_create", &["agentsync", "polyfill", "node"]),
     ("wait_async_notify", &["agentsync", "polyfill", "node"]),
@@ -173,6 +195,15 @@ fn bench_quick_json_covers_every_scenario_and_implementation() {
     };
     let document: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let machine = &document["machine"];
+    assert!(
+        machine["cpu"].is_string()
+            && machine["cores"].as_u64().is_some_and(|n| n >= 1)
+            && machine["spin_iteration_ns"]
+                .as_f64()
+                .is_some_and(|ns| ns > 0.0),
+        "the JSON names the machine: {machine}"
+    );
     let rows = document["scenarios"].as_array().expect("a scenarios array");
     for (scenario, impls) in EXPECTED {
         for name in *impls {

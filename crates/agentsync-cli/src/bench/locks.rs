@@ -1,4 +1,5 @@
-//! `uncontended_lock`, `contended_counter_2t`, `contended_counter_4t`: a counter behind a lock.
+//! `uncontended_lock`, `contended_counter_2t`, `_4t` and `_8t`: a counter behind a lock (8
+//! threads on a 2-core machine is the oversubscribed case: more runnable threads than cores).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -168,6 +169,15 @@ pub(super) const SCENARIOS: &[Scenario] = &[
         unit: "ns/op",
         what: |_| "4 threads increment one locked counter".into(),
         impls: lock_impls!(contended_by::<4>),
+    },
+    Scenario {
+        name: "contended_counter_8t",
+        unit: "ns/op",
+        what: |_| {
+            "8 threads increment one locked counter (more runnable threads than cores, on most machines)"
+                .into()
+        },
+        impls: lock_impls!(contended_by::<8>),
     },
 ];
 

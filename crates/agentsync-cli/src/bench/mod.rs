@@ -24,7 +24,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::CliError;
 
 pub use locks::{AgentsyncMutex, AGENTSYNC_MUTEX_NOTE};
-pub use report::{Row, ScenarioReport, Target};
+pub use report::{Machine, Repeated, Row, ScenarioReport, Target, BEST};
 
 /// `agentsync bench` arguments.
 #[derive(Debug, Args)]
@@ -47,6 +47,10 @@ pub struct BenchArgs {
     /// Rounds per scenario (default 5, or 3 with --quick).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
     pub rounds: Option<u32>,
+    /// Run the whole selection N times and report, per scenario and peer, the median ratio of
+    /// the N runs and its min–max (targets are judged on the median).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub repeat: u32,
 }
 
 /// How big a run is.
@@ -144,10 +148,26 @@ pub fn scenarios() -> Vec<Scenario> {
     all
 }
 
+/// The targets of the core scenarios: at most as slow as the best peer people would use
+/// instead, and the blocking path alone within 5 % of the raw futex.
+const CORE_TARGETS: &[(&str, Target)] = &[
+    ("contended_counter_2t", Target::new("parking_lot", 1.0)),
+    ("contended_counter_4t", Target::new("parking_lot", 1.0)),
+    ("contended_counter_8t", Target::new("parking_lot", 1.0)),
+    ("rwlock_read_mostly_4t", Target::new("parking_lot", 1.0)),
+    ("queue_throughput", Target::new("crossbeam", 1.0)),
+    ("queue_4p4c", Target::new("crossbeam", 1.0)),
+    ("sync_pingpong", Target::best(1.0)),
+    ("sync_pingpong_parked", Target::new("raw_futex", 1.05)),
+    ("sync_pingpong_loaded", Target::best(1.0)),
+    ("thread_task_pingpong", Target::new("tokio_notify", 1.0)),
+];
+
 /// The target a scenario has, if any: agentsync's median at most so many times a peer's.
 pub fn target(scenario: &str) -> Option<Target> {
-    js::TARGETS
+    CORE_TARGETS
         .iter()
+        .chain(js::TARGETS)
         .find(|(name, _)| *name == scenario)
         .map(|(_, target)| *target)
 }
@@ -217,28 +237,57 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
         .filter(|s| args.scenarios.is_empty() || args.scenarios.iter().any(|n| n == s.name))
         .collect();
 
-    let total: usize = selected.iter().map(|s| s.impls.len() * rounds).sum();
+    let repeat = args.repeat as usize;
+    let total: usize = selected
+        .iter()
+        .map(|s| s.impls.len() * rounds)
+        .sum::<usize>()
+        * repeat;
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+        ProgressStyle::with_template("{elapsed_precise} {prefix} [{bar:30}] {pos}/{len} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let mut reports = Vec::new();
-    for scenario in &selected {
-        reports.push(run_scenario(scenario, &config, rounds, &bar)?);
+    let mut machine = Machine::read();
+    let mut runs = Vec::with_capacity(repeat);
+    for run in 0..repeat {
+        let mut reports = Vec::new();
+        for scenario in &selected {
+            if repeat > 1 {
+                bar.set_prefix(format!("run {}/{repeat}", run + 1));
+            }
+            reports.push(run_scenario(scenario, &config, rounds, &bar)?);
+        }
+        runs.push(reports);
     }
     bar.finish_and_clear();
+    machine.finish();
 
     let mode = if args.quick { "quick" } else { "full" };
-    say!(
-        "agentsync bench ({mode}, {rounds} round(s), median; ratio = agentsync ÷ peer, lower is better for agentsync)"
-    )?;
+    let reports = runs.last().cloned().unwrap_or_default();
+    say!("{}", machine.describe())?;
+    let repeated = if repeat > 1 {
+        report::repeated(&runs)
+    } else {
+        Vec::new()
+    };
+    if repeat > 1 {
+        say!(
+            "agentsync bench ({mode}, {repeat} runs of {rounds} round(s) each; per run the median of its rounds; ratio = agentsync ÷ peer, lower is better for agentsync)"
+        )?;
+        crate::output::text(&report::repeated_table(&repeated, repeat))?;
+        say!("\nthe last run:")?;
+    } else {
+        say!(
+            "agentsync bench ({mode}, {rounds} round(s), median; ratio = agentsync ÷ peer, lower is better for agentsync)"
+        )?;
+    }
     crate::output::text(&report::table(&reports))?;
     // Written only now, after a successful run: a failed run leaves no partial file.
     if let Some(path) = &args.json {
         write_output(path, "JSON to", |file| {
-            report::write_json(file, &reports, &config, rounds)
+            report::write_json(file, &reports, &config, rounds, &machine, repeated)
         })?;
         say!("wrote {}", path.display())?;
     }
@@ -384,6 +433,19 @@ mod tests {
         assert_eq!(percentile_sorted(&sorted, 50.0), Some(50.0));
         assert_eq!(percentile_sorted(&sorted, 99.0), Some(99.0));
         assert_eq!(percentile_sorted(&sorted, 0.0), Some(1.0));
+    }
+
+    #[test]
+    fn every_core_target_names_a_scenario_and_one_of_its_peers() {
+        for (name, target) in CORE_TARGETS {
+            let scenario = scenarios().into_iter().find(|s| s.name == *name);
+            let scenario = scenario.unwrap_or_else(|| panic!("no scenario {name}"));
+            assert!(
+                target.peer == BEST || scenario.impls.iter().skip(1).any(|i| i.name == target.peer),
+                "{name}: {}",
+                target.peer
+            );
+        }
     }
 
     #[test]

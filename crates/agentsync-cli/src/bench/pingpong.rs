@@ -1,14 +1,15 @@
-//! `sync_pingpong`, `thread_task_pingpong` and `notify_no_waiters`: the cost of one wake-up.
+//! `sync_pingpong` (and its `_parked` and `_loaded` forms), `thread_task_pingpong` and
+//! `notify_no_waiters`: the cost of one wake-up.
 
 use std::hint::black_box;
 use std::sync::atomic::{
-    AtomicU32,
-    Ordering::{Acquire, Release},
+    AtomicBool, AtomicU32,
+    Ordering::{Acquire, Relaxed, Release},
 };
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{node, ns_per, Config, Impl, Outcome, Sample, Scenario, AGENTSYNC};
+use super::{node, noted, ns_per, Config, Impl, Outcome, Sample, Scenario, AGENTSYNC};
 use crate::raw_futex;
 
 /// Whose turn it is in a ping-pong.
@@ -17,6 +18,11 @@ const PONG: u32 = 1; // the other side's turn
 
 fn round_trips(config: &Config) -> usize {
     config.pick(50_000, 5_000)
+}
+
+/// Round trips beside busy threads: each may cost a scheduler time slice, so fewer.
+fn loaded_trips(config: &Config) -> usize {
+    config.pick(5_000, 500)
 }
 
 /// Two threads pass the turn back and forth through `turn`; `sleep(turn, value)` sleeps while
@@ -54,8 +60,12 @@ fn pingpong_threads(
 }
 
 fn sync_agentsync(config: &Config) -> Result<Outcome, String> {
+    sync_agentsync_trips(round_trips(config))
+}
+
+fn sync_agentsync_trips(trips: usize) -> Result<Outcome, String> {
     let ns = pingpong_threads(
-        round_trips(config),
+        trips,
         |turn, value| {
             let _ = agentsync::wait(turn, value, None);
         },
@@ -66,18 +76,57 @@ fn sync_agentsync(config: &Config) -> Result<Outcome, String> {
     Ok(Outcome::Measured(Sample::new(ns)))
 }
 
+/// [`sync_agentsync`] with spinning off ([`agentsync::spin::set_enabled`]): the blocking path
+/// alone, park and wake on every turn, as the raw futex does.
+fn sync_agentsync_parked(config: &Config) -> Result<Outcome, String> {
+    agentsync::spin::set_enabled(false);
+    let outcome = sync_agentsync(config);
+    agentsync::spin::set_enabled(true);
+    outcome
+}
+
+/// Threads that keep both cores busy (pure computation, no yield) for the length of `run`, so
+/// the ping-pong has more runnable threads than cores.
+const BUSY_THREADS: usize = 2;
+
+fn loaded(run: impl FnOnce() -> Result<Outcome, String>) -> Result<Outcome, String> {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for _ in 0..BUSY_THREADS {
+            scope.spawn(|| {
+                let mut x = 1u64;
+                while !stop.load(Relaxed) {
+                    for _ in 0..1000 {
+                        x = black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                    }
+                }
+            });
+        }
+        let outcome = run();
+        stop.store(true, Relaxed);
+        outcome
+    })
+}
+
 fn sync_raw_futex(config: &Config) -> Result<Outcome, String> {
+    sync_raw_futex_trips(round_trips(config))
+}
+
+fn sync_raw_futex_trips(trips: usize) -> Result<Outcome, String> {
     if !raw_futex::AVAILABLE {
         return Ok(Outcome::Skipped("raw_futex: Linux only".into()));
     }
-    let ns = pingpong_threads(round_trips(config), raw_futex::wait, |turn| {
+    let ns = pingpong_threads(trips, raw_futex::wait, |turn| {
         raw_futex::wake(turn, 1);
     });
     Ok(Outcome::Measured(Sample::new(ns)))
 }
 
 fn sync_std_park(config: &Config) -> Result<Outcome, String> {
-    let trips = round_trips(config);
+    sync_std_park_trips(round_trips(config))
+}
+
+fn sync_std_park_trips(trips: usize) -> Result<Outcome, String> {
     let turn = Arc::new(AtomicU32::new(PING));
     let main = std::thread::current();
     let other_turn = Arc::clone(&turn);
@@ -226,6 +275,57 @@ pub(super) const SCENARIOS: &[Scenario] = &[
             Impl {
                 name: "node",
                 run: |c| node::run("sync_pingpong", c),
+            },
+        ],
+    },
+    Scenario {
+        name: "sync_pingpong_parked",
+        unit: "ns/round-trip",
+        what: |_| {
+            "sync_pingpong with agentsync's spinning off: the blocking path alone (park and wake every turn)"
+                .into()
+        },
+        impls: &[
+            Impl {
+                name: AGENTSYNC,
+                run: |c| {
+                    noted(
+                        sync_agentsync_parked(c),
+                        "agentsync::spin::set_enabled(false)",
+                    )
+                },
+            },
+            Impl {
+                name: "raw_futex",
+                run: sync_raw_futex,
+            },
+            Impl {
+                name: "std_park",
+                run: sync_std_park,
+            },
+        ],
+    },
+    Scenario {
+        name: "sync_pingpong_loaded",
+        unit: "ns/round-trip",
+        what: |c| {
+            format!(
+                "sync_pingpong ({} round trips) beside {BUSY_THREADS} threads that keep the cores busy",
+                loaded_trips(c)
+            )
+        },
+        impls: &[
+            Impl {
+                name: AGENTSYNC,
+                run: |c| loaded(|| sync_agentsync_trips(loaded_trips(c))),
+            },
+            Impl {
+                name: "raw_futex",
+                run: |c| loaded(|| sync_raw_futex_trips(loaded_trips(c))),
+            },
+            Impl {
+                name: "std_park",
+                run: |c| loaded(|| sync_std_park_trips(loaded_trips(c))),
             },
         ],
     },

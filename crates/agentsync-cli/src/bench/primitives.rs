@@ -13,8 +13,6 @@ const TASKS: usize = 4;
 const WORKERS: usize = 2;
 /// Ring slots of the bounded queues.
 const SLOTS: usize = 64;
-/// Producer and consumer threads of the queue scenario (each).
-const PAIRS: usize = 2;
 
 /// Threads of the read-mostly scenario, and how many of each thread's operations are writes.
 const RW_THREADS: usize = 4;
@@ -228,9 +226,9 @@ impl Channel
     }
 }
 
-/// [`PAIRS`] producer and [`PAIRS`] consumer threads move `items` values through [`SLOTS`]
+/// `PAIRS` producer and `PAIRS` consumer threads move `items` values through [`SLOTS`]
 /// slots; time per item. Every value must arrive exactly once (checked by count and sum).
-fn queue_throughput<C: Channel>(config: &Config) -> Result<Outcome, String> {
+fn queue_throughput<C: Channel, const PAIRS: usize>(config: &Config) -> Result<Outcome, String> {
     let per_producer = config.pick(500_000, 50_000) / PAIRS;
     let items = per_producer * PAIRS;
     let channel = C::with_slots(SLOTS);
@@ -282,6 +280,32 @@ fn queue_throughput<C: Channel>(config: &Config) -> Result<Outcome, String> {
         ));
     }
     Ok(Outcome::Measured(Sample::new(ns_per(elapsed, items))))
+}
+
+macro_rules! queue_impls {
+    ($pairs:literal) => {
+        &[
+            Impl {
+                name: AGENTSYNC,
+                run: |c| {
+                    noted(
+                        queue_throughput::<agentsync::sync::Queue<SLOTS>, $pairs>(c),
+                        "agentsync::sync::Queue (a Vyukov ring in plain words, futex waits)",
+                    )
+                },
+            },
+            Impl {
+                name: "crossbeam",
+                run: queue_throughput::<
+                    (
+                        crossbeam_channel::Sender<i32>,
+                        crossbeam_channel::Receiver<i32>,
+                    ),
+                    $pairs,
+                >,
+            },
+        ]
+    };
 }
 
 /// The primitive scenarios.
@@ -344,24 +368,15 @@ pub(super) const SCENARIOS: &[Scenario] = &[
         what: |_| {
             "2 producer and 2 consumer threads move i32s through a bounded queue of 64 slots".into()
         },
-        impls: &[
-            Impl {
-                name: AGENTSYNC,
-                run: |c| {
-                    noted(
-                        queue_throughput::<agentsync::sync::Queue<SLOTS>>(c),
-                        "agentsync::sync::Queue (a Vyukov ring in plain words, futex waits)",
-                    )
-                },
-            },
-            Impl {
-                name: "crossbeam",
-                run: queue_throughput::<(
-                    crossbeam_channel::Sender<i32>,
-                    crossbeam_channel::Receiver<i32>,
-                )>,
-            },
-        ],
+        impls: queue_impls!(2),
+    },
+    Scenario {
+        name: "queue_4p4c",
+        unit: "ns/item",
+        what: |_| {
+            "4 producer and 4 consumer threads move i32s through a bounded queue of 64 slots (more runnable threads than cores, on most machines)".into()
+        },
+        impls: queue_impls!(4),
     },
 ];
 
@@ -397,14 +412,21 @@ mod tests {
     fn every_queue_delivers_each_item_once() {
         let config = Config { quick: true };
         assert!(matches!(
-            queue_throughput::<agentsync::sync::Queue<SLOTS>>(&config),
+            queue_throughput::<agentsync::sync::Queue<SLOTS>, 2>(&config),
             Ok(Outcome::Measured(_))
         ));
         assert!(matches!(
-            queue_throughput::<(
-                crossbeam_channel::Sender<i32>,
-                crossbeam_channel::Receiver<i32>
-            )>(&config),
+            queue_throughput::<agentsync::sync::Queue<SLOTS>, 4>(&config),
+            Ok(Outcome::Measured(_))
+        ));
+        assert!(matches!(
+            queue_throughput::<
+                (
+                    crossbeam_channel::Sender<i32>,
+                    crossbeam_channel::Receiver<i32>,
+                ),
+                2,
+            >(&config),
             Ok(Outcome::Measured(_))
         ));
     }

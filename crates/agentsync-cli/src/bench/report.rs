@@ -61,10 +61,21 @@ pub struct Target {
     pub at_most: f64,
 }
 
+/// The peer name of a target taken against the best peer of its row (the lowest median).
+pub const BEST: &str = "best peer";
+
 impl Target {
     /// agentsync ≤ `at_most` × `peer`.
     pub const fn new(peer: &'static str, at_most: f64) -> Self {
         Target { peer, at_most }
+    }
+
+    /// agentsync ≤ `at_most` × the best peer in the same run, whichever that is.
+    pub const fn best(at_most: f64) -> Self {
+        Target {
+            peer: BEST,
+            at_most,
+        }
     }
 }
 
@@ -88,14 +99,27 @@ impl ScenarioReport {
         (theirs > 0.0).then(|| ours / theirs)
     }
 
+    /// The row a target is taken against: the named peer, or for [`BEST`] the peer with the
+    /// lowest median.
+    pub fn target_row(&self, target: &Target) -> Option<&Row> {
+        if target.peer == BEST {
+            self.rows
+                .iter()
+                .filter(|row| row.name != AGENTSYNC && row.median.is_some())
+                .min_by(|a, b| {
+                    a.median
+                        .unwrap_or(f64::MAX)
+                        .total_cmp(&b.median.unwrap_or(f64::MAX))
+                })
+        } else {
+            self.rows.iter().find(|row| row.name == target.peer)
+        }
+    }
+
     /// Whether this run met the scenario's target (`None` without one).
     pub fn verdict(&self) -> Option<(Target, Verdict)> {
         let target = self.target?;
-        let ratio = self
-            .rows
-            .iter()
-            .find(|row| row.name == target.peer)
-            .and_then(|row| self.ratio(row));
+        let ratio = self.target_row(&target).and_then(|row| self.ratio(row));
         Some((
             target,
             match ratio {
@@ -110,7 +134,11 @@ impl ScenarioReport {
 /// One line saying whether `report` met its target, for the table.
 fn target_line(report: &ScenarioReport) -> Option<String> {
     let (target, verdict) = report.verdict()?;
-    let goal = format!("agentsync ≤ {:.1}× {}", target.at_most, target.peer);
+    let peer = match report.target_row(&target) {
+        Some(row) if target.peer == BEST => format!("{BEST} ({})", row.name),
+        _ => target.peer.to_string(),
+    };
+    let goal = format!("agentsync ≤ {:.2}× {peer}", target.at_most);
     let verdict = match verdict {
         Verdict::Met(ratio) => format!("met ({ratio:.3})"),
         Verdict::Missed(ratio) => format!("NOT met ({ratio:.3})"),
@@ -173,7 +201,204 @@ struct JsonFile<'a> {
     mode: &'static str,
     rounds: usize,
     ratio: &'static str,
+    machine: &'a Machine,
+    /// The last run's rows (the only run without `--repeat`).
     scenarios: Vec<JsonRow<'a>>,
+    /// With `--repeat N`: per scenario and peer, the ratio of every run, its median and range.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    repeated: Vec<Repeated>,
+}
+
+/// What the figures of a run depend on, printed above the table and written in the JSON.
+#[derive(Clone, Debug, Serialize)]
+pub struct Machine {
+    /// The CPU model, as the OS names it.
+    pub cpu: String,
+    /// Logical CPUs this process may run on.
+    pub cores: usize,
+    /// What one `spin_loop()` costs here, as agentsync measured it.
+    pub spin_iteration_ns: f64,
+    /// The 1-minute load average when the run started (Linux).
+    pub load_average_start: Option<f64>,
+    /// The 1-minute load average when the run ended (Linux).
+    pub load_average_end: Option<f64>,
+}
+
+impl Machine {
+    /// Reads the machine now (the end load average is filled in by [`Machine::finish`]).
+    pub fn read() -> Self {
+        Machine {
+            cpu: cpu_model(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            spin_iteration_ns: agentsync::spin::iteration_nanos(),
+            load_average_start: load_average(),
+            load_average_end: None,
+        }
+    }
+
+    /// Records the load average at the end of the run.
+    pub fn finish(&mut self) {
+        self.load_average_end = load_average();
+    }
+
+    /// One line for the top of the table.
+    pub fn describe(&self) -> String {
+        let load = |value: Option<f64>| value.map_or("?".to_string(), |v| format!("{v:.2}"));
+        format!(
+            "machine: {}, {} logical CPUs, spin_loop() {:.1} ns, load average {} at start, {} at end",
+            self.cpu,
+            self.cores,
+            self.spin_iteration_ns,
+            load(self.load_average_start),
+            load(self.load_average_end)
+        )
+    }
+}
+
+/// The CPU model from `/proc/cpuinfo` (x86's `model name`, or ARM's `CPU part` line), or the
+/// architecture when the OS does not say.
+fn cpu_model() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |key: &str| {
+        info.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            (name.trim() == key && !value.trim().is_empty()).then(|| value.trim().to_string())
+        })
+    };
+    field("model name")
+        .or_else(|| field("Model"))
+        .or_else(|| field("CPU part").map(|part| format!("ARM CPU part {part}")))
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+/// The 1-minute load average (Linux's `/proc/loadavg`).
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// One scenario's ratio to one peer over the runs of `--repeat N`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Repeated {
+    /// The scenario.
+    pub scenario: &'static str,
+    /// The peer, or [`BEST`].
+    pub peer: &'static str,
+    /// agentsync ÷ peer in each run that had both figures.
+    pub ratios: Vec<f64>,
+    /// Their median, smallest and largest.
+    pub median: Option<f64>,
+    /// The smallest of `ratios`.
+    pub min: Option<f64>,
+    /// The largest of `ratios`.
+    pub max: Option<f64>,
+    /// Whether the median meets the scenario's target, on the target's peer row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<JsonTargetOwned>,
+}
+
+/// A target judged on the median ratio of repeated runs.
+#[derive(Clone, Debug, Serialize)]
+pub struct JsonTargetOwned {
+    /// The largest median ratio that meets it.
+    pub at_most: f64,
+    /// `null` when not judged (no ratio).
+    pub met: Option<bool>,
+}
+
+/// Summarises the runs of `--repeat N` (each a list of scenario reports in the same order):
+/// per scenario and peer, the ratios of the runs. A [`BEST`] target adds a row of its own,
+/// against whichever peer was best in each run.
+pub fn repeated(runs: &[Vec<ScenarioReport>]) -> Vec<Repeated> {
+    let Some(first) = runs.first() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (index, report) in first.iter().enumerate() {
+        let of_runs = || runs.iter().filter_map(move |run| run.get(index));
+        let mut peers: Vec<&'static str> = report
+            .rows
+            .iter()
+            .map(|row| row.name)
+            .filter(|name| *name != AGENTSYNC)
+            .collect();
+        if report.target.is_some_and(|t| t.peer == BEST) {
+            peers.push(BEST);
+        }
+        for peer in peers {
+            let ratios: Vec<f64> = of_runs()
+                .filter_map(|run| {
+                    let row = if peer == BEST {
+                        run.target_row(&Target::best(0.0))?
+                    } else {
+                        run.rows.iter().find(|row| row.name == peer)?
+                    };
+                    run.ratio(row)
+                })
+                .collect();
+            let median = median(&ratios);
+            let target = report
+                .target
+                .filter(|t| t.peer == peer)
+                .map(|t| JsonTargetOwned {
+                    at_most: t.at_most,
+                    met: median.map(|m| m <= t.at_most),
+                });
+            out.push(Repeated {
+                scenario: report.scenario,
+                peer,
+                min: ratios.iter().copied().min_by(f64::total_cmp),
+                max: ratios.iter().copied().max_by(f64::total_cmp),
+                median,
+                ratios,
+                target,
+            });
+        }
+    }
+    out
+}
+
+/// The table of `--repeat N`: the median ratio per scenario and peer, with its range.
+pub fn repeated_table(rows: &[Repeated], runs: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<23} {:<13} {:>8} {:>17}  target",
+        "scenario",
+        "peer",
+        "median",
+        format!("min–max of {runs}")
+    );
+    let _ = writeln!(out, "{}", "-".repeat(80));
+    for row in rows {
+        let (median, range) = match (row.median, row.min, row.max) {
+            (Some(median), Some(min), Some(max)) => {
+                (format!("{median:.3}"), format!("{min:.3}–{max:.3}"))
+            }
+            _ => ("-".to_string(), "skipped".to_string()),
+        };
+        let target = match &row.target {
+            Some(JsonTargetOwned { at_most, met }) => format!(
+                "≤ {at_most:.2}: {}",
+                match met {
+                    Some(true) => "met",
+                    Some(false) => "NOT met",
+                    None => "not judged",
+                }
+            ),
+            None => String::new(),
+        };
+        let line = format!(
+            "{:<23} {:<13} {:>8} {:>17}  {target}",
+            row.scenario, row.peer, median, range
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    out
 }
 
 #[derive(Serialize)]
@@ -202,7 +427,7 @@ struct JsonTarget {
 
 fn json_target(report: &ScenarioReport, row: &Row) -> Option<JsonTarget> {
     let (target, verdict) = report.verdict()?;
-    (target.peer == row.name).then_some(JsonTarget {
+    (report.target_row(&target)?.name == row.name).then_some(JsonTarget {
         at_most: target.at_most,
         met: match verdict {
             Verdict::Met(_) => Some(true),
@@ -218,6 +443,8 @@ pub fn write_json(
     reports: &[ScenarioReport],
     config: &Config,
     rounds: usize,
+    machine: &Machine,
+    repeated: Vec<Repeated>,
 ) -> std::io::Result<()> {
     let scenarios = reports
         .iter()
@@ -239,7 +466,9 @@ pub fn write_json(
         mode: if config.quick { "quick" } else { "full" },
         rounds,
         ratio: "agentsync median / impl median; below 1 agentsync is better",
+        machine,
         scenarios,
+        repeated,
     };
     let mut writer = BufWriter::new(file);
     serde_json::to_writer_pretty(&mut writer, &document)?;
@@ -355,6 +584,71 @@ mod tests {
         let table = table(&[missed]);
         assert!(table.contains("NOT met (1.500)"), "{table}");
         assert!(!table.contains(": met"), "{table}");
+    }
+
+    fn run(ours: f64, peers: &[(&'static str, f64)], target: Target) -> ScenarioReport {
+        let mut rows = vec![Row::new(AGENTSYNC, vec![Sample::new(ours)], None)];
+        rows.extend(
+            peers
+                .iter()
+                .map(|(name, value)| Row::new(name, vec![Sample::new(*value)], None)),
+        );
+        ScenarioReport {
+            scenario: "sync_example",
+            unit: "ns",
+            what: String::new(),
+            rows,
+            target: Some(target),
+        }
+    }
+
+    #[test]
+    fn a_best_peer_target_is_taken_against_the_lowest_median() {
+        let report = run(
+            6.0,
+            &[("raw_futex", 10.0), ("std_park", 5.0)],
+            Target::best(1.0),
+        );
+        assert_eq!(
+            report.target_row(&Target::best(1.0)).map(|r| r.name),
+            Some("std_park")
+        );
+        assert_eq!(report.verdict().map(|v| v.1), Some(Verdict::Missed(1.2)));
+        assert!(table(&[report]).contains("best peer (std_park): NOT met (1.200)"));
+    }
+
+    #[test]
+    fn repeated_runs_report_the_median_ratio_and_its_range() {
+        let runs: Vec<Vec<ScenarioReport>> = [(1.0, 2.0), (3.0, 2.0), (2.0, 2.0)]
+            .iter()
+            .map(|&(ours, peer)| vec![run(ours, &[("raw_futex", peer)], Target::best(1.0))])
+            .collect();
+        let rows = repeated(&runs);
+        // One row for the peer and one for the best-peer target.
+        assert_eq!(rows.len(), 2);
+        let peer = &rows[0];
+        assert_eq!((peer.scenario, peer.peer), ("sync_example", "raw_futex"));
+        assert_eq!(peer.ratios, [0.5, 1.5, 1.0]);
+        assert_eq!(
+            (peer.median, peer.min, peer.max),
+            (Some(1.0), Some(0.5), Some(1.5))
+        );
+        assert!(peer.target.is_none());
+        let best = &rows[1];
+        assert_eq!(best.peer, BEST);
+        assert_eq!(best.target.as_ref().and_then(|t| t.met), Some(true));
+        let table = repeated_table(&rows, 3);
+        assert!(table.contains("0.500–1.500"), "{table}");
+        assert!(table.contains("≤ 1.00: met"), "{table}");
+    }
+
+    #[test]
+    fn the_machine_line_names_the_cpu_and_the_spin_cost() {
+        let machine = Machine::read();
+        assert!(!machine.cpu.is_empty());
+        assert!(machine.cores >= 1);
+        assert!(machine.spin_iteration_ns > 0.0);
+        assert!(machine.describe().contains("spin_loop()"));
     }
 
     #[test]
