@@ -145,6 +145,7 @@ pub fn try_wait_async<A: Waitable>(
                 queued
             },
             deadline,
+            crate::spin::Policy::Adaptive,
         );
         let waker = {
             let mut state = lock(&helper_slot.state);

@@ -181,6 +181,7 @@ pub fn wait<A: Waitable>(
         location.key(),
         || location.load_seqcst() == expected,
         deadline,
+        crate::spin::Policy::Adaptive,
     ))
 }
 
@@ -209,6 +210,7 @@ pub(crate) fn park(
     key: usize,
     validate: impl FnOnce() -> bool,
     deadline: Option<Instant>,
+    spin: crate::spin::Policy,
 ) -> WaitResult {
     let node = Node::new(key, Wake::Nobody);
     // The record is at its final address now: its wake handle may name it.
@@ -227,7 +229,7 @@ pub(crate) fn park(
         // not return before the record is unlinked (by a notifier or by the timeout below).
         unsafe { locked.push_back(&node) };
     }
-    if let Some(result) = sleep(&node, bucket, deadline) {
+    if let Some(result) = sleep(&node, bucket, deadline, spin) {
         return result;
     }
     let mut locked = bucket.lock();
@@ -247,9 +249,14 @@ pub(crate) fn park(
 /// Measured with `agentsync bench --scenario sync_pingpong` on the 2-core dev machine (quiet):
 /// without the spin the round trip is the raw futex's; with it, a fraction of that.
 #[cfg(not(loom))]
-fn sleep(node: &Node, bucket: &table::Bucket, deadline: Option<Instant>) -> Option<WaitResult> {
+fn sleep(
+    node: &Node,
+    bucket: &table::Bucket,
+    deadline: Option<Instant>,
+    policy: crate::spin::Policy,
+) -> Option<WaitResult> {
     let limit = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
-    if let Some(result) = spin(node, bucket, limit) {
+    if let Some(result) = spin(node, bucket, limit, policy) {
         return Some(result);
     }
     loop {
@@ -276,9 +283,10 @@ pub(crate) fn spin(
     node: &Node,
     bucket: &table::Bucket,
     limit: Option<Duration>,
+    policy: crate::spin::Policy,
 ) -> Option<WaitResult> {
     use crate::spin::Spun;
-    let window = bucket.spin.window(limit);
+    let window = bucket.spin.window(limit, policy);
     if window.iterations == 0 {
         return None;
     }
@@ -296,7 +304,12 @@ pub(crate) fn spin(
 /// Under loom a finite deadline is taken to have passed at once, so models explore a timeout
 /// racing every notify.
 #[cfg(loom)]
-fn sleep(node: &Node, _bucket: &table::Bucket, deadline: Option<Instant>) -> Option<WaitResult> {
+fn sleep(
+    node: &Node,
+    _bucket: &table::Bucket,
+    deadline: Option<Instant>,
+    _policy: crate::spin::Policy,
+) -> Option<WaitResult> {
     loop {
         if let Some(result) = node.result() {
             return Some(result);

@@ -257,7 +257,12 @@ impl WaitFuture<'_> {
     /// ```
     #[cfg(not(loom))]
     pub fn spin(&self, limit: Option<std::time::Duration>) -> Option<WaitResult> {
-        super::spin(&self.node, super::table::bucket(self.node.key), limit)
+        super::spin(
+            &self.node,
+            super::table::bucket(self.node.key),
+            limit,
+            crate::spin::Policy::Adaptive,
+        )
     }
 
     /// Withdraws the wait. Returns `None` if it was still queued (now removed: no notify will

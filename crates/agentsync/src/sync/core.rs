@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use crate::futex::{self, agent, park, WaitAsync, WaitFuture, WaitResult, Waitable};
 use crate::loom::atomic::AtomicI32;
+use crate::spin::Policy;
 
 /// What one try of an acquire found. `'w` is the borrow of the word to sleep on.
 pub(crate) enum Step<'w, T> {
@@ -151,7 +152,7 @@ pub(crate) fn block<A: Attempt>(
         }
         let address = word.key();
         let validate = || word.load_seqcst() == expected;
-        match park(address, validate, deadline) {
+        match park(address, validate, deadline, Policy::Short) {
             // Nothing was queued: whatever we owe, we still owe.
             WaitResult::NotEqual => {}
             // Queued (which paid a debt on this word), then notified: a new debt.
