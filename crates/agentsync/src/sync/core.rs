@@ -60,6 +60,12 @@ pub(crate) enum Step<'w, T> {
 pub(crate) trait Attempt {
     /// What a finished acquire returns.
     type Output;
+    /// How long a blocked acquire spins in the futex before it parks ([`Policy`]). The shortest
+    /// window by default: a wait for another thread's unbounded work (a slot, a count, a
+    /// signal) gains little from spinning, and on a machine with more runnable threads than
+    /// cores the spin takes the core from that thread. The locks, whose holders release after a
+    /// short critical section, spin the adaptive window.
+    const SPIN: Policy = Policy::Short;
     /// Tries once, without sleeping.
     fn attempt(&mut self) -> Step<'_, Self::Output>;
 }
@@ -152,7 +158,7 @@ pub(crate) fn block<A: Attempt>(
         }
         let address = word.key();
         let validate = || word.load_seqcst() == expected;
-        match park(address, validate, deadline, Policy::Short) {
+        match park(address, validate, deadline, A::SPIN) {
             // Nothing was queued: whatever we owe, we still owe.
             WaitResult::NotEqual => {}
             // Queued (which paid a debt on this word), then notified: a new debt.

@@ -25,6 +25,7 @@ use crate::loom::atomic::{
     AtomicI32,
     Ordering::{Acquire, Relaxed, Release},
 };
+use crate::spin::Policy;
 
 /// Free.
 const UNLOCKED: i32 = 0;
@@ -244,6 +245,7 @@ struct LockOp<'a> {
 
 impl Attempt for LockOp<'_> {
     type Output = ();
+    const SPIN: Policy = Policy::Adaptive;
 
     fn attempt(&mut self) -> Step<'_, ()> {
         let state = &self.mutex.state;

@@ -24,6 +24,7 @@ use crate::loom::atomic::{
     AtomicI32,
     Ordering::{Acquire, Relaxed, Release},
 };
+use crate::spin::Policy;
 
 /// Bits 0–28: how many readers hold the lock.
 const READERS: i32 = (1 << 29) - 1;
@@ -388,6 +389,7 @@ impl<'a> ReadOp<'a> {
 
 impl Attempt for ReadOp<'_> {
     type Output = ();
+    const SPIN: Policy = Policy::Adaptive;
 
     fn attempt(&mut self) -> Step<'_, ()> {
         loop {
@@ -434,6 +436,7 @@ struct WriteOp<'a> {
 
 impl Attempt for WriteOp<'_> {
     type Output = ();
+    const SPIN: Policy = Policy::Adaptive;
 
     fn attempt(&mut self) -> Step<'_, ()> {
         loop {
