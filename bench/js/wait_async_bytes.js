@@ -3,7 +3,7 @@
 // read it again; the value is the growth divided by COUNT. Then one notify settles them all, and
 // every promise must resolve "ok".
 //
-//   agentsync js bench/js/wait_async_bytes.js [COUNT]
+//   agentsync js bench/js/wait_async_bytes.js [COUNT] [--floor]
 //   node --require ./crates/agentsync-js/js/node-shim.cjs bench/js/wait_async_bytes.js [COUNT]
 //
 // Prints one JSON line: {"scenario", "value", "unit", "note"} or {"scenario", "skipped"}.
@@ -13,7 +13,12 @@
   const positional = agentsync.args.filter((a) => !a.startsWith('--'));
   const count = positional.length > 0 ? Number(positional[0]) : 100000;
   if (!Number.isSafeInteger(count) || count <= 0) throw new Error('COUNT must be a positive integer, not ' + positional[0]);
-  if (typeof Atomics.waitAsync !== 'function') {
+  // --floor: the engine's floor (floor.js) instead of Atomics, for the quickjs_floor rows.
+  const floor = agentsync.args.includes('--floor');
+  if (floor) agentsync.load('floor.js');
+  const waitAsync = floor ? floorWaitAsync : Atomics.waitAsync;
+  const notify = floor ? floorNotify : Atomics.notify;
+  if (typeof waitAsync !== 'function') {
     print(JSON.stringify({ scenario, skipped: 'Atomics.waitAsync missing' }));
     return;
   }
@@ -23,7 +28,7 @@
   agentsync.gc();
   agentsync.gc();
   const before = agentsync.residentBytes();
-  for (let i = 0; i < count; i++) pending[i] = Atomics.waitAsync(word, 0, 0);
+  for (let i = 0; i < count; i++) pending[i] = waitAsync(word, 0, 0);
   agentsync.gc();
   agentsync.gc();
   const after = agentsync.residentBytes();
@@ -31,7 +36,7 @@
   for (let i = 0; i < count; i++) {
     if (!pending[i].async) throw new Error('waitAsync settled at once: ' + pending[i].value);
   }
-  const woken = Atomics.notify(word, 0);
+  const woken = notify(word, 0);
   if (woken !== count) throw new Error(`notify woke ${woken}, expected ${count}`);
   const results = await Promise.all(pending.map((p) => p.value));
   const ok = results.filter((r) => r === 'ok').length;
@@ -41,7 +46,7 @@
     scenario,
     value: (after - before) / count,
     unit: 'bytes/waiter',
-    note: `${count} waiters; resident-set growth after gc`,
+    note: `${count} ${floor ? 'floor waits (new Promise + result object, no Atomics)' : 'waiters'}; resident-set growth after gc`,
   }));
 })().catch((error) => {
   // Rethrown from a timer: an uncaught error, so the run exits 1 on either host.

@@ -8,7 +8,7 @@
 // round's waits, gives the helpers time to block, and times notify calls, repeated until they
 // have woken COUNT waiters, plus the promises; the note says how many notify calls it took.
 //
-//   agentsync js bench/js/wait_async_notify.js [COUNT] [--polyfill]
+//   agentsync js bench/js/wait_async_notify.js [COUNT] [--polyfill | --floor]
 //   node --require ./crates/agentsync-js/js/node-shim.cjs bench/js/wait_async_notify.js [COUNT] [--polyfill]
 //
 // Prints one JSON line: {"scenario", "value", "unit", "note"} or {"scenario", "skipped"}.
@@ -20,10 +20,17 @@
   const count = positional.length > 0 ? Number(positional[0]) : usePolyfill ? 32 : 100000;
   if (!Number.isSafeInteger(count) || count <= 0) throw new Error('COUNT must be a positive integer, not ' + positional[0]);
 
+  // --floor: the engine's floor (floor.js) instead of Atomics, for the quickjs_floor rows.
+  const floor = agentsync.args.includes('--floor');
   let waitAsync;
+  let notify = Atomics.notify;
   if (usePolyfill) {
     agentsync.load('polyfill.js');
     waitAsync = waitAsyncPolyfill;
+  } else if (floor) {
+    agentsync.load('floor.js');
+    waitAsync = floorWaitAsync;
+    notify = floorNotify;
   } else if (typeof Atomics.waitAsync === 'function') {
     waitAsync = Atomics.waitAsync;
   } else {
@@ -49,7 +56,7 @@
     let woken = 0;
     let calls = 0;
     for (;;) {
-      woken += Atomics.notify(word, 0);
+      woken += notify(word, 0);
       calls += 1;
       if (woken >= count) break;
       if (!usePolyfill) break;
@@ -87,7 +94,8 @@
       note: `polyfill: ${count} waiters on helper workers, ${calls} notify(all) call(s)`,
     }));
   } else {
-    print(JSON.stringify({ scenario, value: ns, unit: 'ns/waiter', note: `${count} waiters, one notify(all) call` }));
+    const what = floor ? 'floor waits (new Promise + result object, no Atomics), all resolved at once' : 'waiters, one notify(all) call';
+    print(JSON.stringify({ scenario, value: ns, unit: 'ns/waiter', note: `${count} ${what}` }));
   }
 })().catch((error) => {
   // Rethrown from a timer: an uncaught error, so the run exits 1 on either host.

@@ -159,12 +159,18 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("wait_async_bytes", &["agentsync", "polyfill", "node"]),
     ("notify_no_waiters", &["agentsync", "raw_futex"]),
     ("async_timeouts_100k", &["agentsync", "tokio_sleep"]),
-    ("js_wait_async_create", &["agentsync", "node"]),
+    (
+        "js_wait_async_create",
+        &["agentsync", "quickjs_floor", "node"],
+    ),
     (
         "js_wait_async_notify",
-        &["agentsync", "js_polyfill", "node"],
+        &["agentsync", "quickjs_floor", "js_polyfill", "node"],
     ),
-    ("js_wait_async_bytes", &["agentsync", "node"]),
+    (
+        "js_wait_async_bytes",
+        &["agentsync", "quickjs_floor", "node"],
+    ),
     ("js_worker_pingpong", &["agentsync", "node"]),
     (
         "js_main_worker_pingpong",

@@ -55,6 +55,7 @@ const TREE: &[(&str, &[u8])] = &[
     embed!("wasm_main_guest_pingpong.js"),
     embed!("wasm_guest_pingpong.js"),
     embed!("polyfill.js"),
+    embed!("floor.js"),
     embed!("workers/pingpong-worker.js"),
     embed!("workers/parking_lock-worker.js"),
     embed!("workers/wasm-pingpong-worker.js"),
@@ -276,10 +277,21 @@ fn release_free_heap() {
 
 /// One round on agentsync's host: `Err` (which fails the bench) if the script failed.
 fn ours(script: &Script, config: &Config, polyfill: bool) -> Result<Outcome, String> {
+    on_host(script.args(config, polyfill), script, AGENTSYNC)
+}
+
+/// One round of the engine's floor (`--floor`, `bench/js/floor.js`) on agentsync's host.
+fn floor(script: &Script, config: &Config) -> Result<Outcome, String> {
+    let mut args = script.args(config, false);
+    args.push("--floor".into());
+    on_host(args, script, "quickjs_floor")
+}
+
+fn on_host(args: Vec<String>, script: &Script, name: &str) -> Result<Outcome, String> {
     let tree =
         Tree::write().map_err(|e| format!("cannot write bench/js to a temporary dir ({e})"))?;
-    let stdout = run_on_host(&tree, script.file, script.args(config, polyfill))?;
-    node::parse_line(&stdout, AGENTSYNC)
+    let stdout = run_on_host(&tree, script.file, args)?;
+    node::parse_line(&stdout, name)
 }
 
 /// One round under Node.js with the shim; whatever goes wrong on node's side skips it with the
@@ -317,6 +329,42 @@ macro_rules! js_impls {
             },
         ]
     };
+    ($script:expr, floor) => {
+        &[
+            Impl {
+                name: AGENTSYNC,
+                run: |c| ours(&$script, c, false),
+            },
+            Impl {
+                name: "quickjs_floor",
+                run: |c| floor(&$script, c),
+            },
+            Impl {
+                name: "node",
+                run: |c| node_peer(&$script, c),
+            },
+        ]
+    };
+    ($script:expr, floor, polyfill) => {
+        &[
+            Impl {
+                name: AGENTSYNC,
+                run: |c| ours(&$script, c, false),
+            },
+            Impl {
+                name: "quickjs_floor",
+                run: |c| floor(&$script, c),
+            },
+            Impl {
+                name: "js_polyfill",
+                run: |c| ours(&$script, c, true),
+            },
+            Impl {
+                name: "node",
+                run: |c| node_peer(&$script, c),
+            },
+        ]
+    };
     ($script:expr, polyfill) => {
         &[
             Impl {
@@ -347,7 +395,7 @@ pub(super) const SCENARIOS: &[Scenario] = &[
                 CREATE.file
             )
         },
-        impls: js_impls!(CREATE),
+        impls: js_impls!(CREATE, floor),
     },
     Scenario {
         name: "js_wait_async_notify",
@@ -360,7 +408,7 @@ pub(super) const SCENARIOS: &[Scenario] = &[
                 NOTIFY.file
             )
         },
-        impls: js_impls!(NOTIFY, polyfill),
+        impls: js_impls!(NOTIFY, floor, polyfill),
     },
     Scenario {
         name: "js_wait_async_bytes",
@@ -372,7 +420,7 @@ pub(super) const SCENARIOS: &[Scenario] = &[
                 BYTES.file
             )
         },
-        impls: js_impls!(BYTES),
+        impls: js_impls!(BYTES, floor),
     },
     Scenario {
         name: "js_worker_pingpong",
