@@ -8,6 +8,7 @@
 
 pub mod agent;
 mod node;
+#[cfg(all(target_os = "linux", not(loom)))]
 mod sys;
 mod table;
 mod timer;
@@ -214,7 +215,7 @@ pub(crate) fn park(
 ) -> WaitResult {
     let node = Node::new(key, Wake::Nobody);
     // The record is at its final address now: its wake handle may name it.
-    let handle = sys::handle(&node);
+    let handle = node.blocking_wake();
     // SAFETY: the record is not linked yet, so nobody else can reach its wake cell.
     node.wake.with_mut(|wake| unsafe { *wake = handle });
     let bucket = table::bucket(key);
@@ -264,15 +265,29 @@ fn sleep(
             return Some(result);
         }
         match deadline {
-            None => sys::sleep(node, None),
+            None => block(node, None),
             Some(deadline) => {
                 let now = Instant::now();
                 if now >= deadline {
                     return None;
                 }
-                sys::sleep(node, Some(deadline - now));
+                block(node, Some(deadline - now));
             }
         }
+    }
+}
+
+/// Sleeps while `node` is undecided, for at most `timeout`; may return early (the caller
+/// re-checks and loops). On Linux with the futex system call on the record's state word,
+/// elsewhere by parking the thread.
+#[cfg(not(loom))]
+fn block(node: &Node, timeout: Option<Duration>) {
+    #[cfg(target_os = "linux")]
+    sys::sleep(&node.state, WAITING, timeout);
+    #[cfg(not(target_os = "linux"))]
+    match timeout {
+        None => std::thread::park(),
+        Some(timeout) => std::thread::park_timeout(timeout),
     }
 }
 

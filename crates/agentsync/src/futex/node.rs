@@ -133,6 +133,20 @@ impl Node {
         }
     }
 
+    /// The wake handle of a blocking record, made once the record is at its final address: on
+    /// Linux its own state word, to sleep on with the futex system call ([`super::sys`]);
+    /// elsewhere, and under loom, the waiter's thread.
+    pub(crate) fn blocking_wake(&self) -> Wake {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        {
+            Wake::Futex(super::sys::Word::of(&self.state))
+        }
+        #[cfg(not(all(target_os = "linux", not(loom))))]
+        {
+            Wake::Thread(crate::loom::thread::current())
+        }
+    }
+
     /// Marks an access through a queue link (by a notifier, a timer, a neighbour's unlink).
     /// Checked under loom only; compiles to nothing otherwise.
     #[inline(always)]
