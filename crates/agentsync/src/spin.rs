@@ -217,14 +217,16 @@ impl Estimate {
         } else {
             (calibration.park_min, false)
         };
-        let iterations = match limit {
+        let capped = match limit {
             Some(limit) => iterations.min(iterations_in(limit, calibration.cost_ps)),
             None => iterations,
         };
         Window {
-            iterations,
-            probe,
-            keep: policy == Policy::Adaptive,
+            iterations: capped,
+            probe: probe && capped == iterations,
+            // A window that the deadline cut short says nothing about how long waits here
+            // last: it does not feed the estimate.
+            keep: policy == Policy::Adaptive && capped == iterations,
         }
     }
 
@@ -364,12 +366,11 @@ mod tests {
     #[test]
     fn a_timed_wait_spins_no_longer_than_its_time_left() {
         let estimate = Estimate::new();
-        assert_eq!(
-            estimate
-                .window(Some(Duration::ZERO), Policy::Adaptive)
-                .iterations,
-            0
-        );
+        let cut = estimate.window(Some(Duration::ZERO), Policy::Adaptive);
+        assert_eq!(cut.iterations, 0);
+        // A window the deadline cut short is no evidence: its miss leaves the estimate alone.
+        estimate.record(cut, Spun::Missed);
+        assert_eq!(estimate.iterations.load(Relaxed), 0);
         let cost = calibration().cost_ps;
         let limit = Duration::from_nanos(100);
         assert!(
