@@ -315,66 +315,31 @@ fn node_peer(script: &Script, config: &Config) -> Result<Outcome, String> {
     })
 }
 
-/// Agentsync's host, our polyfill and node on one script.
-macro_rules! js_impls {
-    ($script:expr) => {
-        &[
-            Impl {
-                name: AGENTSYNC,
-                run: |c| ours(&$script, c, false),
-            },
-            Impl {
-                name: "node",
-                run: |c| node_peer(&$script, c),
-            },
-        ]
-    };
+/// One extra implementation of a JS scenario: the engine's floor or our JS polyfill.
+macro_rules! js_impl {
     ($script:expr, floor) => {
-        &[
-            Impl {
-                name: AGENTSYNC,
-                run: |c| ours(&$script, c, false),
-            },
-            Impl {
-                name: "quickjs_floor",
-                run: |c| floor(&$script, c),
-            },
-            Impl {
-                name: "node",
-                run: |c| node_peer(&$script, c),
-            },
-        ]
-    };
-    ($script:expr, floor, polyfill) => {
-        &[
-            Impl {
-                name: AGENTSYNC,
-                run: |c| ours(&$script, c, false),
-            },
-            Impl {
-                name: "quickjs_floor",
-                run: |c| floor(&$script, c),
-            },
-            Impl {
-                name: "js_polyfill",
-                run: |c| ours(&$script, c, true),
-            },
-            Impl {
-                name: "node",
-                run: |c| node_peer(&$script, c),
-            },
-        ]
+        Impl {
+            name: "quickjs_floor",
+            run: |c| floor(&$script, c),
+        }
     };
     ($script:expr, polyfill) => {
+        Impl {
+            name: "js_polyfill",
+            run: |c| ours(&$script, c, true),
+        }
+    };
+}
+
+/// Agentsync's host, the extras named (`floor`, `polyfill`) and node, on one script.
+macro_rules! js_impls {
+    ($script:expr $(, $extra:ident)*) => {
         &[
             Impl {
                 name: AGENTSYNC,
                 run: |c| ours(&$script, c, false),
             },
-            Impl {
-                name: "js_polyfill",
-                run: |c| ours(&$script, c, true),
-            },
+            $(js_impl!($script, $extra),)*
             Impl {
                 name: "node",
                 run: |c| node_peer(&$script, c),
