@@ -7,6 +7,16 @@ use wasmtime::{Config, Engine};
 
 use crate::error::{describe, WasmError};
 
+/// Enables WebAssembly 3.0 (function references, GC, exceptions on top of what wasmtime
+/// enables by default): wasmtime 46, which the WASI layer pins, enables only 2.0 and a few
+/// proposals by default, while the spec's current scripts are 3.0.
+fn wasm3(config: &mut Config) {
+    config
+        .wasm_function_references(true)
+        .wasm_gc(true)
+        .wasm_exceptions(true);
+}
+
 /// A wasmtime engine with threads and shared memory enabled.
 ///
 /// Modules compiled by one runtime can share memories with each other; make one and reuse it
@@ -26,6 +36,7 @@ impl Runtime {
     pub fn new() -> Result<Self, WasmError> {
         let mut config = Config::new();
         config.wasm_threads(true).shared_memory(true);
+        wasm3(&mut config);
         let engine = Engine::new(&config).map_err(|e| WasmError::Invalid(describe(&e)))?;
         Ok(Self {
             engine,
@@ -51,6 +62,7 @@ impl Runtime {
                 .wasm_threads(true)
                 .shared_memory(true)
                 .epoch_interruption(true);
+            wasm3(&mut config);
             let engine = Engine::new(&config).expect("wasmtime engine with epoch interruption");
             Runtime {
                 engine,
