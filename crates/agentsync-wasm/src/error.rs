@@ -182,8 +182,17 @@ pub enum WasmError {
     /// Execution trapped or a host function failed; the message is wasmtime's (or our
     /// [`Trap`]'s) text.
     Trap(String),
-    /// This thread was stopped because another thread of the run failed.
+    /// This thread was stopped because another thread of the run failed or ended it.
     Cancelled,
+    /// A thread of a WASI command called `proc_exit` with this status.
+    Exit(i32),
+    /// A WASI command's module imports `wasi.thread-spawn` but lacks a `wasi_thread_start`
+    /// export of type `(i32, i32) -> ()`; the text says what it has instead.
+    BadThreadStart(String),
+    /// A WASI command's setting that cannot be applied: a preopened directory that cannot
+    /// be opened, an argument or variable WASI cannot carry (a NUL byte), or what the OS
+    /// refused while preparing the run.
+    WasiSetup(String),
     /// The requested threads would need more memory mappings than the kernel lets the process
     /// have (`vm.max_map_count`); refused before anything was instantiated.
     MappingBudget {
@@ -233,7 +242,7 @@ impl fmt::Display for WasmError {
                  (import \"env\" \"memory\" (memory 1 1 shared))"
             ),
             WasmError::SpawnNeedsImportedMemory => f.write_str(
-                "the module defines its own shared memory and imports agentsync.thread_spawn, \
+                "the module defines its own shared memory and imports a thread-spawn function, \
                  so each spawned thread would get a separate memory; import the memory \
                  instead, e.g. (import \"env\" \"memory\" (memory 1 1 shared))",
             ),
@@ -261,6 +270,13 @@ impl fmt::Display for WasmError {
             ),
             WasmError::Trap(m) => write!(f, "trap: {m}"),
             WasmError::Cancelled => f.write_str("stopped: another thread of the run failed"),
+            WasmError::Exit(code) => write!(f, "the program exited with status {code}"),
+            WasmError::BadThreadStart(what) => write!(
+                f,
+                "the module imports wasi.thread-spawn but {what}; wasi-threads needs an export \
+                 (func (export \"wasi_thread_start\") (param i32 i32))"
+            ),
+            WasmError::WasiSetup(what) => write!(f, "cannot prepare the WASI run: {what}"),
             WasmError::ThreadStart {
                 started,
                 requested,

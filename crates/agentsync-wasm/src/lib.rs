@@ -102,6 +102,7 @@ mod runtime;
 mod script;
 mod state;
 mod threads;
+pub mod wasi;
 
 pub use compile::{wat_to_binary, Program};
 pub use engine::Runtime;

@@ -17,6 +17,13 @@ pub const SPAWN_MODULE: &str = "agentsync";
 /// Import field of the thread-spawn function.
 pub const SPAWN_FIELD: &str = "thread_spawn";
 
+/// Whether an import is a thread-spawn function: ours (`agentsync.thread_spawn`) or
+/// wasi-threads' (`wasi.thread-spawn`); both take the argument and return the new id.
+pub(crate) fn is_spawn_import(module: &str, name: &str) -> bool {
+    (module, name) == (SPAWN_MODULE, SPAWN_FIELD)
+        || (module, name) == (crate::wasi::SPAWN_MODULE, crate::wasi::SPAWN_FIELD)
+}
+
 /// The `agentsync.thread_spawn` host function of a store whose guest may start threads.
 fn spawn_function(store: &mut Store<GuestState>, spawner: Arc<dyn SpawnThread>) -> Func {
     Func::wrap(store, move |_: Caller<'_, GuestState>, arg: i32| -> i32 {
@@ -110,7 +117,7 @@ impl Program {
                     ExternType::Memory(m) if linker.is_none() => {
                         Memory::new(&mut *store, m).ok().map(Extern::Memory)
                     }
-                    ExternType::Func(_) if (module, name) == (SPAWN_MODULE, SPAWN_FIELD) => {
+                    ExternType::Func(_) if is_spawn_import(module, name) => {
                         let spawner = store.data().spawner.clone();
                         if spawner.is_some() && self.defines_shared_memory() {
                             return Err(WasmError::SpawnNeedsImportedMemory);
@@ -212,12 +219,30 @@ pub fn call(
         .get_func(&mut *store, name)
         .ok_or_else(|| WasmError::NoSuchFunction(name.to_string()))?;
     let mut results = vec![Val::I32(0); func.ty(&*store).results().len()];
-    func.call(&mut *store, args, &mut results)
-        .map_err(|e| match e.downcast_ref::<Trap>() {
+    func.call(&mut *store, args, &mut results).map_err(|e| {
+        if let Some(exit) = e.downcast_ref::<wasi_common::I32Exit>() {
+            return WasmError::Exit(exit.0);
+        }
+        match e.downcast_ref::<Trap>() {
             Some(Trap::Cancelled) => WasmError::Cancelled,
+            _ if store.data().backtraces => WasmError::Trap(with_backtrace(&e)),
             _ => WasmError::Trap(describe(&e)),
-        })?;
+        }
+    })?;
     Ok(results)
+}
+
+/// The error's text followed by the guest's backtrace, when wasmtime recorded one.
+fn with_backtrace(error: &wasmtime::Error) -> String {
+    let mut text = describe(error);
+    if let Some(trace) = error.downcast_ref::<wasmtime::WasmBacktrace>() {
+        let trace = trace.to_string();
+        if !trace.trim().is_empty() {
+            text.push('\n');
+            text.push_str(trace.trim_end());
+        }
+    }
+    text
 }
 
 #[cfg(test)]

@@ -31,6 +31,19 @@ pub struct GuestState {
     pub(crate) wait_slot: Option<Arc<WaitSlot>>,
     /// Sleeps for the guest's blocking waits instead of the futex's own blocking wait.
     pub(crate) blocker: Option<Blocker>,
+    /// The WASI context of a WASI command's store (shared by all threads of the run).
+    pub(crate) wasi: Option<wasi_common::WasiCtx>,
+    /// Whether a trap's message carries the guest's backtrace (WASI commands print it).
+    pub(crate) backtraces: bool,
+}
+
+impl GuestState {
+    /// The store's WASI context. A store that has none (only a WASI command's linker asks)
+    /// gets an empty one: no arguments, no environment, no files.
+    pub(crate) fn wasi_ctx(&mut self) -> &mut wasi_common::WasiCtx {
+        self.wasi
+            .get_or_insert_with(|| wasi_common::sync::WasiCtxBuilder::new().build())
+    }
 }
 
 impl GuestState {

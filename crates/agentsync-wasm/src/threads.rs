@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicI32, AtomicUsize};
 use std::sync::{Arc, Condvar, Mutex};
 
-use wasmtime::{Store, UpdateDeadline, Val};
+use wasmtime::{Linker, Store, UpdateDeadline, Val};
 
 use crate::cancel::Cancel;
 use crate::compile::Program;
@@ -54,6 +54,39 @@ pub struct Threads {
     /// Threads of the run now active: running calls, spawned threads (from their spawn on)
     /// and callers that hold the run open while they start threads.
     active: Mutex<usize>,
+    /// What ended the run: the first failure, or what [`end`](Self::end) was told; `None`
+    /// while it goes on. Cleared with the cancel flag when no thread is left.
+    ended: Mutex<Option<Ended>>,
+    /// How this run's threads start, and what else its stores carry (WASI runs differ).
+    flavor: Flavor,
+}
+
+/// What differs between the threads of an `agentsync.thread_spawn` run and those of a WASI
+/// command (wasi-threads).
+pub(crate) struct Flavor {
+    /// The export a spawned thread runs with `(id, arg)`.
+    pub(crate) start_export: &'static str,
+    /// The largest thread id handed out.
+    pub(crate) max_id: i32,
+    /// Resolves imports before the run's own (the WASI functions).
+    pub(crate) linker: Option<Linker<GuestState>>,
+    /// The WASI context every store of the run shares.
+    pub(crate) wasi: Option<wasi_common::WasiCtx>,
+    /// Called when the run is stopped, after the flag is raised: wakes what the cancel's
+    /// futex wake-ups cannot reach (a blocking WASI call).
+    pub(crate) on_stop: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+impl Default for Flavor {
+    fn default() -> Self {
+        Self {
+            start_export: THREAD_START,
+            max_id: i32::MAX,
+            linker: None,
+            wasi: None,
+            on_stop: None,
+        }
+    }
 }
 
 /// The spawned threads' accounting, guarded by `Threads::spawned`.
@@ -80,6 +113,15 @@ impl Threads {
     ) -> Arc<Self> {
         let mut memories = vec![memory];
         memories.extend(more);
+        Self::with_flavor(program, memories, Flavor::default())
+    }
+
+    /// Threads of `program` over `memories` (at least one), started the way `flavor` says.
+    pub(crate) fn with_flavor(
+        program: Program,
+        memories: Vec<GuestMemory>,
+        flavor: Flavor,
+    ) -> Arc<Self> {
         Arc::new(Self {
             program,
             memories,
@@ -89,6 +131,8 @@ impl Threads {
             finished: Condvar::new(),
             cancel: Arc::default(),
             active: Mutex::new(0),
+            ended: Mutex::new(None),
+            flavor,
         })
     }
 
@@ -124,6 +168,8 @@ impl Threads {
                 spawner: Some(self.clone()),
                 wait_slot: Some(Arc::new(self.cancel.slot())),
                 blocker: None,
+                wasi: self.flavor.wasi.clone(),
+                backtraces: self.flavor.wasi.is_some(),
             },
         );
         if self.program.is_interruptible() {
@@ -156,11 +202,30 @@ impl Threads {
     /// the run is woken to trap.
     fn stop_on_failure<R>(&self, outcome: Result<R, WasmError>) -> Result<R, WasmError> {
         if let Err(error) = &outcome {
-            if !matches!(error, WasmError::Cancelled) && !self.cancel.is_cancelled() {
-                self.stop();
+            if !matches!(error, WasmError::Cancelled) {
+                self.end(Ended::from(error));
             }
         }
         outcome
+    }
+
+    /// Ends the run for `why` unless something ended it already: records it as what ended
+    /// the run and stops every other thread (their waits, their loops when the program is
+    /// interruptible, and blocking WASI calls).
+    pub(crate) fn end(&self, why: Ended) {
+        {
+            let mut ended = lock(&self.ended);
+            if ended.is_some() || self.cancel.is_cancelled() {
+                return;
+            }
+            *ended = Some(why);
+        }
+        self.stop();
+    }
+
+    /// What ended the run ([`end`](Self::end)), if anything did yet.
+    pub(crate) fn ended(&self) -> Option<Ended> {
+        lock(&self.ended).clone()
     }
 
     /// Counts the caller as active in the run until the guard is dropped.
@@ -177,6 +242,7 @@ impl Threads {
         let mut active = lock(&self.active);
         *active -= 1;
         if *active == 0 {
+            lock(&self.ended).take();
             self.cancel.lower();
         }
     }
@@ -185,6 +251,9 @@ impl Threads {
         self.cancel.raise();
         if self.program.is_interruptible() {
             self.program.module().engine().increment_epoch();
+        }
+        if let Some(on_stop) = &self.flavor.on_stop {
+            on_stop();
         }
         self.cancel.wake_waiters();
     }
@@ -204,7 +273,7 @@ impl Threads {
         let mut store = self.store();
         let outcome = self
             .program
-            .instantiate_with(&mut store, &self.memories, None)
+            .instantiate_with(&mut store, &self.memories, self.flavor.linker.as_ref())
             .and_then(|instance| call(&mut store, &instance, name, args));
         self.stop_on_failure(outcome)
     }
@@ -224,7 +293,7 @@ impl Threads {
         let mut store = self.store();
         let outcome = self
             .program
-            .instantiate_with(&mut store, &self.memories, None)
+            .instantiate_with(&mut store, &self.memories, self.flavor.linker.as_ref())
             .and_then(|instance| {
                 let mut last = Vec::new();
                 for (name, args) in calls {
@@ -264,7 +333,9 @@ impl Threads {
         }
         let id = self
             .next_id
-            .fetch_update(Relaxed, Relaxed, |id| id.checked_add(1))
+            .fetch_update(Relaxed, Relaxed, |id| {
+                (id < self.flavor.max_id).then_some(id + 1)
+            })
             .ok()?;
         spawned.live += 1;
         Some(id)
@@ -281,6 +352,31 @@ impl Threads {
             (Err(_), Some(_)) => {}
         }
         self.finished.notify_all();
+    }
+}
+
+/// What ended a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// The main call returned (a WASI command's `_start`).
+    Returned,
+    /// A thread called `proc_exit` with this status.
+    Exit(i32),
+    /// A thread trapped or failed otherwise; the message (with the guest's backtrace when the
+    /// store keeps them).
+    Failed(String),
+    /// The host cancelled the run.
+    Cancelled,
+}
+
+impl From<&WasmError> for Ended {
+    fn from(error: &WasmError) -> Self {
+        match error {
+            WasmError::Exit(code) => Ended::Exit(*code),
+            WasmError::Cancelled => Ended::Cancelled,
+            WasmError::Trap(message) => Ended::Failed(message.clone()),
+            other => Ended::Failed(other.to_string()),
+        }
     }
 }
 
@@ -333,9 +429,8 @@ impl SpawnThread for Threads {
         let started = std::thread::Builder::new()
             .name(format!("wasm-thread-{id}"))
             .spawn(move || {
-                let outcome = thread
-                    .threads
-                    .run(THREAD_START, &[Val::I32(id), Val::I32(arg)]);
+                let start = thread.threads.flavor.start_export;
+                let outcome = thread.threads.run(start, &[Val::I32(id), Val::I32(arg)]);
                 thread.outcome.replace(outcome.map(drop));
             });
         match started {
