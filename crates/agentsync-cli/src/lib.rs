@@ -96,6 +96,9 @@ pub enum CliError {
     /// stdout could not be written; exits with [`EXIT_BROKEN_PIPE`] (quietly) if the reader
     /// went away, else with [`EXIT_FAILED`].
     Output(std::io::Error),
+    /// A program run by the command ended with this status (a WASI command's exit code);
+    /// exits with it, printing the message first if there is one.
+    Status(u8, Option<String>),
 }
 
 impl fmt::Display for CliError {
@@ -103,6 +106,8 @@ impl fmt::Display for CliError {
         match self {
             CliError::Usage(message) | CliError::Failed(message) => f.write_str(message),
             CliError::Output(error) => write!(f, "cannot write output: {error}"),
+            CliError::Status(code, None) => write!(f, "exited with status {code}"),
+            CliError::Status(_, Some(message)) => f.write_str(message),
         }
     }
 }
@@ -143,11 +148,13 @@ fn exit_code(outcome: Result<(), CliError>) -> u8 {
         Err(CliError::Output(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => {
             return EXIT_BROKEN_PIPE
         }
+        Err(CliError::Status(code, None)) => return code,
         Err(error) => error,
     };
     let _ = writeln!(std::io::stderr(), "error: {error}");
     match error {
         CliError::Usage(_) => EXIT_USAGE,
         CliError::Failed(_) | CliError::Output(_) => EXIT_FAILED,
+        CliError::Status(code, _) => code,
     }
 }

@@ -11,7 +11,8 @@ use clap::Parser;
 static ALLOCATOR: CountingAlloc = CountingAlloc;
 
 fn main() -> ExitCode {
-    match agentsync_cli::Cli::try_parse() {
+    let argv = agentsync_cli::wasm::guest_arguments_after_module(std::env::args_os().collect());
+    match agentsync_cli::Cli::try_parse_from(argv) {
         Ok(cli) => agentsync_cli::run(cli),
         Err(error) => agentsync_cli::parse_failed(&error),
     }

@@ -19,7 +19,8 @@ pub struct WasmArgs {
 /// `agentsync wasm` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum WasmCommand {
-    /// Run a `.wat` or `.wasm` module: call one export on N threads over one shared memory.
+    /// Run a `.wat` or `.wasm` module: a WASI command (its `_start`, with wasi-threads), or
+    /// with `--invoke` one export on N threads over one shared memory.
     Run(RunArgs),
 }
 
@@ -28,16 +29,62 @@ pub enum WasmCommand {
 pub struct RunArgs {
     /// The module, text (`.wat`) or binary (`.wasm`).
     pub module: PathBuf,
-    /// How many threads call the export at once, each in its own instance.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub threads: u16,
-    /// The exported function to call.
+    /// With `--invoke`: how many threads call the export at once, each in its own instance
+    /// (1 unless given).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// The exported function to call. Without it the module runs as a WASI command: its
+    /// `_start`, with the arguments after the module as the program's arguments.
     #[arg(long)]
-    pub invoke: String,
-    /// Its arguments, parsed by the function's parameter types. Options may also follow them;
-    /// negative numbers are arguments, and anything after `--` is an argument.
+    pub invoke: Option<String>,
+    /// WASI: give the program the host directory HOST, under the name GUEST if given
+    /// (`--dir HOST::GUEST`, as wasmtime takes it).
+    #[arg(long, value_name = "HOST[::GUEST]")]
+    pub dir: Vec<String>,
+    /// WASI: set an environment variable of the program (the host's are not passed on).
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// With `--invoke`: the export's arguments, parsed by its parameter types (options may
+    /// also follow them; negative numbers are arguments; anything after `--` is an
+    /// argument). Without: the WASI program's arguments, everything after the module.
     #[arg(allow_negative_numbers = true)]
     pub args: Vec<String>,
+}
+
+/// Makes `agentsync wasm run MODULE ARGS...` take everything after the module as the WASI
+/// program's arguments, as `wasmtime run` does, by putting `--` after the module: unless the
+/// command line asks for `--invoke` (whose arguments may be followed by options) or already
+/// has a `--` there. Any other command line is returned as it is.
+pub fn guest_arguments_after_module(mut argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let is = |i: usize, text: &str| argv.get(i).is_some_and(|a| a == text);
+    if !(is(1, "wasm") && is(2, "run")) {
+        return argv;
+    }
+    let end = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
+    let invoke = argv[3..end].iter().any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == "--invoke" || a.starts_with("--invoke="))
+    });
+    if invoke {
+        return argv;
+    }
+    // Find the module: the first word that is neither an option nor an option's value.
+    let takes_value = ["--threads", "--invoke", "--dir", "--env"];
+    let mut i = 3;
+    while i < end {
+        let word = argv[i].to_string_lossy();
+        if takes_value.contains(&word.as_ref()) {
+            i += 2;
+        } else if word.starts_with('-') && word != "-" {
+            i += 1;
+        } else {
+            if i + 1 < argv.len() && !is(i + 1, "--") {
+                argv.insert(i + 1, "--".into());
+            }
+            return argv;
+        }
+    }
+    argv
 }
 
 /// `agentsync wast` arguments.
@@ -71,10 +118,19 @@ fn profile_names() -> Vec<&'static str> {
 pub fn run(args: &WasmArgs) -> Result<(), CliError> {
     match &args.command {
         WasmCommand::Run(run) => {
+            let Some(invoke) = &run.invoke else {
+                return run_command(run);
+            };
+            if !run.dir.is_empty() || !run.env.is_empty() {
+                return Err(CliError::Usage(
+                    "--dir and --env are for WASI commands; they do not apply with --invoke"
+                        .to_string(),
+                ));
+            }
             let output = agentsync_wasm::run_module(
                 &run.module,
-                usize::from(run.threads),
-                &run.invoke,
+                usize::from(run.threads.unwrap_or(1)),
+                invoke,
                 &run.args,
             )
             .map_err(|error| {
@@ -92,6 +148,66 @@ pub fn run(args: &WasmArgs) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// `agentsync wasm run MODULE ARGS...` without `--invoke`: the module's `_start` as a WASI
+/// command with the process's stdio, ending with the program's exit status.
+fn run_command(run: &RunArgs) -> Result<(), CliError> {
+    use agentsync_wasm::wasi::{Input, Output, WasiCommand, WasiExit};
+    if run.threads.is_some() {
+        return Err(CliError::Usage(
+            "--threads applies with --invoke; a WASI command starts its own threads".to_string(),
+        ));
+    }
+    let failed = |error: WasmError| {
+        let message = format!("{}: {error}", run.module.display());
+        match error {
+            WasmError::NoSuchFunction(_) => CliError::Usage(format!(
+                "{message}: a WASI command exports _start; pass --invoke NAME to call another \
+                 function"
+            )),
+            WasmError::WasiSetup(_) => CliError::Usage(message),
+            _ => CliError::Failed(message),
+        }
+    };
+    let mut command = WasiCommand::from_file(&run.module)
+        .map_err(failed)?
+        .args(&run.args)
+        .stdin(Input::Inherit)
+        .stdout(Output::Inherit)
+        .stderr(Output::Inherit);
+    for dir in &run.dir {
+        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
+        command = command.preopen_dir(host, guest);
+    }
+    for variable in &run.env {
+        let Some((name, value)) = variable.split_once('=') else {
+            return Err(CliError::Usage(format!(
+                "--env {variable}: expected NAME=VALUE"
+            )));
+        };
+        command = command.env(name, value);
+    }
+    let finished = command.run().map_err(failed)?;
+    // The guest wrote through std's stdout; a failure to flush is the guest's lost output,
+    // which it could not see either.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    match finished.exit {
+        WasiExit::Code(0) => Ok(()),
+        exit @ WasiExit::Code(_) => Err(CliError::Status(status_byte(&exit), None)),
+        exit @ WasiExit::Trap(_) | exit @ WasiExit::Cancelled => {
+            let message = match &exit {
+                WasiExit::Trap(trap) => format!("{}: {trap}", run.module.display()),
+                _ => format!("{}: cancelled", run.module.display()),
+            };
+            Err(CliError::Status(status_byte(&exit), Some(message)))
+        }
+    }
+}
+
+/// A run's exit status as a process exit code (statuses beyond 255 wrap, as on Unix).
+fn status_byte(exit: &agentsync_wasm::wasi::WasiExit) -> u8 {
+    (exit.status() & 0xff) as u8
 }
 
 /// Whether `wasm run` failed because of what its arguments asked for (an export the module
