@@ -208,8 +208,33 @@ fn bare_repositories_are_read_at_head_and_wasi_testsuite_at_its_binaries_branch(
     threads_repo(&tree);
     bare_repository(&tree, &dir.join("suites/threads.git"), "main");
     let wasi = dir.join("work/wasi");
-    write(&wasi.join("tests/proposals/wasi-threads/a.wasm"), "\0asm");
-    write(&wasi.join("tests/c/testsuite/b.wasm"), "\0asm");
+    // Text modules (a `.wasm` may hold text): one exits 0, one prints and exits 3 as its
+    // JSON says, one exits 1 where 0 is expected (listed below as known), one a component.
+    let exit = |code: u32| {
+        format!(
+            r#"(module (import "wasi_snapshot_preview1" "proc_exit" (func $e (param i32)))
+               (memory (export "memory") 1) (data (i32.const 8) "hi\n")
+               (func (export "_start")
+                 (i32.store (i32.const 0) (i32.const 8)) (i32.store (i32.const 4) (i32.const 3))
+                 (call $e (i32.const {code}))))"#
+        )
+    };
+    let print_then_exit = exit(3).replace(
+        "(call $e",
+        "(drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 16))) (call $e",
+    );
+    let print_then_exit = print_then_exit.replace(
+        "(module ",
+        r#"(module (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32))) "#,
+    );
+    write(&wasi.join("tests/proposals/wasi-threads/a.wasm"), &exit(0));
+    write(&wasi.join("tests/c/testsuite/b.wasm"), &print_then_exit);
+    write(
+        &wasi.join("tests/c/testsuite/b.json"),
+        r#"{"exit_code": 3, "stdout": "hi\n"}"#,
+    );
+    write(&wasi.join("tests/c/testsuite/d.wasm"), &exit(1));
+    write(&wasi.join("tests/c/testsuite/c.wasm"), "\0asm\x0d\0\x01\0");
     bare_repository(
         &wasi,
         &dir.join("suites/mirror/wasi.git"),
@@ -218,7 +243,8 @@ fn bare_repositories_are_read_at_head_and_wasi_testsuite_at_its_binaries_branch(
     std::fs::remove_dir_all(dir.join("work")).unwrap();
     let known = expectations(
         &dir,
-        r#"{"js-api": {"*: Wait on unshared memory traps": "quirk"}}"#,
+        r#"{"js-api": {"*: Wait on unshared memory traps": "quirk"},
+            "wasi-testsuite": {"c/testsuite/d.wasm": "exits 1 on purpose"}}"#,
     );
     let suites = dir.join("suites").display().to_string();
     let out = agentsync(&["conformance", "--suites", &suites, "--expectations", &known]);
@@ -226,13 +252,9 @@ fn bare_repositories_are_read_at_head_and_wasi_testsuite_at_its_binaries_branch(
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     assert_eq!(row(&stdout, "threads-core"), [2, 0, 0], "{stdout}");
     assert!(stdout.contains("threads.git@HEAD"), "{stdout}");
-    // WASI is not implemented yet: its tests are listed as skipped, never passed.
-    assert_eq!(row(&stdout, "wasi-testsuite"), [0, 0, 2], "{stdout}");
+    assert_eq!(row(&stdout, "wasi-testsuite"), [2, 1, 1], "{stdout}");
     assert!(stdout.contains("wasi.git@prod/testsuite-all"), "{stdout}");
-    assert!(
-        stdout.contains("skipped wasi-testsuite: WASI preview1 is not implemented"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("a component"), "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -20,6 +20,7 @@
 
 pub mod find;
 pub mod suites;
+pub mod wasi;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -46,8 +47,8 @@ pub struct ConformanceArgs {
     #[arg(long, value_name = "SUITE", value_parser = clap::builder::PossibleValuesParser::new(
         Kind::ALL.map(Kind::name)))]
     pub only: Vec<String>,
-    /// Seconds one test262 test or one js-api file may run before it fails
-    /// (`// META: timeout=long` triples it).
+    /// Seconds one test262 test, one js-api file or one WASI program may run before it
+    /// fails (`// META: timeout=long` triples it).
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub timeout: u64,
     /// How many test262 tests run at once (default: the number of cores).

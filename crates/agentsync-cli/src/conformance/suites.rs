@@ -84,7 +84,9 @@ pub fn run_suite(
         Kind::ThreadsCore => threads_core(&found.root, progress)?,
         Kind::JsApi => js_api(&found.root, options, progress)?,
         Kind::Test262 => test262(&found.root, options, progress)?,
-        Kind::WasiTestsuite => wasi_testsuite(&found.root),
+        Kind::WasiTestsuite => {
+            super::wasi::run_all(&found.root, Duration::from_secs(options.timeout), progress)?
+        }
     };
     Ok(SuiteRun {
         kind: found.kind,
@@ -95,7 +97,7 @@ pub fn run_suite(
 }
 
 /// `path` relative to `base`, with `/` separators, for case names.
-fn relative(path: &Path, base: &Path) -> String {
+pub(super) fn relative(path: &Path, base: &Path) -> String {
     path.strip_prefix(base)
         .unwrap_or(path)
         .components()
@@ -238,17 +240,4 @@ fn test262(
             }
         })
         .collect())
-}
-
-/// WebAssembly/wasi-testsuite: agentsync-wasm does not implement WASI yet, so every test (a
-/// `.wasm` under `tests/`) is listed as skipped with that reason, never as passed.
-fn wasi_testsuite(root: &Path) -> Vec<Case> {
-    let tests = root.join("tests");
-    let wasm = crate::walk::files(&tests, &|name| name.ends_with(".wasm")).unwrap_or_default();
-    wasm.into_iter()
-        .map(|path| Case {
-            id: relative(&path, &tests),
-            verdict: Verdict::Skip("WASI preview1 is not implemented in agentsync-wasm yet".into()),
-        })
-        .collect()
 }
