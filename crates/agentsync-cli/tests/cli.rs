@@ -179,13 +179,19 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("js_wasm_main_guest_pingpong", &["agentsync", "node"]),
     ("js_wasm_guest_pingpong", &["agentsync", "node"]),
     ("js_parking_lock_2w", &["agentsync", "node"]),
+    ("wasi_spawn_join", &["agentsync", "wasmtime"]),
+    ("wasi_mutex_4t", &["agentsync", "wasmtime"]),
+    ("wasi_condvar_pingpong", &["agentsync", "wasmtime"]),
+    ("wasi_futex_gate_64", &["agentsync", "wasmtime"]),
+    ("wasi_idle_thread_bytes", &["agentsync", "wasmtime"]),
 ];
 
 /// The CI check of a whole quick run: every scenario and implementation has a positive median.
 /// Checks the file named by `AGENTSYNC_BENCH_JSON` if set (e.g. from a release-build
 /// `agentsync bench --quick --json out.json`), else runs the quick bench itself (slow in a debug
 /// build, hence `#[ignore]`: run with `cargo test -p agentsync-cli --test cli -- --ignored`).
-/// A `node` row may instead be skipped, but only because node is not on PATH.
+/// A `node` row may instead be skipped, but only because node is not on PATH, and a
+/// `wasmtime` row only because wasmtime is not.
 #[test]
 #[ignore = "runs the whole quick bench (tens of seconds); CI runs it with --ignored"]
 fn bench_quick_json_covers_every_scenario_and_implementation() {
@@ -220,8 +226,12 @@ fn bench_quick_json_covers_every_scenario_and_implementation() {
             assert!(row["unit"].is_string() && row["runs"].is_array(), "{row}");
             let measured = row["median"].as_f64().is_some_and(|m| m > 0.0);
             let node_absent = *name == "node" && row["skipped"] == "node: not found, skipped";
+            let wasmtime_absent = *name == "wasmtime"
+                && row["skipped"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("wasmtime: not found;"));
             assert!(
-                measured || node_absent,
+                measured || node_absent || wasmtime_absent,
                 "{scenario} / {name} has no median: {row}"
             );
         }

@@ -13,6 +13,7 @@ mod primitives;
 mod report;
 mod timeouts;
 mod waiters;
+mod wasi;
 mod wasm;
 pub mod wasm_pingpong;
 
@@ -144,6 +145,7 @@ pub fn scenarios() -> Vec<Scenario> {
     all.extend_from_slice(waiters::SCENARIOS);
     all.extend_from_slice(timeouts::SCENARIOS);
     all.extend_from_slice(wasm::SCENARIOS);
+    all.extend_from_slice(wasi::SCENARIOS);
     all.extend_from_slice(js::SCENARIOS);
     all
 }
@@ -168,6 +170,7 @@ pub fn target(scenario: &str) -> Option<Target> {
     CORE_TARGETS
         .iter()
         .chain(js::TARGETS)
+        .chain(wasi::TARGETS)
         .find(|(name, _)| *name == scenario)
         .map(|(_, target)| *target)
 }
