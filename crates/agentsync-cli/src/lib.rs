@@ -35,6 +35,7 @@ pub mod stress;
 pub mod temp;
 pub mod tour;
 pub mod walk;
+pub mod wasi_programs;
 pub mod wasm;
 pub mod wasm_demo;
 

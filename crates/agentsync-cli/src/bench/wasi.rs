@@ -17,16 +17,7 @@ use std::time::{Duration, Instant};
 use super::{Config, Impl, Outcome, Sample, Scenario, Target, AGENTSYNC};
 use crate::temp::TempFile;
 
-const MUTEX_COUNTER: &[u8] =
-    include_bytes!("../../../agentsync-wasm/tests/fixtures/wasi/mutex_counter.wasm");
-const CONDVAR_RING: &[u8] =
-    include_bytes!("../../../agentsync-wasm/tests/fixtures/wasi/condvar_ring.wasm");
-const FUTEX_GATE: &[u8] =
-    include_bytes!("../../../agentsync-wasm/tests/fixtures/wasi/futex_gate.wasm");
-const SPAWN_JOIN: &[u8] =
-    include_bytes!("../../../agentsync-wasm/tests/fixtures/wasi/spawn_join.wasm");
-const IDLE_THREADS: &[u8] =
-    include_bytes!("../../../agentsync-wasm/tests/fixtures/wasi/idle_threads.wasm");
+use crate::wasi_programs::{CONDVAR_RING, FUTEX_GATE, IDLE_THREADS, MUTEX_COUNTER, SPAWN_JOIN};
 
 /// Which runtime runs the program.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -102,7 +93,11 @@ fn run(runtime: Runtime, bytes: &[u8], args: &[String]) -> Result<Ran, String> {
     let wall = started.elapsed();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     if !output.status.success() {
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
         return Err(format!("failed ({}: {})", output.status, last.trim()));
     }
     Ok(Ran {
@@ -163,14 +158,28 @@ fn spawn_join(runtime: Runtime, config: &Config) -> Result<Outcome, String> {
     let count = config.pick(200, 40);
     let expected = format!("joined = {count}\n");
     let args = strings(&[count]);
-    measure(runtime, SPAWN_JOIN, &args, &expected, "ns per spawn+join:", 1.0)
+    measure(
+        runtime,
+        SPAWN_JOIN,
+        &args,
+        &expected,
+        "ns per spawn+join:",
+        1.0,
+    )
 }
 
 fn mutex(runtime: Runtime, config: &Config) -> Result<Outcome, String> {
     let n = config.pick(50_000, 5_000);
     let expected = format!("counter = {}\n", 4 * n);
     let args = strings(&[4, n]);
-    measure(runtime, MUTEX_COUNTER, &args, &expected, "ns per lock/unlock:", 1.0)
+    measure(
+        runtime,
+        MUTEX_COUNTER,
+        &args,
+        &expected,
+        "ns per lock/unlock:",
+        1.0,
+    )
 }
 
 fn condvar(runtime: Runtime, config: &Config) -> Result<Outcome, String> {
@@ -195,7 +204,11 @@ fn idle_memory(runtime: Runtime, _config: &Config) -> Result<Outcome, String> {
     match outcome {
         Ok((one, many)) => Ok(Outcome::Measured(Sample::noted(
             (many as f64 - one as f64) / 64.0,
-            format!("resident {} KiB with 1 thread, {} KiB with 65", one / 1024, many / 1024),
+            format!(
+                "resident {} KiB with 1 thread, {} KiB with 65",
+                one / 1024,
+                many / 1024
+            ),
         ))),
         Err(reason) if runtime == Runtime::Wasmtime => Ok(Outcome::Skipped(format!(
             "wasmtime: {reason}; needs wasmtime-cli 46.0.3, skipped"
@@ -244,7 +257,11 @@ fn resident_while_idle(runtime: Runtime, threads: usize) -> Result<u64, String> 
         if let Some(mut pipe) = child.stderr.take() {
             let _ = pipe.read_to_string(&mut stderr);
         }
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
         return Err(format!("failed ({status}: {})", last.trim()));
     }
     if rest != format!("joined = {threads}\n") {
@@ -317,7 +334,8 @@ pub(super) const SCENARIOS: &[Scenario] = &[
         name: "wasi_idle_thread_bytes",
         unit: "bytes/thread",
         what: |_| {
-            "resident memory per idle guest thread (65 threads waiting at a gate less 1, over 64)".into()
+            "resident memory per idle guest thread (65 threads waiting at a gate less 1, over 64)"
+                .into()
         },
         impls: pair!(idle_memory),
     },

@@ -18,7 +18,68 @@ pub(super) const STEPS: &[Step] = &[
         what: "the guest's memory.atomic.notify wakes a host wait_async future queued on guest memory (no helper thread), and a host notify wakes a guest memory.atomic.wait32",
         run: wasm_async_handoff,
     },
+    Step {
+        title: "threaded WASI programs from a real toolchain",
+        what: "two Zig programs built for wasi-threads run side by side in this process: a bounded queue under std.Thread.Mutex and Condition, and one whose worker calls exit(7) while its other threads are blocked; that run ends with status 7, its threads stopped, and the other goes on",
+        run: wasi_programs,
+    },
 ];
+
+fn wasi_programs(checks: &mut Checks) -> Result<(), String> {
+    use crate::wasi_programs::{BOUNDED_QUEUE, WORKER_EXITS};
+    use agentsync_wasm::wasi::{Output, WasiCommand, WasiExit};
+    let start = |bytes: &[u8], args: &[&str]| {
+        WasiCommand::compile(bytes)
+            .map(|c| c.args(args.iter().copied()).stdout(Output::Capture))
+            .and_then(WasiCommand::start)
+            .map_err(|e| e.to_string())
+    };
+    let queue = start(BOUNDED_QUEUE, &["2", "40000"])?;
+    let exits = start(WORKER_EXITS, &[])?;
+    let exits = exits.wait();
+    let out = |bytes: &[u8]| String::from_utf8_lossy(bytes).trim_end().to_string();
+    checks.say(format_args!(
+        "  worker_exits:  {:?}, stdout {:?}",
+        exits.exit,
+        out(&exits.stdout)
+    ));
+    let queue_live = !queue.has_ended();
+    let queue = queue.wait();
+    checks.say(format_args!(
+        "  bounded_queue: {:?}, stdout {:?}",
+        queue.exit,
+        out(&queue.stdout)
+    ));
+    checks.equal(
+        "worker_exits ended with its worker's status",
+        exits.exit,
+        WasiExit::Code(7),
+    );
+    checks.equal(
+        "its worker printed before exiting",
+        out(&exits.stdout),
+        "worker: exiting with 7".to_string(),
+    );
+    checks.say(format_args!(
+        "  bounded_queue was {} when the other run ended",
+        if queue_live {
+            "still running"
+        } else {
+            "already done"
+        }
+    ));
+    checks.equal(
+        "bounded_queue ended with status 0",
+        queue.exit,
+        WasiExit::Code(0),
+    );
+    checks.equal(
+        "the consumers took every item the producers put",
+        out(&queue.stdout),
+        "sum = 1600040000 (expected 1600040000)".to_string(),
+    );
+    Ok(())
+}
 
 fn wasm_locks(checks: &mut Checks) -> Result<(), String> {
     let demo = lock_demo(4, 1, 10_000).map_err(|e| e.to_string())?;
