@@ -70,7 +70,9 @@
 //!
 //! - Plain (non-atomic) guest accesses that race with host atomics on the same bytes are data
 //!   races in Rust's model, as in every Wasm embedding; use atomics on both sides.
-//! - `agentsync.thread_spawn` is this crate's own import, not wasi-threads.
+//! - `agentsync.thread_spawn` is this crate's own import; WASI programs use wasi-threads'
+//!   `wasi.thread-spawn` through [`wasi::WasiCommand`], which runs them as `wasmtime run -S
+//!   threads` does (see docs/wasi.md).
 //! - Stopping a failed run wakes its waiting threads by notifying the words they wait on, so
 //!   a host thread waiting on one of those same words is woken too (with `ok`).
 //! - Guest code compiled by a runtime that is not [`Runtime::interruptible`] is stopped only

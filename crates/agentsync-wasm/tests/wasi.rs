@@ -324,3 +324,19 @@ fn an_environment_name_with_an_equals_sign_is_refused() {
     let error = command("files").env("A=B", "c").start().err().unwrap();
     assert!(error.to_string().contains("\"A=B\""), "{error}");
 }
+
+#[test]
+fn threads_started_and_joined_one_after_another_are_all_joined() {
+    let finished = run(command("spawn_join").arg("50"));
+    assert_eq!(finished.exit, WasiExit::Code(0), "{finished:?}");
+    assert_eq!(stdout(&finished), "joined = 50\n");
+}
+
+#[test]
+fn idle_threads_wait_until_stdin_ends_then_join() {
+    let finished = run(command("idle_threads")
+        .arg("16")
+        .stdin(Input::Bytes(b"go".to_vec())));
+    assert_eq!(finished.exit, WasiExit::Code(0), "{finished:?}");
+    assert_eq!(stdout(&finished), "ready\njoined = 16\n");
+}
