@@ -340,3 +340,58 @@ fn idle_threads_wait_until_stdin_ends_then_join() {
     assert_eq!(finished.exit, WasiExit::Code(0), "{finished:?}");
     assert_eq!(stdout(&finished), "ready\njoined = 16\n");
 }
+
+/// Runs `command` on another thread; fails the test if it does not end within 30 s.
+fn finishes_soon(command: WasiCommand) -> Finished {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(command.run().unwrap()));
+    finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the run did not end within 30 s")
+}
+
+/// `_start` returns while a spawned thread loops forever: the run ends with status 0 and the
+/// looping thread is stopped (by the epoch), not waited for.
+#[test]
+fn returning_from_start_stops_the_other_threads() {
+    let wat = r#"(module
+      (import "env" "memory" (memory 1 1 shared))
+      (import "wasi" "thread-spawn" (func $spawn (param i32) (result i32)))
+      (export "memory" (memory 0))
+      (func (export "_start")
+        (drop (call $spawn (i32.const 0)))
+        (loop $started (br_if $started (i32.eqz (i32.atomic.load (i32.const 0))))))
+      (func (export "wasi_thread_start") (param i32 i32)
+        (i32.atomic.store (i32.const 0) (i32.const 1))
+        (loop $spin (br $spin))))"#;
+    let finished = finishes_soon(WasiCommand::compile(wat.as_bytes()).unwrap());
+    assert_eq!(finished.exit, WasiExit::Code(0));
+}
+
+/// A worker sleeps an hour in `poll_oneoff` while `_start` calls `proc_exit(5)`: the sleep
+/// ends with the run.
+#[test]
+fn exit_ends_a_thread_sleeping_in_poll_oneoff() {
+    let wat = r#"(module
+      (import "env" "memory" (memory 1 1 shared))
+      (import "wasi" "thread-spawn" (func $spawn (param i32) (result i32)))
+      (import "wasi_snapshot_preview1" "poll_oneoff"
+        (func $poll (param i32 i32 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      (export "memory" (memory 0))
+      (func (export "_start")
+        (drop (call $spawn (i32.const 0)))
+        (loop $started (br_if $started (i32.eqz (i32.atomic.load (i32.const 0)))))
+        (call $exit (i32.const 5)))
+      (func (export "wasi_thread_start") (param i32 i32)
+        ;; One subscription at 256: a monotonic clock, an hour from now.
+        (i32.store8 (i32.const 264) (i32.const 0))
+        (i32.store (i32.const 272) (i32.const 1))
+        (i64.store (i32.const 280) (i64.const 3600000000000))
+        (i32.atomic.store (i32.const 0) (i32.const 1))
+        (drop (call $poll (i32.const 256) (i32.const 512) (i32.const 1) (i32.const 600)))))"#;
+    let started = Instant::now();
+    let finished = finishes_soon(WasiCommand::compile(wat.as_bytes()).unwrap());
+    assert_eq!(finished.exit, WasiExit::Code(5));
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
