@@ -46,6 +46,57 @@
 //! assert_eq!(finished.exit, WasiExit::Code(3));
 //! assert_eq!(finished.stdout, b"hello\n");
 //! ```
+//!
+//! A host async task awaits a word of a running program, in the same queue as the guest's
+//! waiters, and answers through another word:
+//!
+//! ```
+//! use agentsync_wasm::wasi::{WasiCommand, WasiExit};
+//! use std::sync::atomic::Ordering::SeqCst;
+//! // The guest sets word 0 and notifies it, waits until word 4 is set, exits with it.
+//! let wat = r#"(module
+//!   (import "env" "memory" (memory 1 1 shared))
+//!   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+//!   (export "memory" (memory 0))
+//!   (func (export "_start")
+//!     (i32.atomic.store (i32.const 0) (i32.const 1))
+//!     (drop (memory.atomic.notify (i32.const 0) (i32.const 1)))
+//!     (loop $wait
+//!       (if (i32.eqz (i32.atomic.load (i32.const 4)))
+//!         (then (drop (memory.atomic.wait32 (i32.const 4) (i32.const 0) (i64.const -1)))
+//!               (br $wait))))
+//!     (call $exit (i32.atomic.load (i32.const 4)))))"#;
+//! let command = WasiCommand::compile(wat.as_bytes()).unwrap();
+//! let memory = command.memory().unwrap().clone();
+//! let guest_word = memory.host_wait_async32(0, 0, None).unwrap(); // queued before the run
+//! let run = command.start().unwrap();
+//! assert_eq!(futures_lite::future::block_on(guest_word), agentsync::WaitResult::Ok);
+//! memory.atomic_i32(4).unwrap().store(42, SeqCst);
+//! memory.host_notify(4, 1).unwrap();
+//! assert_eq!(run.wait().exit, WasiExit::Code(42));
+//! ```
+//!
+//! Two runs side by side: one ends with `proc_exit` while the other is blocked, and goes on
+//! until the host ends it; the process goes on after both.
+//!
+//! ```
+//! use agentsync_wasm::wasi::{WasiCommand, WasiExit};
+//! let exits = r#"(module
+//!   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+//!   (memory (export "memory") 1)
+//!   (func (export "_start") (call $exit (i32.const 7))))"#;
+//! let waits = r#"(module
+//!   (import "env" "memory" (memory 1 1 shared))
+//!   (export "memory" (memory 0))
+//!   (func (export "_start")
+//!     (drop (memory.atomic.wait32 (i32.const 0) (i32.const 0) (i64.const -1)))))"#;
+//! let waiting = WasiCommand::compile(waits.as_bytes()).unwrap().start().unwrap();
+//! let exited = WasiCommand::compile(exits.as_bytes()).unwrap().run().unwrap();
+//! assert_eq!(exited.exit, WasiExit::Code(7));
+//! assert!(!waiting.has_ended());
+//! waiting.cancel();
+//! assert_eq!(waiting.wait().exit, WasiExit::Cancelled);
+//! ```
 
 mod blocking;
 
