@@ -17,11 +17,17 @@ pub const SPAWN_MODULE: &str = "agentsync";
 /// Import field of the thread-spawn function.
 pub const SPAWN_FIELD: &str = "thread_spawn";
 
+/// Import module of wasi-threads' spawn function (re-exported as
+/// [`wasi::SPAWN_MODULE`](crate::wasi::SPAWN_MODULE)).
+pub(crate) const WASI_SPAWN_MODULE: &str = "wasi";
+/// Import field of wasi-threads' spawn function.
+pub(crate) const WASI_SPAWN_FIELD: &str = "thread-spawn";
+
 /// Whether an import is a thread-spawn function: ours (`agentsync.thread_spawn`) or
 /// wasi-threads' (`wasi.thread-spawn`); both take the argument and return the new id.
 pub(crate) fn is_spawn_import(module: &str, name: &str) -> bool {
     (module, name) == (SPAWN_MODULE, SPAWN_FIELD)
-        || (module, name) == (crate::wasi::SPAWN_MODULE, crate::wasi::SPAWN_FIELD)
+        || (module, name) == (WASI_SPAWN_MODULE, WASI_SPAWN_FIELD)
 }
 
 /// The `agentsync.thread_spawn` host function of a store whose guest may start threads.

@@ -18,6 +18,7 @@
 //! (suite, passed, failed, skipped, seconds, where it was found), the expected failures with
 //! their reasons, and the differences.
 
+pub mod case;
 pub mod find;
 pub mod suites;
 pub mod wasi;

@@ -7,28 +7,10 @@ use std::time::{Duration, Instant};
 use agentsync_js::test262::{unsupported_features, Outcome, Test262Options};
 use agentsync_wasm::Profile;
 
+use super::case::relative;
+pub use super::case::{Case, Verdict};
 use super::find::{Found, Kind};
 use crate::CliError;
-
-/// How one case of a suite went.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// It passed.
-    Pass,
-    /// It failed; the first line of why.
-    Fail(String),
-    /// It was not run; why.
-    Skip(String),
-}
-
-/// One case: a spec script, a js-api subtest, a test262 file in one mode, a wasi test.
-#[derive(Clone, Debug)]
-pub struct Case {
-    /// Its name in the suite, as the expectations file names it.
-    pub id: String,
-    /// How it went.
-    pub verdict: Verdict,
-}
 
 /// A suite's run.
 #[derive(Debug)]
@@ -94,16 +76,6 @@ pub fn run_suite(
         cases,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-/// `path` relative to `base`, with `/` separators, for case names.
-pub(super) fn relative(path: &Path, base: &Path) -> String {
-    path.strip_prefix(base)
-        .unwrap_or(path)
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 /// Every `.wast` under `test/core` (its `threads/` and any other subdirectory), judged by the

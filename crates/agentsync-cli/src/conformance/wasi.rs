@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::suites::{relative, Case, Verdict};
+use super::case::{relative, Case, Verdict};
 use crate::temp::TempDir;
 use crate::CliError;
 

@@ -119,9 +119,9 @@ use crate::threads::{Ended, Flavor, Threads};
 use blocking::{Stop, StoppableSched, StoppableStdin};
 
 /// Import module of wasi-threads' spawn function.
-pub const SPAWN_MODULE: &str = "wasi";
+pub const SPAWN_MODULE: &str = crate::runtime::WASI_SPAWN_MODULE;
 /// Import field of wasi-threads' spawn function.
-pub const SPAWN_FIELD: &str = "thread-spawn";
+pub const SPAWN_FIELD: &str = crate::runtime::WASI_SPAWN_FIELD;
 /// The export a wasi-threads thread runs, with `(thread id, argument)`.
 pub const THREAD_START: &str = "wasi_thread_start";
 /// The largest thread id wasi-threads allows.
