@@ -96,9 +96,12 @@ struct Site {
 
 impl Site {
     /// The instance's memory, looked up once through the export the rewrite added.
-    fn target<T>(&self, caller: &mut Caller<'_, T>) -> Result<Target, Trap> {
+    ///
+    /// Borrowed, not cloned: a clone would touch the shared view's reference count on every
+    /// wait and notify, one cache line that all guest threads contend for.
+    fn target<T>(&self, caller: &mut Caller<'_, T>) -> Result<&Target, Trap> {
         if let Some(target) = self.target.get() {
-            return Ok(target.clone());
+            return Ok(target);
         }
         let memory = self.import.memory;
         let found = match caller.get_export(&self.memory_export) {
@@ -112,7 +115,7 @@ impl Site {
             Some(Extern::Memory(m)) => Target::Unshared(m),
             _ => return Err(Trap::NoMemory { memory }),
         };
-        Ok(self.target.get_or_init(|| found).clone())
+        Ok(self.target.get_or_init(|| found))
     }
 
     /// The W7 checks before the view's: alignment (in 128 bits, so it comes first even when
@@ -122,7 +125,7 @@ impl Site {
         caller: &mut Caller<'_, T>,
         address: u64,
         size: u32,
-    ) -> Result<(WasmView, usize), Trap> {
+    ) -> Result<(&WasmView, usize), Trap> {
         let effective = aligned_address(address, self.import.offset, size)?;
         match self.target(caller)? {
             // The futex key of the word (only used to wake this wait on a cancel).
@@ -179,7 +182,7 @@ impl Site {
             return block_with(blocker, pending);
         }
         let offset = self.import.offset;
-        let wait = || Ok(C::view_wait(&view, address, offset, expected, timeout_ns)?);
+        let wait = || Ok(C::view_wait(view, address, offset, expected, timeout_ns)?);
         let code = match &self.slot {
             Some(slot) => slot.wait(key, wait)?,
             None => wait()?,
@@ -195,6 +198,7 @@ impl Site {
                 view.memory_atomic_notify(address, self.import.offset, count as u32)?
             }
             Target::Unshared(memory) => {
+                let memory = *memory;
                 in_bounds(effective, 4, memory.data_size(&*caller))?;
                 0
             }

@@ -17,8 +17,17 @@ use super::{MAX_PAGES, PAGE_SIZE};
 enum Length {
     /// Ours: written by `grow` (under `grow_lock`) with `Release`, read with `Acquire`.
     Owned(AtomicUsize),
-    /// Someone else's (a Wasm engine's memory): asked each time.
-    External(Box<dyn Fn() -> usize + Send + Sync>),
+    /// Someone else's (a Wasm engine's memory): asked for [`byte_length`], which may take the
+    /// engine's lock. `known` is the largest length an answer gave (clamped to the maximum):
+    /// since the length never decreases, anything below it is in bounds without asking, so
+    /// the bounds checks of threads that wait and notify on the same memory do not all
+    /// contend for that lock.
+    ///
+    /// [`byte_length`]: SharedMemory::byte_length
+    External {
+        ask: Box<dyn Fn() -> usize + Send + Sync>,
+        known: AtomicUsize,
+    },
 }
 
 /// Who owns the bytes.
@@ -186,7 +195,10 @@ impl SharedMemory {
         Ok(Arc::new(SharedMemory {
             base,
             maximum: maximum_bytes,
-            length: Length::External(Box::new(byte_length)),
+            length: Length::External {
+                ask: Box::new(byte_length),
+                known: AtomicUsize::new(0),
+            },
             shared,
             grow_lock: Mutex::new(()),
             storage: Storage::External(Box::new(owner)),
@@ -205,7 +217,15 @@ impl SharedMemory {
         match &self.length {
             // Acquire: pairs with the Release store in `grow`, after the pages were committed.
             Length::Owned(length) => length.load(Acquire),
-            Length::External(length) => length().min(self.maximum),
+            Length::External { ask, known } => {
+                let now = ask().min(self.maximum);
+                // Release: an access that trusts `known` (an Acquire load) happens after this
+                // answer, which came after the engine made those bytes accessible.
+                if now > known.load(Relaxed) {
+                    known.fetch_max(now, Release);
+                }
+                now
+            }
         }
     }
 
@@ -286,6 +306,14 @@ impl SharedMemory {
         byte_offset: usize,
         size: usize,
     ) -> Result<*mut u8, MemoryError> {
+        if let (Length::External { known, .. }, Some(end)) =
+            (&self.length, byte_offset.checked_add(size))
+        {
+            // A length some answer gave is still a lower bound (it never decreases).
+            if end <= known.load(Acquire) {
+                return Ok(self.base.as_ptr().wrapping_add(byte_offset));
+            }
+        }
         let byte_length = self.byte_length();
         match byte_offset.checked_add(size) {
             Some(end) if end <= byte_length => Ok(self.base.as_ptr().wrapping_add(byte_offset)),
@@ -400,4 +428,53 @@ impl SharedMemory {
 /// `pages × 64 KiB` if that fits a `usize`.
 fn pages_to_bytes(pages: u64) -> Option<usize> {
     usize::try_from(pages).ok()?.checked_mul(PAGE_SIZE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering::SeqCst;
+
+    /// An external memory asks its engine for the length only when an access lies beyond the
+    /// largest length it was told: the bounds checks of waits and notifies take no lock.
+    #[test]
+    fn an_external_length_is_asked_only_past_what_it_was_told() {
+        #[repr(align(8))]
+        struct Bytes([u8; 4 * PAGE_SIZE]);
+        let bytes: &'static mut Bytes = Box::leak(Box::new(Bytes([0; 4 * PAGE_SIZE])));
+        let length = Arc::new(AtomicUsize::new(PAGE_SIZE));
+        let asked = Arc::new(AtomicUsize::new(0));
+        let (l, a) = (length.clone(), asked.clone());
+        // SAFETY: a leaked, 8-aligned buffer of the maximum's size that nothing else touches;
+        // the length below only grows.
+        let memory = unsafe {
+            SharedMemory::from_external(
+                bytes.0.as_mut_ptr(),
+                4 * PAGE_SIZE,
+                true,
+                move || {
+                    a.fetch_add(1, SeqCst);
+                    l.load(SeqCst)
+                },
+                (),
+            )
+        }
+        .unwrap();
+        assert_eq!(memory.byte_length(), PAGE_SIZE);
+        let before = asked.load(SeqCst);
+        for offset in (0..PAGE_SIZE).step_by(4) {
+            memory.atomic_i32(offset).unwrap();
+        }
+        assert_eq!(asked.load(SeqCst), before, "in-bounds accesses asked");
+        // Past the known length: asked, and still refused while the engine says so.
+        assert!(memory.atomic_i32(PAGE_SIZE).is_err());
+        assert!(asked.load(SeqCst) > before);
+        // The engine grew: the next access past the old length asks and is allowed.
+        length.store(2 * PAGE_SIZE, SeqCst);
+        memory.atomic_i32(PAGE_SIZE).unwrap();
+        let after = asked.load(SeqCst);
+        memory.atomic_i32(2 * PAGE_SIZE - 4).unwrap();
+        assert_eq!(asked.load(SeqCst), after);
+        assert!(memory.atomic_i32(2 * PAGE_SIZE).is_err());
+    }
 }
