@@ -41,9 +41,21 @@ pub struct RunArgs {
     /// (`--dir HOST::GUEST`, as wasmtime takes it).
     #[arg(long, value_name = "HOST[::GUEST]")]
     pub dir: Vec<String>,
-    /// WASI: set an environment variable of the program (the host's are not passed on).
-    #[arg(long, value_name = "NAME=VALUE")]
+    /// WASI: set an environment variable of the program; `NAME` alone passes the host's value
+    /// (the host's environment is not passed on otherwise).
+    #[arg(long, value_name = "NAME[=VALUE]")]
     pub env: Vec<String>,
+    /// WASI: give the program a TCP socket listening on ADDR (descriptors 3, 4, … in order).
+    #[arg(long, value_name = "ADDR")]
+    pub tcplisten: Vec<String>,
+    /// wasmtime's Wasm options, accepted so its command lines work unchanged:
+    /// `threads` and `shared-memory` (always on here). Others are refused, named.
+    #[arg(short = 'W', value_name = "OPT[=VAL],...")]
+    pub wasm_options: Vec<String>,
+    /// wasmtime's WASI options: `threads` (always on here), `inherit-env` (pass the host's
+    /// whole environment). Others are refused, named.
+    #[arg(short = 'S', value_name = "OPT[=VAL],...")]
+    pub wasi_options: Vec<String>,
     /// With `--invoke`: the export's arguments, parsed by its parameter types (options may
     /// also follow them; negative numbers are arguments; anything after `--` is an
     /// argument). Without: the WASI program's arguments, everything after the module.
@@ -69,7 +81,15 @@ pub fn guest_arguments_after_module(mut argv: Vec<std::ffi::OsString>) -> Vec<st
         return argv;
     }
     // Find the module: the first word that is neither an option nor an option's value.
-    let takes_value = ["--threads", "--invoke", "--dir", "--env"];
+    let takes_value = [
+        "--threads",
+        "--invoke",
+        "--dir",
+        "--env",
+        "--tcplisten",
+        "-W",
+        "-S",
+    ];
     let mut i = 3;
     while i < end {
         let word = argv[i].to_string_lossy();
@@ -121,9 +141,14 @@ pub fn run(args: &WasmArgs) -> Result<(), CliError> {
             let Some(invoke) = &run.invoke else {
                 return run_command(run);
             };
-            if !run.dir.is_empty() || !run.env.is_empty() {
+            let wasi_only = !run.dir.is_empty()
+                || !run.env.is_empty()
+                || !run.tcplisten.is_empty()
+                || !run.wasi_options.is_empty();
+            if wasi_only {
                 return Err(CliError::Usage(
-                    "--dir and --env are for WASI commands; they do not apply with --invoke"
+                    "--dir, --env, --tcplisten and -S are for WASI commands; they do not apply \
+                     with --invoke"
                         .to_string(),
                 ));
             }
@@ -180,13 +205,27 @@ fn run_command(run: &RunArgs) -> Result<(), CliError> {
         let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
         command = command.preopen_dir(host, guest);
     }
+    let inherit_env = wasmtime_options(&run.wasm_options, &run.wasi_options)?;
+    if inherit_env {
+        for (name, value) in std::env::vars() {
+            command = command.env(name, value);
+        }
+    }
     for variable in &run.env {
-        let Some((name, value)) = variable.split_once('=') else {
-            return Err(CliError::Usage(format!(
-                "--env {variable}: expected NAME=VALUE"
-            )));
-        };
-        command = command.env(name, value);
+        match variable.split_once('=') {
+            Some((name, value)) => command = command.env(name, value),
+            // `NAME` alone: the host's value, as wasmtime does; nothing if the host has none.
+            None => {
+                if let Ok(value) = std::env::var(variable) {
+                    command = command.env(variable, value);
+                }
+            }
+        }
+    }
+    for address in &run.tcplisten {
+        let listener = std::net::TcpListener::bind(address)
+            .map_err(|e| CliError::Usage(format!("--tcplisten {address}: {e}")))?;
+        command = command.tcp_listener(listener);
     }
     let finished = command.run().map_err(failed)?;
     // The guest wrote through std's stdout; a failure to flush is the guest's lost output,
@@ -203,6 +242,46 @@ fn run_command(run: &RunArgs) -> Result<(), CliError> {
             Err(CliError::Status(status_byte(&exit), Some(message)))
         }
     }
+}
+
+/// Checks wasmtime's `-W` and `-S` options: the thread options are what agentsync always
+/// does; `-S inherit-env` asks for the host's environment (the returned flag). Anything else
+/// is refused by name, rather than silently ignored.
+fn wasmtime_options(wasm: &[String], wasi: &[String]) -> Result<bool, CliError> {
+    let items = |lists: &[String]| -> Vec<(String, String)> {
+        lists
+            .iter()
+            .flat_map(|list| list.split(','))
+            .filter(|item| !item.is_empty())
+            .map(|item| match item.split_once('=') {
+                Some((key, value)) => (key.to_string(), value.to_string()),
+                None => (item.to_string(), "y".to_string()),
+            })
+            .collect()
+    };
+    let yes = |value: &str| matches!(value, "y" | "yes" | "true");
+    for (key, value) in items(wasm) {
+        if !matches!(key.as_str(), "threads" | "shared-memory") || !yes(&value) {
+            return Err(CliError::Usage(format!(
+                "-W {key}={value}: agentsync takes only -W threads=y and -W shared-memory=y \
+                 (both always on)"
+            )));
+        }
+    }
+    let mut inherit_env = false;
+    for (key, value) in items(wasi) {
+        match key.as_str() {
+            "threads" if yes(&value) => {}
+            "inherit-env" => inherit_env = yes(&value),
+            _ => {
+                return Err(CliError::Usage(format!(
+                    "-S {key}={value}: agentsync takes only -S threads=y (always on) and \
+                     -S inherit-env"
+                )))
+            }
+        }
+    }
+    Ok(inherit_env)
 }
 
 /// A run's exit status as a process exit code (statuses beyond 255 wrap, as on Unix).

@@ -168,7 +168,7 @@ fn bad_command_lines_are_usage_errors_naming_the_problem() {
             &["wasm", "run", "--dir", "/nonexistent/agentsync", &mutex],
             "/nonexistent/agentsync",
         ),
-        (&["wasm", "run", "--env", "NOEQUALS", &mutex], "NAME=VALUE"),
+        (&["wasm", "run", "--env", "=oops", &mutex], "non-empty"),
         (&["wasm", "run", "--threads", "2", &mutex], "--threads"),
         (&["wasm", "run", &counter], "_start"),
     ];
@@ -200,4 +200,73 @@ fn a_closed_stdout_is_the_guests_error_not_a_crash() {
     let stderr = text(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
+
+/// Exits with the file type of descriptor 3 (6 = a stream socket), or 99 if it has none.
+const FD3_TYPE: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_fdstat_get" (func $stat (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (if (call $stat (i32.const 3) (i32.const 64)) (then (call $exit (i32.const 99))))
+    (call $exit (i32.load8_u (i32.const 64)))))"#;
+
+#[test]
+fn wasmtime_command_lines_work_unchanged() {
+    let dir = std::env::temp_dir().join(format!("agentsync-cli-compat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let module = dir.join("fd3.wat");
+    std::fs::write(&module, FD3_TYPE).unwrap();
+    let module = module.to_str().unwrap();
+    // -W / -S thread options are accepted (always on here).
+    let threads = ["-W", "threads=y,shared-memory=y", "-S", "threads=y"];
+    let mut args = vec!["wasm", "run"];
+    args.extend(threads);
+    let counter = fixture("mutex_counter");
+    args.extend([counter.as_str(), "2", "10"]);
+    let output = run(&args);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "counter = 20\n");
+    // --tcplisten preopens a listening socket at descriptor 3.
+    let output = run(&["wasm", "run", "--tcplisten", "127.0.0.1:0", module]);
+    assert_eq!(output.status.code(), Some(6), "{}", text(&output.stderr));
+    let output = run(&["wasm", "run", module]);
+    assert_eq!(output.status.code(), Some(99), "{}", text(&output.stderr));
+    // Options it does not know are refused by name, not ignored.
+    for (flag, value) in [
+        ("-W", "gc=y"),
+        ("-S", "http=y"),
+        ("--tcplisten", "not-an-address"),
+    ] {
+        let output = run(&["wasm", "run", flag, value, module]);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(value), "{flag} {value}: {stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn env_name_alone_passes_the_hosts_value_and_inherit_env_passes_all() {
+    let dir = std::env::temp_dir().join(format!("agentsync-cli-env-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let preopen = format!("{}::.", dir.display());
+    let program = fixture("files");
+    for options in [vec!["--env", "GREETING"], vec!["-S", "inherit-env"]] {
+        let mut args = vec!["wasm", "run", "--dir", &preopen];
+        args.extend(options.iter().copied());
+        args.push(&program);
+        let output = Command::new(env!("CARGO_BIN_EXE_agentsync"))
+            .args(&args)
+            .env("GREETING", "from the host")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        assert!(
+            text(&output.stdout).ends_with("GREETING = from the host\n"),
+            "{options:?}: {}",
+            text(&output.stdout)
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

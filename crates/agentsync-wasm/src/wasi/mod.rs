@@ -196,6 +196,7 @@ pub struct WasiCommand {
     args: Vec<String>,
     env: Vec<(String, String)>,
     preopens: Vec<(PathBuf, String)>,
+    listeners: Vec<std::net::TcpListener>,
     stdin: Input,
     stdout: Output,
     stderr: Output,
@@ -255,6 +256,7 @@ impl WasiCommand {
             args: vec!["main.wasm".to_string()],
             env: Vec::new(),
             preopens: Vec::new(),
+            listeners: Vec::new(),
             stdin: Input::default(),
             stdout: Output::default(),
             stderr: Output::default(),
@@ -296,6 +298,14 @@ impl WasiCommand {
     #[must_use]
     pub fn preopen_dir(mut self, host: impl Into<PathBuf>, guest: impl Into<String>) -> Self {
         self.preopens.push((host.into(), guest.into()));
+        self
+    }
+
+    /// Gives the guest a listening TCP socket (wasmtime's `--tcplisten ADDR`): the sockets are
+    /// descriptors 3, 4, … in the order given, before the preopened directories.
+    #[must_use]
+    pub fn tcp_listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.listeners.push(listener);
         self
     }
 
@@ -428,6 +438,17 @@ impl WasiCommand {
         }
         let stdout = output(&ctx, 1, self.stdout);
         let stderr = output(&ctx, 2, self.stderr);
+        for (fd, listener) in (3..).zip(&self.listeners) {
+            let listener = listener
+                .try_clone()
+                .map_err(|e| WasmError::WasiSetup(format!("a listening socket: {e}")))?;
+            let socket = wasi_common::sync::net::Socket::from(
+                wasi_common::sync::TcpListener::from_std(listener),
+            );
+            let access =
+                wasi_common::file::FileAccessMode::READ | wasi_common::file::FileAccessMode::WRITE;
+            ctx.insert_file(fd, socket.into(), access);
+        }
         for (host, guest) in &self.preopens {
             let dir = Dir::open_ambient_dir(host, ambient_authority()).map_err(|e| {
                 WasmError::WasiSetup(format!("preopened directory {}: {e}", host.display()))
