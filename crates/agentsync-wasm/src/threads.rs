@@ -333,8 +333,14 @@ impl Threads {
         }
         let id = self
             .next_id
+            // Ids up to and including the flavor's last one (i32::MAX itself is never handed
+            // out: the next id would not fit).
             .fetch_update(Relaxed, Relaxed, |id| {
-                (id < self.flavor.max_id).then_some(id + 1)
+                if id <= self.flavor.max_id {
+                    id.checked_add(1)
+                } else {
+                    None
+                }
             })
             .ok()?;
         spawned.live += 1;
@@ -439,5 +445,40 @@ impl SpawnThread for Threads {
             // The unrun closure, and with it the guard, was dropped: the place is free again.
             Err(_) => -1,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Runtime;
+
+    /// A spawn once the run has begun to end (a `proc_exit`, a trap, a cancel) gets -1 and
+    /// starts nothing; so does one past the last id.
+    #[test]
+    fn no_thread_starts_once_the_run_is_ending_or_past_the_last_id() {
+        let runtime = Runtime::shared();
+        let program = runtime
+            .compile(
+                br#"(module (import "env" "memory" (memory 1 1 shared))
+                    (func (export "thread_start") (param i32 i32)))"#,
+            )
+            .unwrap();
+        let memory = program.new_memory(runtime).unwrap();
+        let flavor = Flavor {
+            max_id: 2,
+            ..Flavor::default()
+        };
+        let run = Threads::with_flavor(program, vec![memory], flavor);
+        let _active = run.enter();
+        assert_eq!(run.clone().spawn(0), 1);
+        assert_eq!(run.clone().spawn(0), 2);
+        assert_eq!(run.clone().spawn(0), -1, "past the last id");
+        run.join_spawned().unwrap();
+        run.next_id.store(1, Relaxed);
+        run.end(Ended::Exit(3));
+        assert_eq!(run.clone().spawn(0), -1, "the run is ending");
+        assert_eq!(run.live_spawned(), 0);
+        assert_eq!(run.ended(), Some(Ended::Exit(3)));
     }
 }
