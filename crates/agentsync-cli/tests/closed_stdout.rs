@@ -3,7 +3,7 @@
 //! a full disk (`>/dev/full`) prints `error: cannot write output: …` and exits with 1.
 
 use std::fs::OpenOptions;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::process::{Command, Output, Stdio};
 
 mod common;
@@ -51,14 +51,7 @@ fn run_with_stdout(args: &[String], stdout: Stdio) -> Output {
 /// The write end of a pipe whose read end is already closed: every write fails with EPIPE,
 /// as for a reader like `head -1` that went away.
 fn closed_pipe() -> OwnedFd {
-    let mut fds = [0; 2];
-    // SAFETY:
-    // - `fds` is a valid, writable array of two file descriptors, as pipe(2) requires.
-    let created = unsafe { libc::pipe(fds.as_mut_ptr()) };
-    assert_eq!(created, 0, "pipe(2) failed");
-    // SAFETY:
-    // - pipe(2) succeeded, so both descriptors are open and owned by nobody else.
-    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (read, write) = common::pipe();
     drop(read);
     write
 }

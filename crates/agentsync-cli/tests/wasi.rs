@@ -2,10 +2,13 @@
 //! real toolchain (Zig 0.14.1), run as `wasmtime run` runs them.
 
 use std::io::Write as _;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod common;
+
+use common::{finish_within, pipe, text};
 
 fn fixture(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -16,34 +19,18 @@ fn fixture(name: &str) -> String {
 
 /// Runs `agentsync ARGS` with stdin from `stdin`, killing it (and failing) after `limit`.
 fn run_within(args: &[&str], stdin: Stdio, limit: Duration) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_agentsync"))
+    let child = Command::new(env!("CARGO_BIN_EXE_agentsync"))
         .args(args)
         .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the agentsync binary");
-    let deadline = Instant::now() + limit;
-    while child.try_wait().expect("poll the child").is_none() {
-        if Instant::now() > deadline {
-            child.kill().ok();
-            let output = child.wait_with_output().unwrap();
-            panic!(
-                "{args:?} still running after {limit:?}; stderr: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().unwrap()
+    finish_within(child, limit)
 }
 
 fn run(args: &[&str]) -> Output {
     run_within(args, Stdio::null(), Duration::from_secs(60))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]
@@ -75,11 +62,7 @@ fn a_trap_exits_134_with_the_trap_and_backtrace_on_stderr() {
 /// reading a stdin that never gets data nor closes. The run must end at once with the status.
 #[test]
 fn exit_while_a_thread_is_blocked_reading_stdin_ends_the_run() {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe(2) writes.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-    // SAFETY: pipe(2) succeeded; both are open and owned by nobody else.
-    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (read, write) = pipe();
     let output = run_within(
         &["wasm", "run", &fixture("stdin_exit")],
         Stdio::from(read),
@@ -185,11 +168,7 @@ fn bad_command_lines_are_usage_errors_naming_the_problem() {
 /// SIGPIPE), and the program decides: these Zig programs ignore print errors and exit 0.
 #[test]
 fn a_closed_stdout_is_the_guests_error_not_a_crash() {
-    let mut fds = [0; 2];
-    // SAFETY: as above.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-    // SAFETY: as above.
-    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (read, write) = pipe();
     drop(read);
     let output = Command::new(env!("CARGO_BIN_EXE_agentsync"))
         .args(["wasm", "run", &fixture("mutex_counter"), "2", "100"])

@@ -3,28 +3,18 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod common;
 
 /// Runs `command` with a hang guard: kills it and fails the test after `limit`.
 fn finish_within(mut command: Command, limit: Duration) -> Output {
-    let mut child = command
+    let child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the agentsync binary");
-    let deadline = Instant::now() + limit;
-    while child.try_wait().expect("poll the child").is_none() {
-        if Instant::now() > deadline {
-            child.kill().ok();
-            let output = child.wait_with_output().unwrap();
-            panic!(
-                "agentsync still running after {limit:?}; stderr: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    common::finish_within(child, limit)
 }
 
 /// A file readable by every user, in a fresh directory.

@@ -44,3 +44,36 @@ pub fn js_crate(path: &str) -> String {
         .display()
         .to_string()
 }
+
+/// Waits for `child` with a hang guard: kills it and fails the test after `limit`.
+pub fn finish_within(mut child: std::process::Child, limit: std::time::Duration) -> Output {
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().expect("poll the child").is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().ok();
+            let output = child.wait_with_output().unwrap();
+            panic!(
+                "agentsync still running after {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A pipe: `(read end, write end)`.
+pub fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe(2) writes.
+    let created = unsafe { libc::pipe(fds.as_mut_ptr()) };
+    assert_eq!(created, 0, "pipe(2) failed");
+    // SAFETY: pipe(2) succeeded, so both are open and owned by nobody else.
+    unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    }
+}
