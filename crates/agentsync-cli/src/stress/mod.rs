@@ -11,6 +11,7 @@ mod futex;
 mod js;
 mod primitives;
 mod queue;
+mod wasi;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -90,7 +91,7 @@ pub struct Budget {
 /// One layer's stress.
 #[derive(Clone, Copy)]
 pub struct Section {
-    /// `futex`, `facade`, `primitives`, `queue`, `js`.
+    /// `futex`, `facade`, `primitives`, `queue`, `js`, `wasi`.
     pub name: &'static str,
     /// What it runs and what it checks.
     pub what: &'static str,
@@ -106,6 +107,7 @@ pub fn sections() -> Vec<Section> {
         primitives::SECTION,
         queue::SECTION,
         js::SECTION,
+        wasi::SECTION,
     ]
 }
 
