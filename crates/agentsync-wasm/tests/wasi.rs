@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::SeqCst;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agentsync_wasm::wasi::{Finished, Input, Output, WasiCommand, WasiExit};
 use agentsync_wasm::WasmError;
@@ -60,11 +60,9 @@ fn sixty_four_threads_at_a_futex_gate_all_pass_when_it_opens() {
 
 #[test]
 fn a_worker_that_exits_ends_the_run_with_its_status_while_others_are_blocked() {
-    let started = Instant::now();
-    let finished = run(command("worker_exits"));
+    let finished = finishes_soon(command("worker_exits"));
     assert_eq!(finished.exit, WasiExit::Code(7), "{finished:?}");
     assert_eq!(stdout(&finished), "worker: exiting with 7\n");
-    assert!(started.elapsed() < Duration::from_secs(30));
 }
 
 #[test]
@@ -341,7 +339,8 @@ fn idle_threads_wait_until_stdin_ends_then_join() {
     assert_eq!(stdout(&finished), "ready\njoined = 16\n");
 }
 
-/// Runs `command` on another thread; fails the test if it does not end within 30 s.
+/// Runs `command` on another thread; fails the test if it does not end within 30 s (a hang
+/// guard: a run that does not stop its blocked threads never ends).
 fn finishes_soon(command: WasiCommand) -> Finished {
     let (done, finished) = std::sync::mpsc::channel();
     std::thread::spawn(move || done.send(command.run().unwrap()));
@@ -390,8 +389,6 @@ fn exit_ends_a_thread_sleeping_in_poll_oneoff() {
         (i64.store (i32.const 280) (i64.const 3600000000000))
         (i32.atomic.store (i32.const 0) (i32.const 1))
         (drop (call $poll (i32.const 256) (i32.const 512) (i32.const 1) (i32.const 600)))))"#;
-    let started = Instant::now();
     let finished = finishes_soon(WasiCommand::compile(wat.as_bytes()).unwrap());
     assert_eq!(finished.exit, WasiExit::Code(5));
-    assert!(started.elapsed() < Duration::from_secs(30));
 }
