@@ -169,12 +169,16 @@ impl Site {
         if let Some(blocker) = &self.blocker {
             let effective = aligned_address(address, self.import.offset, C::SIZE)?;
             let memory = view.memory();
-            let at = in_bounds(effective, C::SIZE, memory.byte_length())?;
-            let word = C::at(memory, at).map_err(|_| Trap::OutOfBounds {
-                address: Some(at as u64),
-                size: C::SIZE,
-                length: memory.byte_length(),
-            })?;
+            // `C::at` checks bounds on the memory's cached length; the current length (a
+            // wasmtime lock) is read only to report a miss.
+            let word = usize::try_from(effective)
+                .ok()
+                .and_then(|at| C::at(memory, at).ok())
+                .ok_or_else(|| Trap::OutOfBounds {
+                    address: u64::try_from(effective).ok(),
+                    size: C::SIZE,
+                    length: memory.byte_length(),
+                })?;
             // SAFETY: an aligned, in-bounds word of the instance's memory, live for this call;
             // the queued wait keeps only its address.
             let pending =

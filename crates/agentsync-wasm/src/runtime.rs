@@ -231,7 +231,8 @@ pub fn call(
         }
         match e.downcast_ref::<Trap>() {
             Some(Trap::Cancelled) => WasmError::Cancelled,
-            _ if store.data().backtraces => WasmError::Trap(with_backtrace(&e)),
+            // WASI commands print the guest's backtrace with a trap.
+            _ if store.data().wasi.is_some() => WasmError::Trap(with_backtrace(&e)),
             _ => WasmError::Trap(describe(&e)),
         }
     })?;

@@ -33,8 +33,6 @@ pub struct GuestState {
     pub(crate) blocker: Option<Blocker>,
     /// The WASI context of a WASI command's store (shared by all threads of the run).
     pub(crate) wasi: Option<wasi_common::WasiCtx>,
-    /// Whether a trap's message carries the guest's backtrace (WASI commands print it).
-    pub(crate) backtraces: bool,
 }
 
 impl GuestState {

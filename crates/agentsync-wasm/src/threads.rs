@@ -169,7 +169,6 @@ impl Threads {
                 wait_slot: Some(Arc::new(self.cancel.slot())),
                 blocker: None,
                 wasi: self.flavor.wasi.clone(),
-                backtraces: self.flavor.wasi.is_some(),
             },
         );
         if self.program.is_interruptible() {
