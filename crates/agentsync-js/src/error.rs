@@ -17,6 +17,10 @@ pub struct ScriptError {
     pub location: Option<String>,
     /// The engine's stack trace, one frame a line (may be empty).
     pub stack: String,
+    /// The thrown value was an exit request: an object named `ExitStatus` with an integer
+    /// `status`, which is how Emscripten's web output ends a program (`exit(n)`, or `main`
+    /// returning with `-sEXIT_RUNTIME`). The host ends the run with that status.
+    pub exit_status: Option<i32>,
 }
 
 impl fmt::Display for ScriptError {
@@ -48,6 +52,7 @@ impl ScriptError {
             message: String::new(),
             location: None,
             stack: String::new(),
+            exit_status: exit_status(value),
         };
         if let Some(object) = value
             .as_object()
@@ -67,6 +72,16 @@ impl ScriptError {
         }
         error
     }
+}
+
+/// The status of an exit request (see [`ScriptError::exit_status`]).
+fn exit_status(value: &Value<'_>) -> Option<i32> {
+    let object = value.as_object()?;
+    let name: String = object.get("name").ok()?;
+    let status: f64 = object.get::<_, Value>("status").ok()?.as_number()?;
+    let exact =
+        status.fract() == 0.0 && status >= f64::from(i32::MIN) && status <= f64::from(i32::MAX);
+    (name == "ExitStatus" && exact).then_some(status as i32)
 }
 
 /// `file:line:column` out of a stack frame such as `    at f (a.js:3:7)` or `    at a.js:3:7`.
@@ -123,6 +138,9 @@ pub enum JsError {
     Engine(String),
     /// The thread of this host already runs an agent.
     AgentOnThread,
+    /// The program asked to exit with this status (see [`ScriptError::exit_status`]); every
+    /// worker was stopped.
+    Exit(i32),
 }
 
 impl fmt::Display for JsError {
@@ -134,6 +152,7 @@ impl fmt::Display for JsError {
             }
             JsError::Output(source) => write!(f, "cannot write output: {source}"),
             JsError::Engine(message) => write!(f, "cannot start the JavaScript engine: {message}"),
+            JsError::Exit(status) => write!(f, "the program exited with status {status}"),
             JsError::AgentOnThread => {
                 f.write_str("this thread already runs a JavaScript agent; use one host per thread")
             }

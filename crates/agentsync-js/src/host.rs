@@ -19,6 +19,7 @@ pub struct HostBuilder {
     main_can_block: bool,
     engine_atomics: bool,
     args: Vec<String>,
+    allow_read: Vec<PathBuf>,
     sink: Box<Sink>,
 }
 
@@ -28,6 +29,7 @@ impl std::fmt::Debug for HostBuilder {
             .field("main_can_block", &self.main_can_block)
             .field("engine_atomics", &self.engine_atomics)
             .field("args", &self.args)
+            .field("allow_read", &self.allow_read)
             .finish_non_exhaustive()
     }
 }
@@ -38,6 +40,7 @@ impl Default for HostBuilder {
             main_can_block: false,
             engine_atomics: false,
             args: Vec::new(),
+            allow_read: Vec::new(),
             sink: Box::new(standard_streams),
         }
     }
@@ -64,6 +67,13 @@ impl HostBuilder {
         self
     }
 
+    /// Lets `fetch`, `XMLHttpRequest` and `importScripts` read files under `dir` too (by
+    /// default only under the main script's directory, or the base directory for inline code).
+    pub fn allow_read(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.allow_read.push(dir.into());
+        self
+    }
+
     /// Sends console output, one line a call, to `sink` instead of stdout / stderr. An error
     /// it returns is thrown into the script and ends the run as [`JsError::Output`].
     pub fn on_output(
@@ -78,13 +88,20 @@ impl HostBuilder {
     ///
     /// # Errors
     /// [`JsError::AgentOnThread`] if this thread already runs one; [`JsError::Engine`] if the
-    /// engine cannot start.
+    /// engine cannot start; [`JsError::Read`] for an `allow_read` directory that does not exist.
     pub fn build(self) -> Result<Host, JsError> {
+        let mut read_scope = Vec::with_capacity(self.allow_read.len());
+        for dir in self.allow_read {
+            let canonical = std::fs::canonicalize(&dir)
+                .map_err(|source| JsError::Read { path: dir, source })?;
+            read_scope.push(canonical);
+        }
         let options = Arc::new(Options {
             main_can_block: self.main_can_block,
             engine_atomics: self.engine_atomics,
             args: self.args,
             output: Output::new(self.sink),
+            read_scope: std::sync::Mutex::new(read_scope),
             extensions: crate::extensions::ALL,
         });
         let signal = Signal::new();
@@ -105,6 +122,17 @@ impl HostBuilder {
             signal,
             restore_can_block,
         })
+    }
+}
+
+/// An uncaught exit request of the main agent is the run's end with its status.
+fn exit_request(error: JsError) -> JsError {
+    match error {
+        JsError::Script(script) => match script.exit_status {
+            Some(status) => JsError::Exit(status),
+            None => JsError::Script(script),
+        },
+        other => other,
     }
 }
 
@@ -196,6 +224,7 @@ impl Host {
     pub fn eval(&self, file_name: &str, source: &str) -> Result<(), JsError> {
         self.agent
             .eval(file_name, source)
+            .map_err(exit_request)
             .inspect_err(|_| self.agent.teardown())
     }
 
@@ -207,6 +236,7 @@ impl Host {
     pub fn eval_module(&self, name: &str, source: &str) -> Result<(), JsError> {
         self.agent
             .eval_module(name, source)
+            .map_err(exit_request)
             .inspect_err(|_| self.agent.teardown())
     }
 
@@ -220,7 +250,15 @@ impl Host {
             path: path.to_path_buf(),
             source,
         })?;
-        *self.agent.local.base_dir.borrow_mut() = directory_of(path);
+        let dir = directory_of(path);
+        if let Ok(canonical) = std::fs::canonicalize(&dir) {
+            let mut scope = crate::agent::lock(&self.agent.local.options.read_scope);
+            if !scope.contains(&canonical) {
+                scope.push(canonical);
+            }
+        }
+        *self.agent.local.base_dir.borrow_mut() = dir;
+        *self.agent.local.location.borrow_mut() = crate::agent::resource::file_url(path);
         let name = path.display().to_string();
         if path.extension().is_some_and(|e| e == "mjs") {
             // Modules are keyed by canonical path (see the resolver), the first one too, so that
@@ -247,7 +285,10 @@ impl Host {
     /// or in a worker without an `onerror` handler; [`JsError::Output`] if console output
     /// failed.
     pub fn run(&self) -> Result<(), JsError> {
-        self.agent.run().inspect_err(|_| self.agent.teardown())
+        self.agent
+            .run()
+            .map_err(exit_request)
+            .inspect_err(|_| self.agent.teardown())
     }
 
     /// A handle other threads can use to reach the main agent.

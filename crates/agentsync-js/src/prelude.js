@@ -311,9 +311,19 @@
         throw new TypeError("Worker constructor: 1 argument required, but only 0 present");
       }
       const source = `${specifier}`;
-      const isEval = Boolean(options && options.eval);
+      let kind = 'classic';
+      let name = '';
+      if (options !== undefined && options !== null) {
+        if (options.eval) kind = 'eval';
+        const type = options.type === undefined ? 'classic' : `${options.type}`;
+        if (type !== 'classic' && type !== 'module') {
+          throw new TypeError(`Worker constructor: type must be "classic" or "module", not "${type}"`);
+        }
+        if (type === 'module' && kind !== 'eval') kind = 'module';
+        if (options.name !== undefined) name = `${options.name}`;
+      }
       this.#dispatch = makeTarget(this, () => {});
-      this.#id = host.spawn(source, isEval);
+      this.#id = host.spawn(source, kind, name);
       workers.set(this.#id, this);
     }
     postMessage(value) {
@@ -338,6 +348,11 @@
     });
     define(global, 'close', function close() {
       host.close();
+    });
+    Object.defineProperty(global, 'name', {
+      get() { return host.workerName(); },
+      configurable: true,
+      enumerable: true,
     });
   } else {
     // The embedder's messages to the main agent arrive as `message` events on the global;

@@ -8,7 +8,7 @@ use std::thread;
 
 use rquickjs::{Ctx, Exception, Function, Object, Value};
 
-use crate::agent::directory_of;
+use crate::agent::{directory_of, resource};
 use crate::agent::{with_local, Agent, Child, Event, Extension, Local, Options, Signal};
 use crate::clone;
 use crate::error::{JsError, ScriptError};
@@ -31,8 +31,13 @@ fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Result<()> {
         "spawn",
         Function::new(
             ctx.clone(),
-            |ctx: Ctx<'js>, specifier: String, is_eval: bool| {
-                spawn(&ctx, &local(&ctx)?, specifier, is_eval).map(|id| id as f64)
+            |ctx: Ctx<'js>, specifier: String, kind: String, name: String| {
+                let kind = match kind.as_str() {
+                    "eval" => Kind::Eval,
+                    "module" => Kind::Module,
+                    _ => Kind::Classic,
+                };
+                spawn(&ctx, &local(&ctx)?, specifier, kind, name).map(|id| id as f64)
             },
         )?,
     )?;
@@ -76,6 +81,12 @@ fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Result<()> {
         })?,
     )?;
     host.set(
+        "workerName",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>| -> rquickjs::Result<String> {
+            Ok(local(&ctx)?.worker_name.borrow().clone())
+        })?,
+    )?;
+    host.set(
         "listening",
         Function::new(
             ctx.clone(),
@@ -95,42 +106,113 @@ fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Result<()> {
     Ok(())
 }
 
+/// How a worker's specifier is read: a classic script (`new Worker(url)`), a module script
+/// (`{ type: "module" }`), or inline source (agentsync's `{ eval: true }`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Classic,
+    Module,
+    Eval,
+}
+
 /// What a worker runs.
 enum Source {
     File(PathBuf),
     Inline(String),
 }
 
-/// Starts a worker running `specifier` (a path relative to the calling agent's script, or
-/// inline source when `is_eval`); returns its id. A thread the OS refuses is a JS error.
+/// What a worker runs, where it is, and what it is called.
+struct Script {
+    source: Source,
+    /// The worker's location (`self.location`): its script's URL.
+    location: Option<url::Url>,
+    base_dir: PathBuf,
+    /// How error messages name the worker.
+    description: String,
+}
+
+/// Finds the script of a worker: a path or URL relative to the calling agent's script (a
+/// plain relative path joins its directory, as it always did; `file:` and `blob:` URLs are
+/// read as URLs, a blob's content when the worker is made, as the HTML standard says).
+fn script(ctx: &Ctx<'_>, local: &Local, specifier: String, kind: Kind) -> rquickjs::Result<Script> {
+    let base_dir = local.base_dir.borrow().clone();
+    if kind == Kind::Eval {
+        return Ok(Script {
+            source: Source::Inline(specifier),
+            location: local.location.borrow().clone(),
+            base_dir,
+            description: "eval".into(),
+        });
+    }
+    let absolute = url::Url::parse(&specifier)
+        .ok()
+        .filter(|url| url.scheme().len() > 1);
+    let error =
+        |error: resource::ResourceError| Exception::throw_message(ctx, &format!("Worker: {error}"));
+    match absolute {
+        Some(url) if url.scheme() == "blob" => {
+            let blob = resource::read(local, &url).map_err(&error)?;
+            let text = String::from_utf8_lossy(&blob.bytes).into_owned();
+            Ok(Script {
+                source: Source::Inline(text),
+                description: url.to_string(),
+                location: Some(url),
+                base_dir,
+            })
+        }
+        Some(url) => {
+            let path = url
+                .to_file_path()
+                .map_err(|()| error(resource::ResourceError::Scheme(url.to_string())))?;
+            Ok(Script {
+                description: path.display().to_string(),
+                base_dir: directory_of(&path),
+                source: Source::File(path),
+                location: Some(url),
+            })
+        }
+        None => {
+            let path = base_dir.join(&specifier);
+            Ok(Script {
+                description: path.display().to_string(),
+                location: resource::file_url(&path),
+                base_dir: directory_of(&path),
+                source: Source::File(path),
+            })
+        }
+    }
+}
+
+/// Starts a worker running `specifier` (see [`script`]), named `name` (its `self.name`);
+/// returns its id. A thread the OS refuses is a JS error.
 pub(crate) fn spawn(
     ctx: &Ctx<'_>,
     local: &Rc<Local>,
     specifier: String,
-    is_eval: bool,
+    kind: Kind,
+    worker_name: String,
 ) -> rquickjs::Result<u64> {
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    let script = script(ctx, local, specifier, kind)?;
     let id = NEXT_ID.fetch_add(1, Relaxed);
-    let base_dir = local.base_dir.borrow().clone();
-    let (source, name, base_dir) = if is_eval {
-        (
-            Source::Inline(specifier),
-            format!("worker {id} (eval)"),
-            base_dir,
-        )
-    } else {
-        let path = base_dir.join(&specifier);
-        let name = format!("worker {id} ({})", path.display());
-        let dir = directory_of(&path);
-        (Source::File(path), name, dir)
-    };
+    let name = format!("worker {id} ({})", script.description);
     let signal = Signal::new();
     let parent = (local.signal.clone(), id);
     let options = local.options.clone();
     let child_signal = signal.clone();
     let thread = thread::Builder::new()
         .name(format!("js-worker-{id}"))
-        .spawn(move || run(name, source, base_dir, child_signal, parent, options))
+        .spawn(move || {
+            run(
+                name,
+                script,
+                kind,
+                worker_name,
+                child_signal,
+                parent,
+                options,
+            )
+        })
         .map_err(|error| {
             Exception::throw_internal(ctx, &format!("Worker: cannot start a thread: {error}"))
         })?;
@@ -149,13 +231,20 @@ pub(crate) fn spawn(
 /// The worker thread: run the script and its event loop, then tell the parent how it ended.
 fn run(
     name: String,
-    source: Source,
-    base_dir: PathBuf,
+    script: Script,
+    kind: Kind,
+    worker_name: String,
     signal: Arc<Signal>,
     parent: (Arc<Signal>, u64),
     options: Arc<Options>,
 ) {
     let (parent_signal, id) = parent.clone();
+    let Script {
+        source,
+        location,
+        base_dir,
+        ..
+    } = script;
     let result = Agent::new(
         name.clone(),
         signal.clone(),
@@ -166,13 +255,21 @@ fn run(
     )
     .and_then(|agent| {
         let (file_name, text) = match source {
-            Source::Inline(text) => (format!("[worker eval {id}]"), text),
+            Source::Inline(text) => match (kind, &location) {
+                (Kind::Eval, _) | (_, None) => (format!("[worker eval {id}]"), text),
+                (_, Some(url)) => (url.to_string(), text),
+            },
             Source::File(path) => match std::fs::read_to_string(&path) {
                 Ok(text) => (path.display().to_string(), text),
                 Err(source) => return Err(JsError::Read { path, source }),
             },
         };
-        agent.eval(&file_name, &text)?;
+        agent.set_identity(location, worker_name);
+        if kind == Kind::Module {
+            agent.eval_module(&file_name, &text)?;
+        } else {
+            agent.eval(&file_name, &text)?;
+        }
         agent.run()
     });
     // A terminated worker ends without an error event.
@@ -190,6 +287,7 @@ fn run(
                         message,
                         location: None,
                         stack: String::new(),
+                        exit_status: None,
                     }
                 }
                 other => ScriptError {
@@ -197,6 +295,7 @@ fn run(
                     message: format!("Error: {other}"),
                     location: None,
                     stack: String::new(),
+                    exit_status: None,
                 },
             };
             parent_signal.post(Event::WorkerError { id, error });

@@ -30,6 +30,7 @@ use timers::Timers;
 mod common;
 mod extension;
 mod options;
+pub(crate) mod resource;
 pub(crate) mod timers;
 mod waits;
 
@@ -69,6 +70,11 @@ pub(crate) struct Signal {
     settled: Mutex<Vec<u64>>,
     /// Set by `terminate()` or by the host tearing the run down.
     interrupted: AtomicBool,
+    /// A worker that can do nothing until a message arrives: no timer, no pending wait, an
+    /// empty inbox, and every worker it started idle too (see `Agent::note_idle`). Cleared by
+    /// every post. When the main agent has nothing left to do and every worker is idle, no
+    /// agent can ever run again, and the run ends.
+    idle: AtomicBool,
 }
 
 impl Signal {
@@ -78,6 +84,7 @@ impl Signal {
             inbox: Mutex::new(VecDeque::new()),
             settled: Mutex::new(Vec::new()),
             interrupted: AtomicBool::new(false),
+            idle: AtomicBool::new(false),
         })
     }
 
@@ -94,7 +101,15 @@ impl Signal {
 
     pub(crate) fn post(&self, event: Event) {
         lock(&self.inbox).push_back(event);
+        // SeqCst, after the push: an agent that marks itself idle re-reads the inbox after its
+        // store, so either it sees this event or this store undoes its mark.
+        self.idle.store(false, SeqCst);
         self.wake();
+    }
+
+    /// Whether the agent is an idle worker (see [`Signal::idle`]).
+    pub(crate) fn is_idle(&self) -> bool {
+        self.idle.load(SeqCst)
     }
 
     /// Stops the agent: its script is interrupted, a blocking wait ends, its loop exits.
@@ -124,6 +139,16 @@ pub(crate) fn slot<T: Default + 'static>() -> Option<Rc<T>> {
         entry.clone().downcast::<T>().ok()
     })
     .flatten()
+}
+
+/// Ends the current agent's run with `status` once the running task returns: the agent runs
+/// nothing more, and [`Agent::run`] returns [`JsError::Exit`] (for the main agent, the host's
+/// run ends and every worker is stopped).
+pub(crate) fn exit(status: i32) {
+    with_local(|local| {
+        local.exit_status.set(Some(status));
+        local.closing.set(true);
+    });
 }
 
 /// The getter of a `SharedArrayBuffer`'s byte length, as the prelude defines it.
@@ -185,6 +210,10 @@ pub(crate) struct Local {
     pub(crate) options: Arc<Options>,
     /// Where relative worker paths and `agentsync.load` paths start.
     pub(crate) base_dir: RefCell<PathBuf>,
+    /// The URL of the script the agent runs (see [`resource::location`]).
+    pub(crate) location: RefCell<Option<url::Url>>,
+    /// A worker's name (`new Worker(url, { name })`, its `self.name`).
+    pub(crate) worker_name: RefCell<String>,
     /// Our parent's signal and our id there (workers only).
     pub(crate) parent: Option<(Arc<Signal>, u64)>,
     waits: RefCell<HashMap<u64, PendingWait>>,
@@ -195,6 +224,8 @@ pub(crate) struct Local {
     pub(crate) children: RefCell<HashMap<u64, Child>>,
     /// `close()` was called.
     pub(crate) closing: Cell<bool>,
+    /// The program asked the host to end the run with this status (see [`Agent::exit`]).
+    exit_status: Cell<Option<i32>>,
     /// A worker has a message handler (it keeps the worker alive).
     pub(crate) listening: Cell<bool>,
     /// Interned names for `Atomics.waitAsync` results.
@@ -285,6 +316,8 @@ impl Agent {
             can_block,
             options,
             base_dir: RefCell::new(base_dir),
+            location: RefCell::new(None),
+            worker_name: RefCell::new(String::new()),
             parent,
             waits: RefCell::new(HashMap::new()),
             wait_deadlines: RefCell::new(BTreeSet::new()),
@@ -292,6 +325,7 @@ impl Agent {
             timers: RefCell::new(Timers::default()),
             children: RefCell::new(HashMap::new()),
             closing: Cell::new(false),
+            exit_status: Cell::new(None),
             listening: Cell::new(false),
             atoms,
             intrinsics: RefCell::new(None),
@@ -373,6 +407,12 @@ impl Agent {
         Ok(agent)
     }
 
+    /// Sets the agent's location (its script's URL) and a worker's name.
+    pub(crate) fn set_identity(&self, location: Option<url::Url>, name: String) {
+        *self.local.location.borrow_mut() = location;
+        *self.local.worker_name.borrow_mut() = name;
+    }
+
     /// Evaluates a classic script.
     pub(crate) fn eval(&self, file_name: &str, source: &str) -> Result<(), JsError> {
         self.context.with(|ctx| {
@@ -406,7 +446,10 @@ impl Agent {
         loop {
             self.microtasks()?;
             if self.stopping() {
-                return Ok(());
+                return match self.local.exit_status.get() {
+                    Some(status) => Err(JsError::Exit(status)),
+                    None => Ok(()),
+                };
             }
             if self.macrotasks()? {
                 continue;
@@ -414,6 +457,9 @@ impl Agent {
             if !self.alive() {
                 self.warn_pending_waits();
                 return Ok(());
+            }
+            if self.note_idle() {
+                continue;
             }
             let timer = self.local.timers.borrow().next_due();
             let wait = self
@@ -672,10 +718,46 @@ impl Agent {
 
     /// Whether anything can still happen: a timer, a pending `waitAsync`, a live worker, or (in
     /// a worker) a message handler.
+    /// Before a worker parks: marks it idle, or not (see [`Signal::idle`]), and on becoming
+    /// idle wakes its parent, which may now find every worker idle. Returns whether an event
+    /// arrived meanwhile (run the loop again).
+    fn note_idle(&self) -> bool {
+        let local = &self.local;
+        let Some((parent, _)) = &local.parent else {
+            return false;
+        };
+        let idle = local.timers.borrow().is_empty()
+            && !self.waits_keep_alive()
+            && local
+                .children
+                .borrow()
+                .values()
+                .all(|c| c.done || c.signal.is_idle());
+        if !idle {
+            local.signal.idle.store(false, SeqCst);
+            return false;
+        }
+        if local.signal.idle.swap(true, SeqCst) {
+            return false;
+        }
+        if !lock(&local.signal.inbox).is_empty() {
+            local.signal.idle.store(false, SeqCst);
+            return true;
+        }
+        parent.wake();
+        false
+    }
+
     fn alive(&self) -> bool {
         let local = &self.local;
+        // The main agent is not kept alive by idle workers: nothing could ever wake them.
+        let is_main = local.parent.is_none();
         !local.timers.borrow().is_empty()
-            || local.children.borrow().values().any(|c| !c.done)
+            || local
+                .children
+                .borrow()
+                .values()
+                .any(|c| !(c.done || (is_main && c.signal.is_idle())))
             || (local.parent.is_some() && local.listening.get())
             || !lock(&local.signal.inbox).is_empty()
             || self.waits_keep_alive()

@@ -67,6 +67,9 @@ pub(crate) struct Options {
     pub(crate) engine_atomics: bool,
     pub(crate) args: Vec<String>,
     pub(crate) output: Output,
+    /// The directories (canonical) that `fetch`, `XMLHttpRequest` and `importScripts` may read:
+    /// the main script's directory and each `allow_read` one (see `resource::read`).
+    pub(crate) read_scope: Mutex<Vec<std::path::PathBuf>>,
     /// The features every agent installs, in order ([`crate::extensions::ALL`]).
     pub(crate) extensions: &'static [Extension],
 }
