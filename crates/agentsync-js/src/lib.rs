@@ -48,6 +48,7 @@ mod sab;
 pub mod test262;
 #[cfg(feature = "wasm")]
 mod wasm;
+mod web;
 mod worker;
 
 pub use clone::Message;
