@@ -5,7 +5,12 @@
 //! (`agentsync.args` holds ARGS); `agentsync js -e CODE` runs inline code. An uncaught error
 //! prints `error: file:line:column: Uncaught …` and its stack on stderr and exits with
 //! [`EXIT_FAILED`](crate::EXIT_FAILED); a FILE that cannot be read is a usage error
-//! ([`EXIT_USAGE`](crate::EXIT_USAGE)), as for `agentsync wasm run`.
+//! ([`EXIT_USAGE`](crate::EXIT_USAGE)), as for `agentsync wasm run`. A program that exits
+//! (Emscripten's `exit(n)`, or `main` returning, with `-sEXIT_RUNTIME`: the host's
+//! `Module.onExit`) ends the command with status `n`, every worker stopped.
+//!
+//! `fetch`, `XMLHttpRequest` and `importScripts` read files under the script's directory, and
+//! under each `--allow-read DIR`.
 //!
 //! Console output goes through [`output`], so a closed stdout ends the run
 //! with [`EXIT_BROKEN_PIPE`](crate::EXIT_BROKEN_PIPE) and a full one with
@@ -42,6 +47,10 @@ pub struct JsArgs {
     /// on the web: `Atomics.wait` there throws a `TypeError`).
     #[arg(long)]
     pub main_can_block: bool,
+    /// Let `fetch`, `XMLHttpRequest` and `importScripts` read files under DIR too (by default
+    /// only under the script's directory; for `-e`, the current directory). Repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub allow_read: Vec<PathBuf>,
     /// The script, run as a classic script on the main agent; worker paths are relative to
     /// its directory.
     #[arg(value_name = "FILE", required_unless_present = "eval")]
@@ -74,12 +83,19 @@ pub fn run(args: &JsArgs) -> Result<(), CliError> {
     if let Some(tool) = &args.tool {
         return run_tool(tool);
     }
-    let host = Host::builder()
+    let mut builder = Host::builder()
         .main_can_block(args.main_can_block)
         .args(args.args.clone())
-        .on_output(console_line)
-        .build()
-        .map_err(cli_error)?;
+        .on_output(console_line);
+    for dir in &args.allow_read {
+        builder = builder.allow_read(dir);
+    }
+    let host = builder.build().map_err(|error| match error {
+        JsError::Read { path, source } => {
+            CliError::Usage(format!("--allow-read {}: {source}", path.display()))
+        }
+        other => cli_error(other),
+    })?;
     let outcome = match (&args.eval, &args.file) {
         (Some(code), _) => host.eval(EVAL_NAME, code).and_then(|()| host.run()),
         (None, Some(file)) => {
@@ -88,7 +104,10 @@ pub fn run(args: &JsArgs) -> Result<(), CliError> {
         }
         (None, None) => return Err(CliError::Usage("a FILE or -e CODE is required".into())),
     };
-    outcome.map_err(cli_error)
+    match outcome.map_err(cli_error) {
+        Err(CliError::Status(0, None)) => Ok(()),
+        other => other,
+    }
 }
 
 /// The file name errors and stacks show for `-e` code (Node.js shows the same).
@@ -117,6 +136,9 @@ fn console_line(stream: Stream, line: &str) -> io::Result<()> {
 /// What a host error means for the command.
 fn cli_error(error: JsError) -> CliError {
     match error {
+        // As a process's exit status: the low byte, as POSIX keeps it.
+        JsError::Exit(0) => CliError::Status(0, None),
+        JsError::Exit(status) => CliError::Status(status as u8, None),
         JsError::Output(error) => CliError::Output(error),
         JsError::Read { path, source } => {
             CliError::Usage(format!("cannot read {}: {source}", path.display()))

@@ -7,11 +7,38 @@ use agentsync_js::{Host, Stream};
 use super::{Checks, Step};
 
 /// The layer 6 steps.
-pub(super) const STEPS: &[Step] = &[Step {
-    title: "the handoff in JavaScript: a main agent that cannot block, a worker that can",
-    what: "the guide's handoff.js on the JS host: the consumer worker blocks in Atomics.wait, the main agent (which may only waitAsync) wakes it with Atomics.notify; main's own Atomics.wait is a TypeError",
-    run: js_handoff,
-}];
+pub(super) const STEPS: &[Step] = &[
+    Step {
+        title: "the handoff in JavaScript: a main agent that cannot block, a worker that can",
+        what: "the guide's handoff.js on the JS host: the consumer worker blocks in Atomics.wait, the main agent (which may only waitAsync) wakes it with Atomics.notify; main's own Atomics.wait is a TypeError",
+        run: js_handoff,
+    },
+    Step {
+        title: "an Emscripten pthread program, unmodified",
+        what: "C with pthread condition variables, barriers and semaphores, built by emscripten 3.1.6 for the web: its page script fetches its .wasm, starts a pool of Web Workers that block in memory.atomic.wait32 on our futex, and its main agent busy-waits in pthread_join; it exits through Module.onExit with the node build's output",
+        run: emscripten_program,
+    },
+];
+
+/// `condvar_pingpong.c` built for the web (`tests/fixtures/emscripten/build.sh`): the page
+/// script, its Wasm module and its pthread worker script.
+const EMSCRIPTEN: [(&str, &[u8]); 3] = [
+    (
+        "condvar_pingpong_web.js",
+        include_bytes!("../../tests/fixtures/emscripten/condvar_pingpong_web.js"),
+    ),
+    (
+        "condvar_pingpong_web.wasm",
+        include_bytes!("../../tests/fixtures/emscripten/condvar_pingpong_web.wasm"),
+    ),
+    (
+        "condvar_pingpong_web.worker.js",
+        include_bytes!("../../tests/fixtures/emscripten/condvar_pingpong_web.worker.js"),
+    ),
+];
+/// What the node build of the same program printed.
+const EMSCRIPTEN_EXPECTED: &str =
+    include_str!("../../tests/fixtures/emscripten/condvar_pingpong.expected");
 
 /// The guide's handoff, as shipped in the JS host's examples.
 const HANDOFF: &str = include_str!("../../../agentsync-js/examples/js/handoff.js");
@@ -88,6 +115,60 @@ fn js_handoff(checks: &mut Checks) -> Result<(), String> {
         line,
         "TypeError: Atomics.wait cannot be called in this context",
     );
+    Ok(())
+}
+
+fn emscripten_program(checks: &mut Checks) -> Result<(), String> {
+    // The program reads its files by URL, as on a page: write them to a directory of our own.
+    let dir = crate::temp::TempDir::new_in(&std::env::temp_dir(), "agentsync-tour-")
+        .map_err(|e| format!("cannot make a temporary directory: {e}"))?;
+    for (name, bytes) in EMSCRIPTEN {
+        std::fs::write(dir.path().join(name), bytes)
+            .map_err(|e| format!("cannot write {name}: {e}"))?;
+    }
+    let lines: Lines = Arc::default();
+    let sink = lines.clone();
+    let host = Host::builder()
+        .on_output(move |stream, line| {
+            let mut lines = sink.lock().unwrap_or_else(|p| p.into_inner());
+            lines.push((stream, line.to_owned()));
+            Ok(())
+        })
+        .build()
+        .map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let outcome = host.run_file(&dir.path().join(EMSCRIPTEN[0].0));
+    let took = started.elapsed();
+    drop(host);
+    let printed = std::mem::take(&mut *lines.lock().unwrap_or_else(|p| p.into_inner()));
+    let mut stdout = String::new();
+    for (stream, line) in &printed {
+        let tag = if *stream == Stream::Stdout {
+            "out"
+        } else {
+            "err"
+        };
+        checks.say(format_args!("  {tag}> {line}"));
+        if *stream == Stream::Stdout {
+            stdout.push_str(line);
+            stdout.push('\n');
+        }
+    }
+    let status = match outcome {
+        Err(agentsync_js::JsError::Exit(status)) => status,
+        Ok(()) => 0,
+        Err(other) => return Err(other.to_string()),
+    };
+    checks.say(format_args!(
+        "  exit status {status}, after {:.0} ms (4 pool workers started, stopped at exit)",
+        took.as_secs_f64() * 1e3
+    ));
+    checks.equal(
+        "stdout is the node build's",
+        stdout.as_str(),
+        EMSCRIPTEN_EXPECTED,
+    );
+    checks.equal("the program exited with status 0", status, 0);
     Ok(())
 }
 
