@@ -31,6 +31,7 @@ pub mod js_testharness;
 pub mod outfile;
 pub mod output;
 pub mod raw_futex;
+pub mod serve;
 pub mod stress;
 pub mod temp;
 pub mod tour;
@@ -81,6 +82,9 @@ pub enum Command {
     /// Run JavaScript whose SharedArrayBuffers and Atomics.wait / notify / waitAsync are
     /// agentsync's: `agentsync js FILE [ARGS...]` or `agentsync js -e CODE`.
     Js(js::JsArgs),
+    /// Serve a folder on loopback, cross-origin isolated (so pages get `SharedArrayBuffer`);
+    /// with `--run FILE.js`, run the script in a headless browser and exit with its status.
+    Serve(serve::ServeArgs),
     /// Run every official suite found under a directory (WebAssembly threads spec scripts and
     /// JS API, test262's Atomics and SharedArrayBuffer, wasi-testsuite) and compare the
     /// results with the committed expectations.
@@ -125,6 +129,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Wast(args) => wasm::wast(&args),
         Command::Js(args) => js::run(&args),
         Command::Conformance(args) => conformance::run(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     ExitCode::from(exit_code(outcome))
 }

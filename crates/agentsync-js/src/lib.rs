@@ -56,4 +56,10 @@ pub use error::{JsError, ScriptError};
 pub use host::{Host, HostBuilder, HostHandle, Stream};
 pub use sab::live_buffers;
 
+/// The MIME type a web server gives a file, by its extension (`application/wasm` for `.wasm`,
+/// `text/javascript` for `.js`…): what `fetch` reports here, and what `agentsync serve` sends.
+pub fn mime_type(path: &std::path::Path) -> &'static str {
+    agent::resource::mime_type(path)
+}
+
 pub(crate) use agent::Options;
