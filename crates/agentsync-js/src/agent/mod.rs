@@ -28,12 +28,14 @@ use crate::error::{JsError, ScriptError};
 use timers::Timers;
 
 mod common;
+mod compiled;
 mod extension;
 mod options;
 pub(crate) mod resource;
 pub(crate) mod timers;
 mod waits;
 
+pub(crate) use compiled::Compiled;
 pub(crate) use extension::{Extension, Setup};
 pub use options::Stream;
 pub(crate) use options::{standard_streams, Options, Output, Sink};
@@ -388,12 +390,9 @@ impl Agent {
                     error
                 })?;
             }
-            let prelude: Function = ctx
-                .eval_with_options(
-                    include_str!("../prelude.js"),
-                    self::options("<agentsync prelude>"),
-                )
-                .map_err(catch)?;
+            static PRELUDE: Compiled =
+                Compiled::new("<agentsync prelude>", include_str!("../prelude.js"));
+            let prelude: Function = PRELUDE.eval(&ctx).map_err(catch)?;
             let deliver: Function = prelude.call((host, is_main)).map_err(catch)?;
             let getters: [Function; 2] = [
                 ctx.eval(INTRINSIC_BYTE_LENGTH).map_err(catch)?,

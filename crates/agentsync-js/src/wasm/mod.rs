@@ -68,9 +68,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Resu
     global::natives(ctx, &native)?;
     table::natives(ctx, &native)?;
     instance::natives(ctx, &native)?;
-    let setup: Function = ctx.eval_with_options(
-        include_str!("../wasm.js"),
-        crate::agent::options("<agentsync wasm>"),
-    )?;
+    static WASM_JS: crate::agent::Compiled =
+        crate::agent::Compiled::new("<agentsync wasm>", include_str!("../wasm.js"));
+    let setup: Function = WASM_JS.eval(ctx)?;
     setup.call::<_, ()>((native, host.clone()))
 }

@@ -70,8 +70,9 @@ fn install(ctx: &Ctx<'_>, is_main: bool) -> rquickjs::Result<()> {
             std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
         })?,
     )?;
-    let web: Function =
-        ctx.eval_with_options(include_str!("web.js"), agent::options("<agentsync web>"))?;
+    static WEB_JS: agent::Compiled =
+        agent::Compiled::new("<agentsync web>", include_str!("web.js"));
+    let web: Function = WEB_JS.eval(ctx)?;
     web.call((natives, is_main))
 }
 
