@@ -51,6 +51,7 @@
     };
     onExit.agentsyncHook = true;
     object.onExit = onExit;
+    if (object.arguments === undefined) object.arguments = config.args.slice();
   };
   Object.defineProperty(self, 'Module', {
     get() { return moduleObject; },

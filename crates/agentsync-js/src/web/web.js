@@ -733,8 +733,9 @@
     // Emscripten's `Module` object, as a page that embeds a program configures it: its
     // `onExit(status)` (which Emscripten calls when a program built with -sEXIT_RUNTIME
     // exits, or returns from main) ends the run with that status, after any `onExit` the
-    // script set itself. The global starts undefined; whatever object is assigned to it gets
-    // the hook.
+    // script set itself; and its `arguments` (main's argv) are the script's arguments,
+    // `agentsync.args`, unless the script set them. The global starts undefined; whatever
+    // object is assigned to it gets the hook.
     const HOOKED = Symbol('agentsync exit hook');
     let moduleObject;
     const hookExit = (object) => {
@@ -750,6 +751,10 @@
       };
       onExit[HOOKED] = true;
       object.onExit = onExit;
+      const namespace = global.agentsync;
+      if (object.arguments === undefined && namespace && Array.isArray(namespace.args)) {
+        object.arguments = namespace.args.slice();
+      }
     };
     Object.defineProperty(global, 'Module', {
       get() { return moduleObject; },
