@@ -22,6 +22,9 @@ use crate::sab;
 /// ```
 pub struct Message {
     payload: Payload,
+    /// Message ports in its transfer list (see `agent::ports`): claimed by the agent that
+    /// receives it, closed if it is never delivered.
+    ports: Vec<u64>,
 }
 
 enum Payload {
@@ -58,6 +61,7 @@ impl Message {
     pub fn text(text: impl Into<String>) -> Self {
         Message {
             payload: Payload::Text(text.into()),
+            ports: Vec::new(),
         }
     }
 
@@ -65,6 +69,7 @@ impl Message {
     pub fn number(number: f64) -> Self {
         Message {
             payload: Payload::Number(number),
+            ports: Vec::new(),
         }
     }
 
@@ -72,12 +77,29 @@ impl Message {
     pub fn shared_memory(memory: &Arc<SharedMemory>) -> Self {
         Message {
             payload: Payload::Memory(memory.clone()),
+            ports: Vec::new(),
         }
+    }
+}
+
+impl Message {
+    /// Carries `ports` (already detached from the sending agent) with the message.
+    pub(crate) fn with_ports(mut self, ports: Vec<u64>) -> Message {
+        self.ports = ports;
+        self
+    }
+
+    /// The ports it carries, taken by the agent that receives it.
+    pub(crate) fn take_ports(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.ports)
     }
 }
 
 impl Drop for Message {
     fn drop(&mut self) {
+        for port in self.ports.drain(..) {
+            crate::agent::ports::close(port);
+        }
         if let Payload::Serialized { buffers, .. } = &self.payload {
             for &base in buffers {
                 sab::release(base as *const u8);
@@ -130,6 +152,7 @@ pub(crate) fn serialize(ctx: &Ctx<'_>, value: &Value<'_>) -> rquickjs::Result<Me
     }
     Ok(Message {
         payload: Payload::Serialized { bytes, buffers },
+        ports: Vec::new(),
     })
 }
 

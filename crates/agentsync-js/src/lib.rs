@@ -56,6 +56,12 @@ pub use error::{JsError, ScriptError};
 pub use host::{Host, HostBuilder, HostHandle, Stream};
 pub use sab::live_buffers;
 
+/// How many message ports (`MessageChannel` ends, `BroadcastChannel` members) are open in the
+/// process: every one is closed when its agent ends, so after a run this is 0.
+pub fn open_ports() -> usize {
+    agent::ports::open_count()
+}
+
 /// The MIME type a web server gives a file, by its extension (`application/wasm` for `.wasm`,
 /// `text/javascript` for `.js`…): what `fetch` reports here, and what `agentsync serve` sends.
 pub fn mime_type(path: &std::path::Path) -> &'static str {

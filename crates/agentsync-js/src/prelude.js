@@ -106,7 +106,9 @@
   };
   const ownKeys = (v) => Object.keys(v);
 
-  function encodeClone(root) {
+  // `ports`: the MessagePorts of the transfer list, in order; a port met in the value is
+  // written as its index there (and must be in it).
+  function encodeClone(root, ports = []) {
     if (typeof root === 'symbol') throw cannotClone('a Symbol');
     if (typeof root === 'function') throw cannotClone('a function');
     // Fast paths for what workers post most: primitives and buffers go as they are.
@@ -138,6 +140,14 @@
       const at = index.get(value);
       if (isLeafBuffer(value) || wasmLeaf(value)) {
         nodes[at] = ['X', value];
+        continue;
+      }
+      if (value instanceof MessagePort) {
+        const port = ports.indexOf(value);
+        if (port < 0) {
+          throw new DOMException('a MessagePort can only be posted in the transfer list', 'DataCloneError');
+        }
+        nodes[at] = ['T', port];
         continue;
       }
       const tag = toTag.call(value).slice(8, -1);
@@ -189,7 +199,8 @@
     return { [CLONE]: 1, nodes, top };
   }
 
-  function decodeClone(data) {
+  // `ports`: the MessagePort objects made for the transferred ports, in order.
+  function decodeClone(data, ports = []) {
     if (typeof data !== 'object' || data === null || !Object.prototype.hasOwnProperty.call(data, CLONE)) {
       return data;
     }
@@ -204,6 +215,7 @@
     nodes.forEach((node, at) => {
       switch (node[0]) {
         case 'X': out[at] = node[1]; break;
+        case 'T': out[at] = ports[node[1]]; break;
         case 'A': out[at] = new Array(node[1]); break;
         case 'O': out[at] = {}; break;
         case 'P': out[at] = Object(node[1]); break;
@@ -247,24 +259,179 @@
     return value(top);
   }
 
+  // The transfer list of postMessage(value, transfer) / postMessage(value, { transfer }) /
+  // structuredClone(value, { transfer }): MessagePorts and ArrayBuffers, each once.
+  function transferList(options) {
+    if (options === undefined || options === null) return [];
+    const list = Array.isArray(options) ? options : options.transfer;
+    if (list === undefined) return [];
+    if (typeof list !== 'object' || list === null || typeof list[Symbol.iterator] !== 'function') {
+      throw new TypeError('the transfer list is not a sequence');
+    }
+    const items = [...list];
+    items.forEach((item, at) => {
+      if (items.indexOf(item) !== at) throw new DOMException('an object is twice in the transfer list', 'DataCloneError');
+      if (item instanceof MessagePort) {
+        if (MessagePort.isDetached(item)) throw new DOMException('a MessagePort in the transfer list was already transferred', 'DataCloneError');
+      } else if (item instanceof ArrayBuffer) {
+        if (item.detached) throw new DOMException('an ArrayBuffer in the transfer list is detached', 'DataCloneError');
+      } else {
+        throw new DOMException('only MessagePorts and ArrayBuffers can be transferred', 'DataCloneError');
+      }
+    });
+    return items;
+  }
+
   // Serializes (errors in getters propagate as thrown; what cannot be cloned is a
-  // DataCloneError), then hands the encoding to `action`; the native step's TypeErrors are
-  // DataCloneErrors too.
-  function cloning(value, action) {
-    const encoded = encodeClone(value);
+  // DataCloneError), then hands the encoding and the transferred ports' ids to `action`; the
+  // native step's TypeErrors are DataCloneErrors too. Once it succeeded, the transferred
+  // ArrayBuffers are detached and the ports belong to the receiver.
+  function cloning(value, action, options) {
+    const transfer = transferList(options);
+    const ports = transfer.filter((item) => item instanceof MessagePort);
+    const encoded = encodeClone(value, ports);
+    let result;
     try {
-      return action(encoded);
+      result = action(encoded, ports.map((port) => MessagePort.idOf(port)));
     } catch (error) {
       if (error instanceof TypeError) throw new DOMException(error.message, 'DataCloneError');
       throw error;
     }
+    for (const item of transfer) {
+      if (item instanceof ArrayBuffer) item.transfer();
+      else MessagePort.detach(item);
+    }
+    return result;
   }
-  define(global, 'structuredClone', function structuredClone(value) {
+  define(global, 'structuredClone', function structuredClone(value, options) {
     if (arguments.length === 0) {
       throw new TypeError("structuredClone: 1 argument required, but only 0 present");
     }
-    return decodeClone(cloning(value, (encoded) => host.structuredClone(encoded)));
+    let moved = [];
+    const copy = cloning(value, (encoded, ports) => {
+      moved = ports;
+      return host.structuredClone(encoded);
+    }, options);
+    // The ports move to new objects of this same agent.
+    return decodeClone(copy, moved.map((id) => MessagePort.adopt(id)));
   });
+
+  // Message ports: both ends of a MessageChannel, and BroadcastChannel members, are ids of the
+  // host's port registry; messages to them arrive as 'port' events (see `deliver`).
+  const portObjects = new Map();
+  let selfListening = 0;
+  let portsListening = 0;
+  const updateListening = () => { if (!isMain) host.listening(selfListening + portsListening > 0); };
+
+  class MessagePort {
+    #id;
+    #detached = false;
+    #started = false;
+    #queue = [];
+    #dispatch;
+    #listening = false;
+    constructor(key, id) {
+      if (key !== CLONE) throw new TypeError('Illegal constructor');
+      this.#id = id;
+      this.#dispatch = makeTarget(this, (count) => {
+        const listening = count > 0 && !this.#detached;
+        if (listening !== this.#listening) {
+          portsListening += listening ? 1 : -1;
+          this.#listening = listening;
+          updateListening();
+        }
+        // Setting onmessage starts the port, as the standard says.
+        if (this.onmessage) this.start();
+      });
+      portObjects.set(id, this);
+    }
+    static idOf(port) {
+      if (port.#detached) throw new DOMException('the MessagePort was already transferred', 'DataCloneError');
+      return port.#id;
+    }
+    static isDetached(port) { return port.#detached; }
+    static detach(port) {
+      port.#detached = true;
+      if (port.#listening) { portsListening -= 1; port.#listening = false; updateListening(); }
+      if (portObjects.get(port.#id) === port) portObjects.delete(port.#id);
+    }
+    static adopt(id) { return new MessagePort(CLONE, id); }
+    static receive(port, event) {
+      if (port.#started) port.#dispatch(event);
+      else port.#queue.push(event);
+    }
+    postMessage(value, options) {
+      if (this.#detached) return;
+      const transfer = transferList(options);
+      if (transfer.includes(this)) throw new DOMException('a MessagePort cannot transfer itself', 'DataCloneError');
+      cloning(value, (encoded, ports) => host.portPost(this.#id, encoded, ports), options);
+    }
+    start() {
+      if (this.#started || this.#detached) return;
+      this.#started = true;
+      const queued = this.#queue;
+      this.#queue = [];
+      for (const event of queued) this.#dispatch(event);
+    }
+    close() {
+      if (this.#detached) return;
+      host.portClose(this.#id);
+      MessagePort.detach(this);
+    }
+    get [Symbol.toStringTag]() { return 'MessagePort'; }
+  }
+  define(global, 'MessagePort', MessagePort);
+
+  class MessageChannel {
+    #port1;
+    #port2;
+    constructor() {
+      const [a, b] = host.portPair();
+      this.#port1 = new MessagePort(CLONE, a);
+      this.#port2 = new MessagePort(CLONE, b);
+    }
+    get port1() { return this.#port1; }
+    get port2() { return this.#port2; }
+    get [Symbol.toStringTag]() { return 'MessageChannel'; }
+  }
+  define(global, 'MessageChannel', MessageChannel);
+
+  class BroadcastChannel {
+    #id;
+    #name;
+    #closed = false;
+    #dispatch;
+    #listening = false;
+    constructor(name) {
+      if (arguments.length === 0) throw new TypeError('BroadcastChannel constructor: 1 argument required, but only 0 present');
+      this.#name = `${name}`;
+      this.#id = host.broadcastOpen(this.#name);
+      this.#dispatch = makeTarget(this, (count) => {
+        const listening = count > 0 && !this.#closed;
+        if (listening !== this.#listening) {
+          portsListening += listening ? 1 : -1;
+          this.#listening = listening;
+          updateListening();
+        }
+      });
+      portObjects.set(this.#id, this);
+    }
+    static receive(channel, event) { if (!channel.#closed) channel.#dispatch(event); }
+    get name() { return this.#name; }
+    postMessage(value) {
+      if (this.#closed) throw new DOMException('BroadcastChannel: the channel is closed', 'InvalidStateError');
+      cloning(value, (encoded) => host.broadcastPost(this.#id, encoded));
+    }
+    close() {
+      if (this.#closed) return;
+      this.#closed = true;
+      host.portClose(this.#id);
+      portObjects.delete(this.#id);
+      if (this.#listening) { portsListening -= 1; this.#listening = false; updateListening(); }
+    }
+    get [Symbol.toStringTag]() { return 'BroadcastChannel'; }
+  }
+  define(global, 'BroadcastChannel', BroadcastChannel);
 
   // A growable SharedArrayBuffer has one length in every agent (ArrayBufferByteLength), but
   // QuickJS-ng keeps a length in each buffer object. `grow` also records the new length in the
@@ -326,8 +493,8 @@
       this.#id = host.spawn(source, kind, name);
       workers.set(this.#id, this);
     }
-    postMessage(value) {
-      cloning(value, (encoded) => host.post(this.#id, encoded));
+    postMessage(value, options) {
+      cloning(value, (encoded, ports) => host.post(this.#id, encoded, ports), options);
     }
     terminate() {
       host.terminate(this.#id);
@@ -342,9 +509,9 @@
   let dispatchSelf = null;
   if (!isMain) {
     define(global, 'self', global);
-    dispatchSelf = makeTarget(global, (listening) => host.listening(listening > 0));
-    define(global, 'postMessage', function postMessage(value) {
-      cloning(value, (encoded) => host.post(0, encoded));
+    dispatchSelf = makeTarget(global, (listening) => { selfListening = listening; updateListening(); });
+    define(global, 'postMessage', function postMessage(value, options) {
+      cloning(value, (encoded, ports) => host.post(0, encoded, ports), options);
     });
     define(global, 'close', function close() {
       host.close();
@@ -361,16 +528,27 @@
   }
 
   // kind: 'message' | 'error' | 'exit'; id: 0 for our parent (or the embedder), else a worker.
-  return function deliver(kind, id, data) {
-    if (kind === 'message') data = decodeClone(host.decode ? host.decode(data) : data);
+  return function deliver(kind, id, data, portIds = []) {
+    let ports = [];
+    if (kind === 'message' || kind === 'port') {
+      ports = portIds.map((portId) => new MessagePort(CLONE, portId));
+      data = decodeClone(host.decode ? host.decode(data) : data, ports);
+    }
+    if (kind === 'port') {
+      const target = portObjects.get(id);
+      const event = new MessageEvent('message', { data, ports });
+      if (target instanceof MessagePort) MessagePort.receive(target, event);
+      else if (target instanceof BroadcastChannel) BroadcastChannel.receive(target, event);
+      return true;
+    }
     if (id === 0) {
-      if (kind === 'message') dispatchSelf(new MessageEvent('message', { data }));
+      if (kind === 'message') dispatchSelf(new MessageEvent('message', { data, ports }));
       return true;
     }
     const worker = workers.get(id);
     if (!worker) return true;
     if (kind === 'message') {
-      Worker.deliver(worker, new MessageEvent('message', { data }));
+      Worker.deliver(worker, new MessageEvent('message', { data, ports }));
       return true;
     }
     if (kind === 'error') {

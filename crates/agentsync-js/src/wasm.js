@@ -587,7 +587,11 @@
     return restore(data.__agentsyncWasm);
   }
   const post = host.post;
-  host.post = (to, value) => post(to, encode(value));
+  host.post = (to, value, ports) => post(to, encode(value), ports);
+  const portPost = host.portPost;
+  host.portPost = (from, value, ports) => portPost(from, encode(value), ports);
+  const broadcastPost = host.broadcastPost;
+  host.broadcastPost = (from, value) => broadcastPost(from, encode(value));
   const clone = host.structuredClone;
   host.structuredClone = (value) => decode(clone(encode(value)));
   host.decode = decode;

@@ -8,7 +8,7 @@ use std::thread;
 
 use rquickjs::{Ctx, Exception, Function, Object, Value};
 
-use crate::agent::{directory_of, resource};
+use crate::agent::{directory_of, ports, resource};
 use crate::agent::{with_local, Agent, Child, Event, Extension, Local, Options, Signal};
 use crate::clone;
 use crate::error::{JsError, ScriptError};
@@ -45,9 +45,9 @@ fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Result<()> {
         "post",
         Function::new(
             ctx.clone(),
-            |ctx: Ctx<'js>, to: f64, value: Value<'js>| -> rquickjs::Result<()> {
-                let message = clone::serialize(&ctx, &value)?;
+            |ctx: Ctx<'js>, to: f64, value: Value<'js>, ports: Vec<f64>| -> rquickjs::Result<()> {
                 let local = local(&ctx)?;
+                let message = serialize_with_ports(&ctx, &local, &value, &ports)?;
                 let to = to as u64;
                 if to == 0 {
                     if let Some((parent, me)) = &local.parent {
@@ -97,6 +97,60 @@ fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Result<()> {
         )?,
     )?;
     host.set(
+        "portPair",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>| -> rquickjs::Result<Vec<f64>> {
+            let (a, b) = ports::pair(&local(&ctx)?.signal);
+            Ok(vec![a as f64, b as f64])
+        })?,
+    )?;
+    host.set(
+        "portPost",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>,
+             from: f64,
+             value: Value<'js>,
+             transfer: Vec<f64>|
+             -> rquickjs::Result<()> {
+                let local = local(&ctx)?;
+                let message = serialize_with_ports(&ctx, &local, &value, &transfer)?;
+                match ports::peer(from as u64) {
+                    Some(peer) => ports::send(peer, message),
+                    // An end whose other end closed: the message is dropped, as the HTML
+                    // standard says (and with it the ports it carried).
+                    None => drop(message),
+                }
+                Ok(())
+            },
+        )?,
+    )?;
+    host.set(
+        "portClose",
+        Function::new(ctx.clone(), |id: f64| ports::close(id as u64))?,
+    )?;
+    host.set(
+        "broadcastOpen",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, name: String| -> rquickjs::Result<f64> {
+                Ok(ports::join_broadcast(&local(&ctx)?.signal, name) as f64)
+            },
+        )?,
+    )?;
+    host.set(
+        "broadcastPost",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, from: f64, value: Value<'js>| -> rquickjs::Result<()> {
+                // Each member gets its own copy, in the order they joined.
+                for member in ports::broadcast_targets(from as u64) {
+                    ports::send(member, clone::serialize(&ctx, &value)?);
+                }
+                Ok(())
+            },
+        )?,
+    )?;
+    host.set(
         "structuredClone",
         Function::new(ctx.clone(), |ctx: Ctx<'js>, value: Value<'js>| {
             let message = clone::serialize(&ctx, &value)?;
@@ -104,6 +158,31 @@ fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Result<()> {
         })?,
     )?;
     Ok(())
+}
+
+/// Serializes `value` and takes the transferred ports `transfer` out of this agent into the
+/// message; a port that is not this agent's is a `TypeError` (the caller's DataCloneError).
+fn serialize_with_ports(
+    ctx: &Ctx<'_>,
+    local: &Local,
+    value: &Value<'_>,
+    transfer: &[f64],
+) -> rquickjs::Result<clone::Message> {
+    let message = clone::serialize(ctx, value)?;
+    let mut taken = Vec::with_capacity(transfer.len());
+    for id in transfer.iter().map(|id| *id as u64) {
+        if !ports::detach(&local.signal, id) {
+            for port in &taken {
+                ports::claim(&local.signal, *port);
+            }
+            return Err(Exception::throw_type(
+                ctx,
+                "a MessagePort in the transfer list is closed or not this agent's",
+            ));
+        }
+        taken.push(id);
+    }
+    Ok(message.with_ports(taken))
 }
 
 /// How a worker's specifier is read: a classic script (`new Worker(url)`), a module script

@@ -31,6 +31,7 @@ mod common;
 mod compiled;
 mod extension;
 mod options;
+pub(crate) mod ports;
 pub(crate) mod resource;
 pub(crate) mod timers;
 mod waits;
@@ -61,6 +62,8 @@ pub(crate) enum Event {
     WorkerError { id: u64, error: ScriptError },
     /// Worker `id` has ended.
     WorkerExit { id: u64 },
+    /// A message to the agent's message port `port` (see [`ports`]).
+    PortMessage { port: u64, message: Message },
 }
 
 /// The part of an agent other threads can reach.
@@ -665,21 +668,46 @@ impl Agent {
         );
     }
 
+    /// Delivers a message (`kind` "message" from worker or parent `from`, or "port" to port
+    /// `from`), claiming the ports it carries for this agent.
+    fn deliver_message(
+        &self,
+        deliver: &Persistent<Function<'static>>,
+        kind: &str,
+        from: u64,
+        mut message: Message,
+    ) -> Result<(), JsError> {
+        let ports = message.take_ports();
+        for port in &ports {
+            ports::claim(&self.local.signal, *port);
+        }
+        self.context.with(|ctx| {
+            let deliver = deliver
+                .clone()
+                .restore(&ctx)
+                .map_err(|_| self.uncaught(&ctx))?;
+            let data =
+                crate::clone::deserialize(&ctx, &message).map_err(|_| self.uncaught(&ctx))?;
+            drop(message);
+            let ports: Vec<f64> = ports.iter().map(|p| *p as f64).collect();
+            deliver
+                .call::<_, bool>((kind, from as f64, data, ports))
+                .map(drop)
+                .map_err(|_| self.uncaught(&ctx))
+        })
+    }
+
     fn dispatch(&self, event: Event) -> Result<(), JsError> {
         let Some(deliver) = self.deliver.clone() else {
             return Ok(());
         };
         match event {
-            Event::Message { from, message } => self.context.with(|ctx| {
-                let deliver = deliver.restore(&ctx).map_err(|_| self.uncaught(&ctx))?;
-                let data =
-                    crate::clone::deserialize(&ctx, &message).map_err(|_| self.uncaught(&ctx))?;
-                drop(message);
-                deliver
-                    .call::<_, bool>(("message", from as f64, data))
-                    .map(drop)
-                    .map_err(|_| self.uncaught(&ctx))
-            }),
+            Event::Message { from, message } => {
+                self.deliver_message(&deliver, "message", from, message)
+            }
+            Event::PortMessage { port, message } => {
+                self.deliver_message(&deliver, "port", port, message)
+            }
             Event::WorkerError { id, error } => {
                 if let Some(io) = self.local.options.output.take_error() {
                     return Err(JsError::Output(io));
