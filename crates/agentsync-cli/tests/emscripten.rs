@@ -140,3 +140,16 @@ fn a_build_without_exit_runtime_ends_when_its_pool_is_idle() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(text(&output.stdout), "counter = 80000 (expected 80000)\n");
 }
+
+#[test]
+fn main_gets_the_scripts_arguments_as_argv() {
+    // bench/emscripten/mutex.c reads THREADS and N from argv: Module.arguments is
+    // agentsync.args, as node gives the node build its command line.
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../bench/emscripten/mutex_web.js")
+        .display()
+        .to_string();
+    let output = agentsync_js(&[&script, "--", "3", "1000"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "counter = 3000\n");
+}

@@ -56,6 +56,8 @@ const TREE: &[(&str, &[u8])] = &[
     embed!("wasm_guest_pingpong.js"),
     embed!("polyfill.js"),
     embed!("floor.js"),
+    embed!("agents_blocked.js"),
+    embed!("workers/blocked-worker.js"),
     embed!("workers/pingpong-worker.js"),
     embed!("workers/parking_lock-worker.js"),
     embed!("workers/wasm-pingpong-worker.js"),
@@ -133,6 +135,8 @@ struct Script {
     count: (usize, usize),
     /// COUNT with `--polyfill` (full, quick), for the scripts that take it.
     polyfill: Option<(usize, usize)>,
+    /// Arguments after COUNT, for the scripts that measure more than one thing.
+    flags: &'static [&'static str],
 }
 
 impl Script {
@@ -146,6 +150,7 @@ impl Script {
 
     fn args(&self, config: &Config, polyfill: bool) -> Vec<String> {
         let mut args = vec![self.count(config, polyfill).to_string()];
+        args.extend(self.flags.iter().map(|f| f.to_string()));
         if polyfill {
             args.push("--polyfill".into());
         }
@@ -157,41 +162,61 @@ const CREATE: Script = Script {
     file: "wait_async_create.js",
     count: (100_000, 10_000),
     polyfill: None,
+    flags: &[],
 };
 const NOTIFY: Script = Script {
     file: "wait_async_notify.js",
     count: (100_000, 10_000),
     polyfill: Some((32, 8)),
+    flags: &[],
 };
 const BYTES: Script = Script {
     file: "wait_async_bytes.js",
     count: (100_000, 20_000),
     polyfill: None,
+    flags: &[],
 };
 const WORKER_PINGPONG: Script = Script {
     file: "worker_pingpong.js",
     count: (20_000, 2_000),
     polyfill: None,
+    flags: &[],
 };
 const MAIN_WORKER_PINGPONG: Script = Script {
     file: "main_worker_pingpong.js",
     count: (20_000, 2_000),
     polyfill: Some((5_000, 500)),
+    flags: &[],
 };
 const WASM_MAIN_GUEST_PINGPONG: Script = Script {
     file: "wasm_main_guest_pingpong.js",
     count: (20_000, 2_000),
     polyfill: None,
+    flags: &[],
 };
 const WASM_GUEST_PINGPONG: Script = Script {
     file: "wasm_guest_pingpong.js",
     count: (20_000, 2_000),
     polyfill: None,
+    flags: &[],
+};
+const AGENTS_BYTES: Script = Script {
+    file: "agents_blocked.js",
+    count: (200, 50),
+    polyfill: None,
+    flags: &["--bytes"],
+};
+const AGENTS_START: Script = Script {
+    file: "agents_blocked.js",
+    count: (200, 50),
+    polyfill: None,
+    flags: &["--time"],
 };
 const PARKING_LOCK: Script = Script {
     file: "parking_lock_2w.js",
     count: (200_000, 20_000),
     polyfill: None,
+    flags: &[],
 };
 
 /// What one run of a script on our host printed.
@@ -447,6 +472,35 @@ pub(super) const SCENARIOS: &[Scenario] = &[
             )
         },
         impls: js_impls!(PARKING_LOCK),
+    },
+];
+
+/// The agents-scale scenarios: what many blocked workers cost (no target: a regression shows
+/// in the table).
+pub(super) const AGENT_SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "js_agents_bytes",
+        unit: "MiB/100 workers",
+        what: |config| {
+            format!(
+                "JS: resident-set growth of {} workers each blocked in Atomics.wait (bench/js/{})",
+                AGENTS_BYTES.count(config, false),
+                AGENTS_BYTES.file
+            )
+        },
+        impls: js_impls!(AGENTS_BYTES),
+    },
+    Scenario {
+        name: "js_agents_start",
+        unit: "s/100 workers",
+        what: |config| {
+            format!(
+                "JS: time to start {} workers until each is in Atomics.wait (bench/js/{})",
+                AGENTS_START.count(config, false),
+                AGENTS_START.file
+            )
+        },
+        impls: js_impls!(AGENTS_START),
     },
 ];
 

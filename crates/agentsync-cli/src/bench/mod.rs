@@ -5,6 +5,7 @@
 //! several rounds; the median of the rounds is reported, with agentsync's ratio to each peer.
 //! All units are "lower is better".
 
+mod emscripten;
 mod js;
 mod locks;
 mod node;
@@ -147,6 +148,8 @@ pub fn scenarios() -> Vec<Scenario> {
     all.extend_from_slice(wasm::SCENARIOS);
     all.extend_from_slice(wasi::SCENARIOS);
     all.extend_from_slice(js::SCENARIOS);
+    all.extend_from_slice(js::AGENT_SCENARIOS);
+    all.extend_from_slice(emscripten::SCENARIOS);
     all
 }
 
@@ -171,6 +174,7 @@ pub fn target(scenario: &str) -> Option<Target> {
         .iter()
         .chain(js::TARGETS)
         .chain(wasi::TARGETS)
+        .chain(emscripten::TARGETS)
         .find(|(name, _)| *name == scenario)
         .map(|(_, target)| *target)
 }
