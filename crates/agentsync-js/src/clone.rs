@@ -22,9 +22,10 @@ use crate::sab;
 /// ```
 pub struct Message {
     payload: Payload,
-    /// Message ports in its transfer list (see `agent::ports`): claimed by the agent that
-    /// receives it, closed if it is never delivered.
+    /// Message ports in its transfer list: claimed by the agent that receives it, closed (by
+    /// the port registry's `close`, given with them) if it is never delivered.
     ports: Vec<u64>,
+    close_port: Option<fn(u64)>,
 }
 
 enum Payload {
@@ -62,6 +63,7 @@ impl Message {
         Message {
             payload: Payload::Text(text.into()),
             ports: Vec::new(),
+            close_port: None,
         }
     }
 
@@ -70,6 +72,7 @@ impl Message {
         Message {
             payload: Payload::Number(number),
             ports: Vec::new(),
+            close_port: None,
         }
     }
 
@@ -78,14 +81,17 @@ impl Message {
         Message {
             payload: Payload::Memory(memory.clone()),
             ports: Vec::new(),
+            close_port: None,
         }
     }
 }
 
 impl Message {
-    /// Carries `ports` (already detached from the sending agent) with the message.
-    pub(crate) fn with_ports(mut self, ports: Vec<u64>) -> Message {
+    /// Carries `ports` (already detached from the sending agent) with the message; `close`
+    /// closes one that is never delivered.
+    pub(crate) fn with_ports(mut self, ports: Vec<u64>, close: fn(u64)) -> Message {
         self.ports = ports;
+        self.close_port = Some(close);
         self
     }
 
@@ -97,8 +103,10 @@ impl Message {
 
 impl Drop for Message {
     fn drop(&mut self) {
-        for port in self.ports.drain(..) {
-            crate::agent::ports::close(port);
+        if let Some(close) = self.close_port {
+            for port in self.ports.drain(..) {
+                close(port);
+            }
         }
         if let Payload::Serialized { buffers, .. } = &self.payload {
             for &base in buffers {
@@ -153,6 +161,7 @@ pub(crate) fn serialize(ctx: &Ctx<'_>, value: &Value<'_>) -> rquickjs::Result<Me
     Ok(Message {
         payload: Payload::Serialized { bytes, buffers },
         ports: Vec::new(),
+        close_port: None,
     })
 }
 

@@ -182,7 +182,7 @@ fn serialize_with_ports(
         }
         taken.push(id);
     }
-    Ok(message.with_ports(taken))
+    Ok(message.with_ports(taken, ports::close))
 }
 
 /// How a worker's specifier is read: a classic script (`new Worker(url)`), a module script
