@@ -106,13 +106,33 @@
   };
   const ownKeys = (v) => Object.keys(v);
 
+  // A plain object whose own properties are all enumerable data properties holding
+  // primitives (not symbols) or buffers, with no symbol keys.
+  function flatRecord(value) {
+    if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+    if (Object.getOwnPropertySymbols(value).length !== 0) return false;
+    const descriptors = Object.getOwnPropertyDescriptors(value);
+    for (const key in descriptors) {
+      const descriptor = descriptors[key];
+      if (!descriptor.enumerable || !('value' in descriptor)) return false;
+      const item = descriptor.value;
+      const type = typeof item;
+      if (type === 'symbol' || type === 'function') return false;
+      if (type === 'object' && item !== null && !isLeafBuffer(item)) return false;
+    }
+    return true;
+  }
+
   // `ports`: the MessagePorts of the transfer list, in order; a port met in the value is
   // written as its index there (and must be in it).
   function encodeClone(root, ports = []) {
     if (typeof root === 'symbol') throw cannotClone('a Symbol');
     if (typeof root === 'function') throw cannotClone('a function');
-    // Fast paths for what workers post most: primitives and buffers go as they are.
+    // Fast paths for what workers post most: primitives and buffers go as they are, and so
+    // does a plain object of primitives and buffers (Emscripten's `{ cmd: 'run', … }`), which
+    // the engine's serializer carries the same way (no symbol keys, no holes, no nesting).
     if (typeof root !== 'object' || root === null || isLeafBuffer(root)) return root;
+    if (flatRecord(root)) return root;
     const nodes = [];
     const index = new Map();
     const work = [];
