@@ -229,7 +229,7 @@ pub(crate) struct Local {
     pub(crate) children: RefCell<HashMap<u64, Child>>,
     /// `close()` was called.
     pub(crate) closing: Cell<bool>,
-    /// The program asked the host to end the run with this status (see [`Agent::exit`]).
+    /// The program asked the host to end the run with this status (see [`exit`]).
     exit_status: Cell<Option<i32>>,
     /// A worker has a message handler (it keeps the worker alive).
     pub(crate) listening: Cell<bool>,
