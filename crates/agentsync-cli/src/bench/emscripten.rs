@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::report::Target;
-use super::{Config, Impl, Outcome, Sample, Scenario, AGENTSYNC};
+use super::{arguments, printed_figure, Config, Impl, Outcome, Sample, Scenario, AGENTSYNC};
 
 /// Embeds `bench/emscripten/$name` for both builds: the script, its module and its worker.
 macro_rules! program {
@@ -184,15 +184,6 @@ fn high_water_mark(pid: i32) -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// The number after `label` in the program's stderr.
-fn reported(ran: &Ran, label: &str) -> Result<f64, String> {
-    ran.stderr
-        .lines()
-        .find_map(|l| l.strip_prefix(label))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .ok_or_else(|| format!("printed no {label:?} line (stderr: {:?})", ran.stderr))
-}
-
 /// A run's outcome from `figure`; node's failures skip it, with the reason.
 fn outcome(
     runner: Runner,
@@ -228,31 +219,27 @@ fn outcome(
     )))
 }
 
-fn strings(args: &[usize]) -> Vec<String> {
-    args.iter().map(ToString::to_string).collect()
-}
-
 fn mutex(runner: Runner, config: &Config) -> Result<Outcome, String> {
     let n = config.pick(100_000, 10_000);
-    let ran = run(&MUTEX, runner, &strings(&[4, n]));
+    let ran = run(&MUTEX, runner, &arguments(&[4, n]));
     outcome(runner, ran, &format!("counter = {}\n", 4 * n), |r| {
-        reported(r, "ns per lock/unlock:")
+        printed_figure(&r.stderr, "ns per lock/unlock:")
     })
 }
 
 fn condvar(runner: Runner, config: &Config) -> Result<Outcome, String> {
     let rounds = config.pick(20_000, 2_000);
-    let ran = run(&CONDVAR, runner, &strings(&[rounds]));
+    let ran = run(&CONDVAR, runner, &arguments(&[rounds]));
     outcome(runner, ran, &format!("handoffs = {}\n", 2 * rounds), |r| {
-        reported(r, "ns per round trip:")
+        printed_figure(&r.stderr, "ns per round trip:")
     })
 }
 
 fn spawn(runner: Runner, config: &Config) -> Result<Outcome, String> {
     let count = config.pick(500, 50);
-    let ran = run(&SPAWN, runner, &strings(&[count]));
+    let ran = run(&SPAWN, runner, &arguments(&[count]));
     outcome(runner, ran, &format!("joined = {count}\n"), |r| {
-        reported(r, "ns per spawn+join:")
+        printed_figure(&r.stderr, "ns per spawn+join:")
     })
 }
 
@@ -272,12 +259,12 @@ fn expected_sum(mib: usize) -> u64 {
 
 fn sum(runner: Runner, config: &Config) -> Result<Outcome, String> {
     let mib = config.pick(64, 16);
-    let ran = run(&SUM, runner, &strings(&[mib, 4]));
+    let ran = run(&SUM, runner, &arguments(&[mib, 4]));
     outcome(
         runner,
         ran,
         &format!("sum = {}\n", expected_sum(mib)),
-        |r| reported(r, "ms for the parallel sum:"),
+        |r| printed_figure(&r.stderr, "ms for the parallel sum:"),
     )
 }
 

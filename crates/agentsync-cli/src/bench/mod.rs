@@ -134,6 +134,21 @@ pub struct Scenario {
 /// `waiters` and `node` read, so it lives here rather than in either).
 pub(crate) const NATIVE_WAITERS: usize = 100_000;
 
+/// The number a benchmark program printed after `label` on a line of its stderr (the WASI and
+/// Emscripten programs measure themselves and print their figure there).
+pub(crate) fn printed_figure(stderr: &str, label: &str) -> Result<f64, String> {
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix(label))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .ok_or_else(|| format!("printed no {label:?} line (stderr: {stderr:?})"))
+}
+
+/// Counts as a program's arguments.
+pub(crate) fn arguments(counts: &[usize]) -> Vec<String> {
+    counts.iter().map(ToString::to_string).collect()
+}
+
 /// The name agentsync's own implementation carries in every scenario.
 pub const AGENTSYNC: &str = "agentsync";
 

@@ -14,7 +14,9 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Config, Impl, Outcome, Sample, Scenario, Target, AGENTSYNC};
+use super::{
+    arguments, printed_figure, Config, Impl, Outcome, Sample, Scenario, Target, AGENTSYNC,
+};
 use crate::temp::TempFile;
 
 use crate::wasi_programs::{CONDVAR_RING, FUTEX_GATE, IDLE_THREADS, MUTEX_COUNTER, SPAWN_JOIN};
@@ -107,15 +109,6 @@ fn run(runtime: Runtime, bytes: &[u8], args: &[String]) -> Result<Ran, String> {
     })
 }
 
-/// The number after `label` in the program's stderr.
-fn reported(ran: &Ran, label: &str) -> Result<f64, String> {
-    ran.stderr
-        .lines()
-        .find_map(|l| l.strip_prefix(label))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .ok_or_else(|| format!("printed no {label:?} line (stderr: {:?})", ran.stderr))
-}
-
 /// One round: run the program, check its stdout, take its own figure (divided by `per`).
 fn measure(
     runtime: Runtime,
@@ -143,21 +136,18 @@ fn measure(
             ran.stdout
         ));
     }
-    let value = reported(&ran, label).map_err(|e| format!("{}: {e}", runtime.name()))?;
+    let value =
+        printed_figure(&ran.stderr, label).map_err(|e| format!("{}: {e}", runtime.name()))?;
     Ok(Outcome::Measured(Sample::noted(
         value / per,
         format!("whole run {:.0} ms", ran.wall.as_secs_f64() * 1e3),
     )))
 }
 
-fn strings(args: &[usize]) -> Vec<String> {
-    args.iter().map(ToString::to_string).collect()
-}
-
 fn spawn_join(runtime: Runtime, config: &Config) -> Result<Outcome, String> {
     let count = config.pick(200, 40);
     let expected = format!("joined = {count}\n");
-    let args = strings(&[count]);
+    let args = arguments(&[count]);
     measure(
         runtime,
         SPAWN_JOIN,
@@ -171,7 +161,7 @@ fn spawn_join(runtime: Runtime, config: &Config) -> Result<Outcome, String> {
 fn mutex(runtime: Runtime, config: &Config) -> Result<Outcome, String> {
     let n = config.pick(50_000, 5_000);
     let expected = format!("counter = {}\n", 4 * n);
-    let args = strings(&[4, n]);
+    let args = arguments(&[4, n]);
     measure(
         runtime,
         MUTEX_COUNTER,
@@ -185,13 +175,13 @@ fn mutex(runtime: Runtime, config: &Config) -> Result<Outcome, String> {
 fn condvar(runtime: Runtime, config: &Config) -> Result<Outcome, String> {
     let rounds = config.pick(5_000, 500);
     let expected = format!("hops = {}\n", 2 * rounds);
-    let args = strings(&[2, rounds]);
+    let args = arguments(&[2, rounds]);
     // Two hops make a round trip.
     measure(runtime, CONDVAR_RING, &args, &expected, "ns per hop:", 0.5)
 }
 
 fn gate(runtime: Runtime, _config: &Config) -> Result<Outcome, String> {
-    let args = strings(&[64]);
+    let args = arguments(&[64]);
     let label = "ns from opening until all joined:";
     measure(runtime, FUTEX_GATE, &args, "passed = 64\n", label, 1.0)
 }
@@ -221,7 +211,7 @@ fn idle_memory(runtime: Runtime, _config: &Config) -> Result<Outcome, String> {
 fn resident_while_idle(runtime: Runtime, threads: usize) -> Result<u64, String> {
     let program = program_file(IDLE_THREADS)?;
     let mut child = runtime
-        .command(program.path(), &strings(&[threads]))?
+        .command(program.path(), &arguments(&[threads]))?
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
