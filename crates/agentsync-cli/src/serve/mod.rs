@@ -338,24 +338,18 @@ fn file_of(state: &State, path: &str) -> Option<PathBuf> {
 
 /// `%XX` decoding of one path segment; `None` if the result is not UTF-8.
 fn percent_decode(segment: &str) -> Option<String> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
-                out.push((hex(h)? * 16 + hex(l)?) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
+
+/// What a file name keeps unescaped in the runner page's `src` (RFC 3986's unreserved).
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// The script a runner page stands for: `x.js.agentsync.html` → `x.js`.
 fn path_strip_runner(file: &Path) -> Option<PathBuf> {
@@ -370,15 +364,7 @@ fn runner_page(script: &Path) -> Response {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let src: String = name
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
+    let src = percent_encoding::utf8_percent_encode(&name, UNRESERVED).to_string();
     let page = format!(
         "<!doctype html>\n<meta charset=\"utf-8\">\n<title>{src}: agentsync serve</title>\n\
          <script src=\"/__agentsync/page.js\"></script>\n<script src=\"{src}\"></script>\n"
