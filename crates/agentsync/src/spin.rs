@@ -9,7 +9,7 @@
 //! that spins (never on a fast path).
 //!
 //! The futex's spin before it parks a thread is also *adaptive*: each table bucket keeps an
-//! estimate of how long the waits on its locations last ([`Estimate`]). A wait spins about
+//! estimate of how long the waits on its locations last (`Estimate`). A wait spins about
 //! twice that estimate, between [`PARK_SPIN_MIN`] and [`PARK_SPIN_MAX`]; when waits there
 //! outlast the longest window (a lock held for milliseconds, a partner that sleeps), it spins
 //! only the shortest one, and every so often a probe spins the longest window again to find out

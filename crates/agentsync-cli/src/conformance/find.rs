@@ -91,7 +91,7 @@ const MAX_DEPTH: usize = 8;
 /// that has it is read there, any other at HEAD.
 const WASI_BRANCH: &str = "prod/testsuite-all";
 
-/// Every suite under `dir`, at any depth up to [`MAX_DEPTH`]. Symlinked directories are not
+/// Every suite under `dir`, at any depth up to `MAX_DEPTH`. Symlinked directories are not
 /// entered (no loop can be walked twice) and `.git` directories are not walked. A directory
 /// that holds a suite is not searched further.
 ///
