@@ -474,3 +474,41 @@ fn a_module_worker_imports_relative_to_its_file() {
         "#,
     );
 }
+
+#[test]
+fn exit_while_a_worker_prints_loses_no_line_it_printed_first() {
+    // The worker prints a numbered line, then tells main; main exits on hearing of line 40.
+    // Every line up to 40 was printed before main heard of it, so all are in the output, in
+    // order and once; what the worker printed after is cut anywhere, never in the middle.
+    let dir = Dir::new("exit-race");
+    let outcome = run_file(
+        &dir,
+        r#"
+        const worker = new Worker(URL.createObjectURL(new Blob([`
+          for (let i = 0; ; i++) { print('line ' + i); postMessage(i); }
+        `])));
+        Module = {};
+        worker.onmessage = (e) => { if (e.data === 40) Module.onExit(0); };
+        "#,
+        |b| b,
+    );
+    assert!(
+        matches!(outcome.result, Err(JsError::Exit(0))),
+        "{:?}",
+        outcome.result.err()
+    );
+    let numbers: Vec<usize> = outcome
+        .out
+        .iter()
+        .map(|line| {
+            line.strip_prefix("line ")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("a torn line: {line:?}"))
+        })
+        .collect();
+    assert!(numbers.len() > 40, "{} lines", numbers.len());
+    assert!(
+        numbers.iter().enumerate().all(|(at, n)| at == *n),
+        "lines out of order or missing: {numbers:?}"
+    );
+}
