@@ -179,11 +179,19 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("js_wasm_main_guest_pingpong", &["agentsync", "node"]),
     ("js_wasm_guest_pingpong", &["agentsync", "node"]),
     ("js_parking_lock_2w", &["agentsync", "node"]),
+    ("js_agents_bytes", &["agentsync", "node"]),
+    ("js_agents_start", &["agentsync", "node"]),
     ("wasi_spawn_join", &["agentsync", "wasmtime"]),
     ("wasi_mutex_4t", &["agentsync", "wasmtime"]),
     ("wasi_condvar_pingpong", &["agentsync", "wasmtime"]),
     ("wasi_futex_gate_64", &["agentsync", "wasmtime"]),
     ("wasi_idle_thread_bytes", &["agentsync", "wasmtime"]),
+    ("em_mutex_4t", &["agentsync", "node"]),
+    ("em_condvar_pingpong", &["agentsync", "node"]),
+    ("em_spawn_join", &["agentsync", "node"]),
+    ("em_parallel_sum", &["agentsync", "node"]),
+    ("em_startup_ms", &["agentsync", "node"]),
+    ("em_startup_rss", &["agentsync", "node"]),
 ];
 
 /// The CI check of a whole quick run: every scenario and implementation has a positive median.
