@@ -68,14 +68,24 @@
 
   // Detaches the buffer of each non-shared memory whose length changed (the guest grew it).
   // Runs when a guest call returns and when a guest calls a JavaScript import.
+  // The native side runs it only while `exposed` is not empty (`native.setExposed`).
   function refresh() {
     for (const state of exposed) {
       if (native.memoryLength(state.id) !== state.length) {
         native.detach(state.buffer);
         state.buffer = null;
-        exposed.delete(state);
+        unexpose(state);
       }
     }
+  }
+  native.setRefresh(refresh);
+  function expose(state) {
+    exposed.add(state);
+    native.setExposed(true);
+  }
+  function unexpose(state) {
+    exposed.delete(state);
+    native.setExposed(exposed.size !== 0);
   }
 
   // [EnforceRange] unsigned long.
@@ -121,7 +131,7 @@
   }
 
   function forget(state) {
-    exposed.delete(state);
+    unexpose(state);
     if (state.shared) native.release(state.id);
     else native.dropLocal(state.id);
   }
@@ -187,7 +197,7 @@
           // old one is detached before a new one is made.
           if (state.buffer !== null) native.detach(state.buffer);
           state.buffer = native.memoryBuffer(state.id);
-          exposed.add(state);
+          expose(state);
         }
         state.length = length;
       }
@@ -205,7 +215,7 @@
       const old = native.memoryGrow(state.id, pages);
       if (!state.shared && state.buffer !== null) {
         native.detach(state.buffer);
-        exposed.delete(state);
+        unexpose(state);
       }
       state.buffer = null;
       return old;
@@ -223,15 +233,7 @@
       return known;
     }
     const id = entry.func;
-    const value = function () {
-      try {
-        return native.call(id, Array.prototype.slice.call(arguments));
-      } finally {
-        refresh();
-      }
-    };
-    Object.defineProperty(value, 'length', { value: entry.length });
-    Object.defineProperty(value, 'name', { value: name });
+    const value = native.function(id, name);
     funcIds.set(value, id);
     functionsByKey.set(entry.key, value);
     return value;
@@ -403,11 +405,8 @@
         if (func !== undefined) {
           resolved.push(func);
         } else {
-          // The guest may have grown a memory before calling out.
-          resolved.push(function () {
-            refresh();
-            return Reflect.apply(value, undefined, arguments);
-          });
+          // The native side runs `refresh` before it calls out.
+          resolved.push(value);
         }
       } else if (entry.kind === 'memory') {
         const state = memories.get(value);
@@ -431,7 +430,7 @@
     try {
       instanceId = native.instantiate(id, resolved);
     } finally {
-      refresh();
+      if (exposed.size !== 0) refresh();
     }
     const keep = { id: instanceId };
     track(keep, () => native.dropLocal(instanceId));

@@ -335,6 +335,57 @@ print('exported: ' + (own.m instanceof WebAssembly.Memory) + ', one object: ' + 
 }
 
 #[test]
+fn exported_functions_are_native_functions_that_refresh_memory_on_every_way_out() {
+    let dir = scratch(
+        "exported",
+        &[
+            (
+                "m.wat",
+                r#"(module
+  (import "env" "memory" (memory 1 4))
+  (import "env" "look" (func $look))
+  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func (export "growThenLook") (drop (memory.grow (i32.const 1))) (call $look))
+  (func (export "growThenTrap") (drop (memory.grow (i32.const 1))) unreachable))"#,
+            ),
+            (
+                "main.js",
+                r#"
+const memory = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+let seen;
+const look = () => { seen = 'import sees the old buffer ' + before.byteLength + ', new ' + memory.buffer.byteLength; };
+const { exports } = new WebAssembly.Instance(new WebAssembly.Module(readbuffer('m.wat')), { env: { memory, look } });
+const f = exports.add;
+const d = (k) => { const x = Object.getOwnPropertyDescriptor(f, k); return [x.value, x.writable, x.enumerable, x.configurable].join(' '); };
+print('typeof ' + typeof f + ', Function.prototype: ' + (Object.getPrototypeOf(f) === Function.prototype));
+print('name ' + d('name') + '; length ' + d('length'));
+print('new: ' + (() => { try { new f(1, 2); return 'no error'; } catch (e) { return e.name; } })());
+print('missing args ' + f() + ', extra ' + f(1, 2, 3) + ', converted ' + f('40', { valueOf: () => 2 }));
+let before = memory.buffer;
+exports.growThenLook();
+print(seen);
+before = memory.buffer;
+print('trap: ' + (() => { try { exports.growThenTrap(); return 'no error'; } catch (e) { return e.name; } })() + ', old buffer ' + before.byteLength + ', new ' + memory.buffer.byteLength);
+"#,
+            ),
+        ],
+    );
+    let (result, lines) = run(&dir.join("main.js"), &[]);
+    assert_eq!(result, Ok(()));
+    assert_eq!(
+        lines,
+        [
+            "typeof function, Function.prototype: true",
+            "name 1 false false true; length 2 false false true",
+            "new: TypeError",
+            "missing args 0, extra 3, converted 42",
+            "import sees the old buffer 0, new 131072",
+            "trap: RuntimeError, old buffer 0, new 196608",
+        ]
+    );
+}
+
+#[test]
 fn a_global_is_live_across_javascript_and_wasm() {
     let dir = scratch(
         "global",

@@ -22,6 +22,10 @@ pub(super) fn call_import(
     // below us (it pushed the frame), so it is alive and its runtime is locked by this thread.
     let ctx = unsafe { Ctx::from_raw(raw) };
     let outcome = (|| -> rquickjs::Result<()> {
+        // The guest may have grown a memory before calling out.
+        if agent_wasm().exposed.get() {
+            refresh(&ctx)?;
+        }
         let function = function.restore(&ctx)?;
         let args = params
             .iter()
@@ -279,35 +283,77 @@ pub(super) fn exports<'js>(ctx: &Ctx<'js>, id: f64) -> rquickjs::Result<Array<'j
     Ok(list)
 }
 
-/// Calls Wasm function `id`.
-pub(super) fn call<'js>(ctx: &Ctx<'js>, id: f64, args: Array<'js>) -> rquickjs::Result<Value<'js>> {
+/// A Wasm function as JavaScript sees it: its value types, read once when its JS function is
+/// made (asking wasmtime for a function's type takes its engine-wide type registry).
+struct Callee {
+    func: Func,
+    params: Box<[ValType]>,
+    results: usize,
+}
+
+/// The JS function of Wasm function `id` (the exported function exotic object of the JS API):
+/// a native function, so a call from JavaScript converts its arguments and enters the guest
+/// without a JavaScript wrapper, named `name`, with `length` parameters, not a constructor.
+pub(super) fn function<'js>(
+    ctx: &Ctx<'js>,
+    id: f64,
+    name: String,
+) -> rquickjs::Result<Function<'js>> {
     let Some(Local::Func(func)) = local_of(id) else {
         return Err(Exception::throw_type(ctx, "not a Wasm function"));
     };
-    let (params, results_len) = with_store(ctx, |store| {
+    let callee = with_store(ctx, |store| {
         let ty = func.ty(&store);
-        let params: Vec<ValType> = ty.params().collect();
+        let params = ty.params().collect();
         let results = ty.results().len();
-        (params, results)
+        Callee {
+            func,
+            params,
+            results,
+        }
     })?;
+    let length = callee.params.len();
+    let function = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
+        let outcome = call(&ctx, &callee, &args.0);
+        after_guest(&ctx, outcome)
+    })?
+    .with_name(name)?
+    .with_length(length)?;
+    function.set_constructor(false);
+    Ok(function)
+}
+
+/// Calls the guest function of `callee` with `args` (converted as the JS API says; a missing
+/// one is `undefined`).
+fn call<'js>(ctx: &Ctx<'js>, callee: &Callee, args: &[Value<'js>]) -> rquickjs::Result<Value<'js>> {
     // Converting may run JavaScript (valueOf), so it happens before the store is taken.
-    let mut values = Vec::with_capacity(params.len());
-    for (k, ty) in params.iter().enumerate() {
-        let arg: Value = args.get(k)?;
-        values.push(from_js(ctx, ty, &arg)?);
+    let mut values = Vec::with_capacity(callee.params.len());
+    for (k, ty) in callee.params.iter().enumerate() {
+        let value = match args.get(k) {
+            Some(arg) => from_js(ctx, ty, arg)?,
+            None => from_js(ctx, ty, &Value::new_undefined(ctx.clone()))?,
+        };
+        values.push(value);
     }
-    let mut results = vec![Val::I32(0); results_len];
+    let mut results = [const { Val::I32(0) }; 4];
+    let mut many = Vec::new();
+    let results: &mut [Val] = if callee.results <= results.len() {
+        &mut results[..callee.results]
+    } else {
+        many.resize(callee.results, Val::I32(0));
+        &mut many
+    };
     let outcome = {
         let _frame = FrameGuard::push(ctx);
         THREW.with(|t| t.set(false));
         with_store(ctx, |mut store| {
-            func.call(&mut store, &values, &mut results)
+            callee.func.call(&mut store, &values, results)
         })?
     };
     if let Err(error) = outcome {
         return Err(guest_failed(ctx, &error));
     }
-    match results.as_slice() {
+    match &*results {
         [] => Ok(Value::new_undefined(ctx.clone())),
         [one] => to_js(ctx, one),
         many => {
@@ -317,6 +363,36 @@ pub(super) fn call<'js>(ctx: &Ctx<'js>, id: f64, args: Array<'js>) -> rquickjs::
             }
             Ok(list.into_value())
         }
+    }
+}
+
+/// What a call into the guest gives JavaScript, after `wasm.js`'s `refresh` has detached the
+/// buffers of the non-shared memories the guest grew (only when some buffer is exposed).
+fn after_guest<'js>(
+    ctx: &Ctx<'js>,
+    outcome: rquickjs::Result<Value<'js>>,
+) -> rquickjs::Result<Value<'js>> {
+    if !agent_wasm().exposed.get() {
+        return outcome;
+    }
+    // The exception in flight, if any, is taken while `refresh` runs and thrown again after.
+    let thrown = match outcome {
+        Err(rquickjs::Error::Exception) => Some(ctx.catch()),
+        _ => None,
+    };
+    refresh(ctx)?;
+    match thrown {
+        Some(exception) => Err(ctx.throw(exception)),
+        None => outcome,
+    }
+}
+
+/// Runs `wasm.js`'s `refresh`.
+fn refresh(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
+    let refresh = agent_wasm().refresh.borrow().clone();
+    match refresh {
+        Some(refresh) => refresh.restore(ctx)?.call(()),
+        None => Ok(()),
     }
 }
 
@@ -361,9 +437,22 @@ pub(super) fn natives<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> rquickjs::Re
         Function::new(ctx.clone(), |ctx: Ctx<'js>, id: f64| exports(&ctx, id))?,
     )?;
     native.set(
-        "call",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: f64, args: Array<'js>| {
-            call(&ctx, id, args)
+        "function",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: f64, name: String| {
+            function(&ctx, id, name)
+        })?,
+    )?;
+    native.set(
+        "setRefresh",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, refresh: Function<'js>| {
+            let saved = Persistent::save(&ctx, refresh);
+            *agent_wasm().refresh.borrow_mut() = Some(saved);
+        })?,
+    )?;
+    native.set(
+        "setExposed",
+        Function::new(ctx.clone(), |exposed: bool| {
+            agent_wasm().exposed.set(exposed);
         })?,
     )?;
     native.set(

@@ -71,6 +71,11 @@ pub(super) struct AgentWasm {
     pub(super) imports: RefCell<HashMap<u64, Persistent<Function<'static>>>>,
     /// `wasm.js`'s IterableToList, for what a JS import returns to a multi-value guest.
     pub(super) to_list: RefCell<Option<Persistent<Function<'static>>>>,
+    /// `wasm.js`'s `refresh`, run after a guest call and before a JS import when `exposed`.
+    pub(super) refresh: RefCell<Option<Persistent<Function<'static>>>>,
+    /// Whether a non-shared memory's buffer is exposed to JavaScript (`wasm.js` says when
+    /// this changes): only then can a guest's `memory.grow` leave a buffer to detach.
+    pub(super) exposed: Cell<bool>,
     /// The agent's store: every instance, non-shared memory and global of the agent.
     pub(super) store: RefCell<Option<Store<GuestState>>>,
 }
