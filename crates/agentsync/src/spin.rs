@@ -181,6 +181,8 @@ pub(crate) struct Estimate {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Window {
     pub(crate) iterations: u32,
+    /// The longest window of its site, in iterations: a miss counts as twice that.
+    longest: u32,
     probe: bool,
     /// Whether how it ends feeds the estimate (not for [`Policy::Short`]).
     keep: bool,
@@ -194,26 +196,38 @@ impl Estimate {
     }
 
     /// The window for the next wait here, capped at `limit` (a timed wait's remaining time).
+    #[cfg(test)]
     pub(crate) fn window(&self, limit: Option<Duration>, policy: Policy) -> Window {
+        self.window_up_to(limit, policy, PARK_SPIN_MAX)
+    }
+
+    /// [`Estimate::window`] for a site whose longest window is `longest`.
+    fn window_up_to(&self, limit: Option<Duration>, policy: Policy, longest: Duration) -> Window {
         if !enabled() {
             return Window {
                 iterations: 0,
+                longest: 0,
                 probe: false,
                 keep: false,
             };
         }
         let calibration = calibration();
+        let longest = if longest == PARK_SPIN_MAX {
+            calibration.park_max
+        } else {
+            iterations_in(longest, calibration.cost_ps).max(calibration.park_min)
+        };
         let estimate = self.iterations.load(Relaxed);
         let (iterations, probe) = if policy == Policy::Short {
             (calibration.park_min, false)
-        } else if estimate <= calibration.park_max {
+        } else if estimate <= longest {
             // Spinning pays here: twice what waits take, so most land inside the window.
             let window = estimate
                 .saturating_mul(2)
                 .saturating_add(calibration.park_min);
-            (window.min(calibration.park_max), false)
+            (window.min(longest), false)
         } else if probe_due() {
-            (calibration.park_max, true)
+            (longest, true)
         } else {
             (calibration.park_min, false)
         };
@@ -223,6 +237,7 @@ impl Estimate {
         };
         Window {
             iterations: capped,
+            longest,
             probe: probe && capped == iterations,
             // A window that the deadline cut short says nothing about how long waits here
             // last: it does not feed the estimate.
@@ -238,18 +253,97 @@ impl Estimate {
         if window.probe {
             probe_result(matches!(spun, Spun::Caught(_)));
         }
-        let Some(calibration) = CALIBRATION.get() else {
-            return;
-        };
         let sample = match spun {
             Spun::Caught(iterations) => iterations,
-            Spun::Missed => calibration.park_max.saturating_mul(2),
+            Spun::Missed => window.longest.saturating_mul(2),
         };
         // A quarter of the way to the new sample: three misses in a row turn spinning down,
         // one catch after a miss turns it back up.
         let old = self.iterations.load(Relaxed);
         let new = old - old / 4 + sample / 4;
         self.iterations.store(new, Relaxed);
+    }
+}
+
+impl Estimate {
+    /// Spins until `ready()` or the end of the window this estimate gives (at most `limit`),
+    /// then folds what happened into the estimate. Whether `ready()` came true.
+    pub(crate) fn spin_until(
+        &self,
+        limit: Option<Duration>,
+        policy: Policy,
+        longest: Duration,
+        mut ready: impl FnMut() -> bool,
+    ) -> bool {
+        let window = self.window_up_to(limit, policy, longest);
+        if window.iterations == 0 {
+            return false;
+        }
+        for spins in 0..window.iterations {
+            if ready() {
+                self.record(window, Spun::Caught(spins));
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        self.record(window, Spun::Missed);
+        false
+    }
+}
+
+/// The futex's adaptive spin, for a sleep of a host's own: an event loop about to park until
+/// its next task, say. Each `Adaptive` keeps one estimate of how long the waits at its site
+/// last and spins as a futex bucket does: about twice that, between [`PARK_SPIN_MIN`] and its
+/// longest window ([`PARK_SPIN_MAX`] unless [`Adaptive::with_longest`] says otherwise), or only
+/// the shortest window (with probes) where waits outlast the longest. A catch saves the sleep
+/// and the wake-up; a miss costs the window.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering::Acquire};
+///
+/// let site = agentsync::spin::Adaptive::new();
+/// let ready = AtomicBool::new(true);
+/// assert!(site.spin_until(None, || ready.load(Acquire)));
+/// ready.store(false, std::sync::atomic::Ordering::Release);
+/// // Nothing sets it: the window runs out (at most 1 µs here) and the caller sleeps.
+/// let limit = Some(std::time::Duration::from_micros(1));
+/// assert!(!site.spin_until(limit, || ready.load(Acquire)));
+/// ```
+#[derive(Debug)]
+pub struct Adaptive {
+    estimate: Estimate,
+    longest: Duration,
+}
+
+impl Adaptive {
+    /// A site with no history (its first wait spins the shortest window) whose longest window
+    /// is the futex's, [`PARK_SPIN_MAX`].
+    pub const fn new() -> Self {
+        Adaptive::with_longest(PARK_SPIN_MAX)
+    }
+
+    /// A site whose longest window is `longest` (at least [`PARK_SPIN_MIN`]): for a sleep whose
+    /// wake-up costs more than a futex wait's, such as a thread woken through a system call
+    /// that must send an interrupt to an idle virtual CPU.
+    pub const fn with_longest(longest: Duration) -> Self {
+        Adaptive {
+            estimate: Estimate::new(),
+            longest,
+        }
+    }
+
+    /// Spins until `ready()` returns true or the site's window (at most `limit`) runs out,
+    /// and learns from which came first. Returns whether `ready()` came true; with spinning
+    /// off ([`set_enabled`]) it returns false at once.
+    pub fn spin_until(&self, limit: Option<Duration>, ready: impl FnMut() -> bool) -> bool {
+        self.estimate
+            .spin_until(limit, Policy::Adaptive, self.longest, ready)
+    }
+}
+
+impl Default for Adaptive {
+    fn default() -> Self {
+        Adaptive::new()
     }
 }
 
@@ -376,6 +470,33 @@ mod tests {
         assert!(
             estimate.window(Some(limit), Policy::Adaptive).iterations <= iterations_in(limit, cost)
         );
+    }
+
+    #[test]
+    fn a_site_with_a_longer_longest_window_grows_to_it_and_no_further() {
+        let calibration = calibration();
+        let longest = PARK_SPIN_MAX * 3;
+        let longest_iterations = iterations_in(longest, calibration.cost_ps);
+        let estimate = Estimate::new();
+        // Waits that last twice the futex's longest window: a futex bucket would give up on
+        // spinning, this site settles on a window that covers them.
+        let wait = calibration.park_max * 2;
+        for _ in 0..32 {
+            let window = estimate.window_up_to(None, Policy::Adaptive, longest);
+            assert!(window.iterations <= longest_iterations, "{window:?}");
+            estimate.record(window, Spun::Caught(wait));
+        }
+        let settled = estimate.window_up_to(None, Policy::Adaptive, longest);
+        assert!(settled.iterations > calibration.park_max, "{settled:?}");
+        assert!(settled.iterations >= wait && !settled.probe, "{settled:?}");
+        // Misses count as twice this site's longest window: it turns down as a bucket does.
+        PROBE.with(|probe| probe.set((PROBE_LAST, PROBE_LAST)));
+        for _ in 0..8 {
+            let window = estimate.window_up_to(None, Policy::Adaptive, longest);
+            estimate.record(window, Spun::Missed);
+        }
+        let after = estimate.window_up_to(None, Policy::Adaptive, longest);
+        assert_eq!(after.iterations, calibration.park_min, "{after:?}");
     }
 
     #[test]

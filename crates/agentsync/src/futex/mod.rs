@@ -300,20 +300,14 @@ pub(crate) fn spin(
     limit: Option<Duration>,
     policy: crate::spin::Policy,
 ) -> Option<WaitResult> {
-    use crate::spin::Spun;
-    let window = bucket.spin.window(limit, policy);
-    if window.iterations == 0 {
-        return None;
-    }
-    for spins in 0..window.iterations {
-        if let Some(result) = node.result() {
-            bucket.spin.record(window, Spun::Caught(spins));
-            return Some(result);
-        }
-        std::hint::spin_loop();
-    }
-    bucket.spin.record(window, Spun::Missed);
-    None
+    let mut result = None;
+    bucket
+        .spin
+        .spin_until(limit, policy, crate::spin::PARK_SPIN_MAX, || {
+            result = node.result();
+            result.is_some()
+        });
+    result
 }
 
 /// Under loom a finite deadline is taken to have passed at once, so models explore a timeout
