@@ -165,6 +165,68 @@ pub(crate) fn serialize(ctx: &Ctx<'_>, value: &Value<'_>) -> rquickjs::Result<Me
     })
 }
 
+/// Whether the engine's serializer carries `value` exactly as structured clone would, with no
+/// pass of the prelude's encoder first: a primitive other than a symbol, or a plain object
+/// (an ordinary object whose prototype is `Object.prototype`) whose own properties are all
+/// string-keyed data properties holding such primitives (the writer skips the non-enumerable
+/// ones, as structured clone does; it would write symbol keys and throw on accessors). That is what workers
+/// post most (Emscripten's `{ cmd: 'run', … }`). It runs no JavaScript: a proxy, a getter or
+/// anything else it does not know is simply "not flat".
+pub(crate) fn is_flat(ctx: &Ctx<'_>, value: &Value<'_>) -> bool {
+    if !value.is_object() {
+        return !value.is_symbol();
+    }
+    let raw = ctx.as_raw().as_ptr();
+    let object = value.as_raw();
+    // SAFETY (the whole block): a live context and a live object value of it; every value the
+    // engine hands back owned is wrapped (freed on drop) or freed below, and the property
+    // table is freed with the engine's own function.
+    unsafe {
+        if qjs::JS_GetClassID(object) != CLASS_OBJECT {
+            return false;
+        }
+        let proto = Value::from_raw(ctx.clone(), qjs::JS_GetPrototype(raw, object));
+        let plain = Value::from_raw(ctx.clone(), qjs::JS_GetClassProto(raw, CLASS_OBJECT));
+        if !proto.is_object() || proto.as_raw().u.ptr != plain.as_raw().u.ptr {
+            return false;
+        }
+        let mut tab = std::ptr::null_mut();
+        let mut len = 0;
+        let flags = (qjs::JS_GPN_STRING_MASK | qjs::JS_GPN_SYMBOL_MASK) as i32;
+        if qjs::JS_GetOwnPropertyNames(raw, &mut tab, &mut len, object, flags) < 0 {
+            drop(ctx.catch());
+            return false;
+        }
+        let entries = std::slice::from_raw_parts(tab, len as usize);
+        let flat = entries.iter().all(|entry| {
+            let key = Value::from_raw(ctx.clone(), qjs::JS_AtomToValue(raw, entry.atom));
+            if key.is_symbol() {
+                return false;
+            }
+            let mut descriptor = std::mem::MaybeUninit::<qjs::JSPropertyDescriptor>::uninit();
+            let found = qjs::JS_GetOwnProperty(raw, descriptor.as_mut_ptr(), object, entry.atom);
+            if found <= 0 {
+                if found < 0 {
+                    drop(ctx.catch());
+                }
+                return false;
+            }
+            let descriptor = descriptor.assume_init();
+            let item = Value::from_raw(ctx.clone(), descriptor.value);
+            drop(Value::from_raw(ctx.clone(), descriptor.getter));
+            drop(Value::from_raw(ctx.clone(), descriptor.setter));
+            descriptor.flags & qjs::JS_PROP_GETSET as i32 == 0
+                && !item.is_object()
+                && !item.is_symbol()
+        });
+        qjs::JS_FreePropertyEnum(raw, tab, len);
+        flat
+    }
+}
+
+/// QuickJS's class id of ordinary objects (`JS_CLASS_OBJECT`, the first class).
+const CLASS_OBJECT: qjs::JSClassID = 1;
+
 /// The value of `message` in this context.
 pub(crate) fn deserialize<'js>(ctx: &Ctx<'js>, message: &Message) -> rquickjs::Result<Value<'js>> {
     match &message.payload {

@@ -302,6 +302,10 @@
     return items;
   }
 
+  // Whether postMessage's second argument transfers nothing: absent, or an empty array (as
+  // Emscripten passes), so that the native fast path (`host.postFlat`) may take the value.
+  const noTransfer = (options) => options === undefined || (Array.isArray(options) && options.length === 0);
+
   // Serializes (errors in getters propagate as thrown; what cannot be cloned is a
   // DataCloneError), then hands the encoding and the transferred ports' ids to `action`; the
   // native step's TypeErrors are DataCloneErrors too. Once it succeeded, the transferred
@@ -514,6 +518,7 @@
       workers.set(this.#id, this);
     }
     postMessage(value, options) {
+      if (noTransfer(options) && host.postFlat(this.#id, value)) return;
       cloning(value, (encoded, ports) => host.post(this.#id, encoded, ports), options);
     }
     terminate() {
@@ -531,6 +536,7 @@
     define(global, 'self', global);
     dispatchSelf = makeTarget(global, (listening) => { selfListening = listening; updateListening(); });
     define(global, 'postMessage', function postMessage(value, options) {
+      if (noTransfer(options) && host.postFlat(0, value)) return;
       cloning(value, (encoded, ports) => host.post(0, encoded, ports), options);
     });
     define(global, 'close', function close() {

@@ -22,6 +22,18 @@ pub(crate) const EXTENSION: Extension = Extension {
     on_interrupt: None,
 };
 
+/// Posts `message` to worker `to`, or to the parent for 0 (dropped if it has ended).
+fn send(local: &Local, to: f64, message: clone::Message) {
+    let to = to as u64;
+    if to == 0 {
+        if let Some((parent, me)) = &local.parent {
+            parent.post(Event::Message { from: *me, message });
+        }
+    } else if let Some(child) = local.children.borrow().get(&to).filter(|c| !c.done) {
+        child.signal.post(Event::Message { from: 0, message });
+    }
+}
+
 fn local(ctx: &Ctx<'_>) -> rquickjs::Result<Rc<Local>> {
     with_local(Rc::clone).ok_or_else(|| Exception::throw_internal(ctx, "no agent on this thread"))
 }
@@ -48,15 +60,24 @@ fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Result<()> {
             |ctx: Ctx<'js>, to: f64, value: Value<'js>, ports: Vec<f64>| -> rquickjs::Result<()> {
                 let local = local(&ctx)?;
                 let message = serialize_with_ports(&ctx, &local, &value, &ports)?;
-                let to = to as u64;
-                if to == 0 {
-                    if let Some((parent, me)) = &local.parent {
-                        parent.post(Event::Message { from: *me, message });
-                    }
-                } else if let Some(child) = local.children.borrow().get(&to).filter(|c| !c.done) {
-                    child.signal.post(Event::Message { from: 0, message });
-                }
+                send(&local, to, message);
                 Ok(())
+            },
+        )?,
+    )?;
+    // `post` for a value that needs no pass of the prelude's encoder (see `clone::is_flat`):
+    // false, having done nothing, for any other value.
+    host.set(
+        "postFlat",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, to: f64, value: Value<'js>| -> rquickjs::Result<bool> {
+                if !clone::is_flat(&ctx, &value) {
+                    return Ok(false);
+                }
+                let local = local(&ctx)?;
+                send(&local, to, clone::serialize(&ctx, &value)?);
+                Ok(true)
             },
         )?,
     )?;

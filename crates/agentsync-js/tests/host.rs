@@ -144,6 +144,51 @@ fn an_uncloneable_message_is_a_data_clone_error() {
 }
 
 #[test]
+fn a_flat_message_arrives_as_structured_clone_says_both_ways() {
+    // Plain objects of primitives take the native fast path (no pass of the prelude's
+    // encoder); everything else takes the encoder. What arrives must not tell them apart.
+    run_js(&wrap(
+        r#"
+        const w = spawnFn(() => {
+          onmessage = (e) => {
+            const d = e.data;
+            const shape = d !== null && typeof d === 'object'
+              ? `${Object.getPrototypeOf(d) === Object.prototype}:${JSON.stringify(d, (k, v) => typeof v === 'bigint' ? `${v}n` : v)}:${Object.getOwnPropertySymbols(d).length}`
+              : `${typeof d}:${String(d)}`;
+            postMessage(shape, []);
+          };
+        });
+        let reads = 0;
+        const hidden = { v: 2 };
+        Object.defineProperty(hidden, 'h', { value: 1, enumerable: false });
+        const nullProto = Object.create(null);
+        nullProto.k = 'x';
+        const cases = [
+          [{ cmd: 'run', arg: 7, text: 'é', big: 10n, none: null, u: undefined }, 'true:{"cmd":"run","arg":7,"text":"é","big":"10n","none":null}:0'],
+          [{ get g() { reads += 1; return 5; } }, 'true:{"g":5}:0'],
+          [hidden, 'true:{"v":2}:0'],
+          [nullProto, 'true:{"k":"x"}:0'],
+          [{ [Symbol.iterator]: 1, a: 1 }, 'true:{"a":1}:0'],
+          [{ nested: { a: 1 } }, 'true:{"nested":{"a":1}}:0'],
+          [3, 'number:3'],
+          ['s', 'string:s'],
+          [undefined, 'undefined:undefined'],
+        ];
+        for (const [value, expected] of cases) {
+          w.postMessage(value, []);
+          eq(await w.next(), expected, `posting ${expected}`);
+        }
+        eq(reads, 1, 'a getter runs once, in the sender');
+        throws(() => w.postMessage({ s: Symbol('s') }, []), 'DataCloneError', 'a symbol value');
+        throws(() => w.postMessage({ f() {} }), 'DataCloneError', 'a function value');
+        throws(() => w.postMessage(new Proxy({ p: 1 }, {}), []), 'DataCloneError', 'a proxy (an exotic object)');
+        w.terminate();
+        "#,
+    ))
+    .done();
+}
+
+#[test]
 fn a_symbol_cannot_be_cloned() {
     run_js(&wrap(
         r#"
