@@ -174,8 +174,8 @@ pub(crate) fn settle_later<'js>(
     let (promise, resolve, _reject) = ctx.promise()?;
     let local = with_local(Rc::clone)
         .ok_or_else(|| rquickjs::Exception::throw_internal(ctx, "no agent on this thread"))?;
-    let id = local.next_wait.get();
-    local.next_wait.set(id + 1);
+    // The record's key, taken now (its waker names it); nothing else inserts before it does.
+    let id = local.waits.borrow().vacant_key() as u64;
     let waker = Waker::from(Arc::new(SettleWaker {
         signal: local.signal.clone(),
         id,
@@ -201,7 +201,8 @@ pub(crate) fn settle_later<'js>(
     }
     let pending_waits = {
         let mut waits = local.waits.borrow_mut();
-        waits.insert(id, pending);
+        let key = waits.insert(pending);
+        debug_assert_eq!(key as u64, id);
         waits.len()
     };
     if pending_waits % 1024 == 0 {
