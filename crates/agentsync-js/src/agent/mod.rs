@@ -10,16 +10,13 @@
 use slab::Slab;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{
     AtomicBool,
     Ordering::{AcqRel, Acquire, Release, SeqCst},
 };
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::task::{Context as TaskContext, Poll};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::Instant;
 
@@ -593,24 +590,21 @@ impl Agent {
         self.local.closing.get() || self.local.signal.is_interrupted()
     }
 
-    /// Polls wait `id`; its result and resolve function if it settled.
+    /// Wait `id`'s result and resolve function, if it settled. Its future was polled once,
+    /// when it was made, with the waker that named `id`, which it keeps: reading its result is
+    /// enough. (A stale id, whose key a newer wait holds now, reads that wait's result, which
+    /// is `None` unless it did settle.)
     fn poll_wait(&self, id: u64) -> Option<(WaitResult, Persistent<Function<'static>>)> {
         let mut waits = self.local.waits.borrow_mut();
-        let pending = waits.get_mut(id as usize)?;
-        let waker = pending.waker.clone();
-        match Pin::new(&mut pending.future).poll(&mut TaskContext::from_waker(&waker)) {
-            Poll::Ready(result) => {
-                let pending = waits.try_remove(id as usize)?;
-                if let Some(deadline) = pending.deadline {
-                    self.local
-                        .wait_deadlines
-                        .borrow_mut()
-                        .remove(&(deadline, id));
-                }
-                Some((result, pending.resolve))
-            }
-            Poll::Pending => None,
+        let result = waits.get(id as usize)?.future.result()?;
+        let pending = waits.remove(id as usize);
+        if let Some(deadline) = pending.deadline {
+            self.local
+                .wait_deadlines
+                .borrow_mut()
+                .remove(&(deadline, id));
         }
+        Some((result, pending.resolve))
     }
 
     /// Runs the timeout jobs due at `now`: each takes its waiter off the list, unless a notify
@@ -646,12 +640,29 @@ impl Agent {
             return Ok(false);
         }
         self.context.with(|ctx| {
+            let raw = ctx.as_raw().as_ptr();
+            let strings = [WaitResult::Ok, WaitResult::NotEqual, WaitResult::TimedOut]
+                .map(|result| result_string(&ctx, result));
             for (result, resolve) in results {
                 let resolve = resolve.restore(&ctx).map_err(|_| self.uncaught(&ctx))?;
-                let value = result_string(&ctx, result).map_err(|_| self.uncaught(&ctx))?;
-                resolve
-                    .call::<_, ()>((value,))
-                    .map_err(|_| self.uncaught(&ctx))?;
+                let value = match (result, &strings) {
+                    (WaitResult::Ok, [Ok(v), _, _])
+                    | (WaitResult::NotEqual, [_, Ok(v), _])
+                    | (WaitResult::TimedOut, [_, _, Ok(v)]) => v,
+                    _ => return Err(self.uncaught(&ctx)),
+                };
+                // The resolve function, called directly (rquickjs' call builds an argument
+                // list per call): it takes its argument by reference and returns undefined.
+                let mut argument = value.as_raw();
+                // SAFETY: a live context, a function value of it, one live argument.
+                let returned = unsafe {
+                    qjs::JS_Call(raw, resolve.as_raw(), qjs::JS_UNDEFINED, 1, &mut argument)
+                };
+                // SAFETY: an owned value (or the exception marker), freed on drop.
+                let returned = unsafe { Value::from_raw(ctx.clone(), returned) };
+                if returned.is_exception() {
+                    return Err(self.uncaught(&ctx));
+                }
             }
             Ok::<_, JsError>(())
         })?;

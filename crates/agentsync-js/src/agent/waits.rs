@@ -47,8 +47,6 @@ impl Wake for ThreadWaker {
 /// A queued `waitAsync`.
 pub(super) struct PendingWait {
     pub(super) future: WaitFuture<'static>,
-    /// Its `SettleWaker`, registered with the future.
-    pub(super) waker: Waker,
     /// The promise's resolve function.
     pub(super) resolve: Persistent<Function<'static>>,
     /// When its timeout job runs (J1), if it has a finite timeout.
@@ -176,13 +174,14 @@ pub(crate) fn settle_later<'js>(
         .ok_or_else(|| rquickjs::Exception::throw_internal(ctx, "no agent on this thread"))?;
     // The record's key, taken now (its waker names it); nothing else inserts before it does.
     let id = local.waits.borrow().vacant_key() as u64;
+    // The future keeps the waker it is polled with below; the loop reads the result later
+    // without polling again (`Agent::poll_wait`).
     let waker = Waker::from(Arc::new(SettleWaker {
         signal: local.signal.clone(),
         id,
     }));
     let mut pending = PendingWait {
         future,
-        waker,
         resolve: Persistent::save(ctx, resolve),
         deadline,
         base,
@@ -192,7 +191,6 @@ pub(crate) fn settle_later<'js>(
     }
     // Register the waker now: a notify from another thread may come at any moment. If it
     // already came, mark it settled ourselves (the promise still settles in a later task).
-    let waker = pending.waker.clone();
     if Pin::new(&mut pending.future)
         .poll(&mut TaskContext::from_waker(&waker))
         .is_ready()
