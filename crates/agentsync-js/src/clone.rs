@@ -178,7 +178,7 @@ pub(crate) fn is_flat(ctx: &Ctx<'_>, value: &Value<'_>) -> bool {
     }
     let raw = ctx.as_raw().as_ptr();
     let object = value.as_raw();
-    // SAFETY (the whole block): a live context and a live object value of it; every value the
+    // SAFETY: for the whole block, a live context and a live object value of it; every value the
     // engine hands back owned is wrapped (freed on drop) or freed below, and the property
     // table is freed with the engine's own function.
     unsafe {
