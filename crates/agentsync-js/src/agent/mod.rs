@@ -641,15 +641,18 @@ impl Agent {
         }
         self.context.with(|ctx| {
             let raw = ctx.as_raw().as_ptr();
-            let strings = [WaitResult::Ok, WaitResult::NotEqual, WaitResult::TimedOut]
-                .map(|result| result_string(&ctx, result));
+            let string = |result| result_string(&ctx, result).map_err(|_| self.uncaught(&ctx));
+            let [ok, not_equal, timed_out] = [
+                string(WaitResult::Ok)?,
+                string(WaitResult::NotEqual)?,
+                string(WaitResult::TimedOut)?,
+            ];
             for (result, resolve) in results {
                 let resolve = resolve.restore(&ctx).map_err(|_| self.uncaught(&ctx))?;
-                let value = match (result, &strings) {
-                    (WaitResult::Ok, [Ok(v), _, _])
-                    | (WaitResult::NotEqual, [_, Ok(v), _])
-                    | (WaitResult::TimedOut, [_, _, Ok(v)]) => v,
-                    _ => return Err(self.uncaught(&ctx)),
+                let value = match result {
+                    WaitResult::Ok => &ok,
+                    WaitResult::NotEqual => &not_equal,
+                    WaitResult::TimedOut => &timed_out,
                 };
                 // The resolve function, called directly (rquickjs' call builds an argument
                 // list per call): it takes its argument by reference and returns undefined.
