@@ -256,7 +256,8 @@
   }
   function fromRef(funcref, reference) {
     if (reference === null) return null;
-    if (funcref) return wasmFunction(reference, '');
+    // A function whose JS function exists comes as its key alone (see `ref_to_js`).
+    if (funcref) return typeof reference === 'number' ? functionsByKey.get(reference) : wasmFunction(reference, '');
     return externValues.get(reference);
   }
 

@@ -459,6 +459,11 @@ fn tables_and_exported_functions_keep_one_object_per_function() {
     (call_indirect (type $unary) (local.get 1) (local.get 0))))"#,
             ),
             (
+                "inner.wat",
+                r#"(module (table (export "t") 1 funcref) (elem (i32.const 0) $seven)
+  (func $seven (result i32) (i32.const 7)))"#,
+            ),
+            (
                 "main.js",
                 r#"
 const table = new WebAssembly.Table({ element: 'anyfunc', initial: 2, maximum: 3 });
@@ -472,6 +477,9 @@ print('apply through the table: ' + exports.apply(1, 41));
 print('grow returns ' + table.grow(1) + ', length ' + table.length + ', new slot ' + table.get(2));
 print('set a JS function: ' + (() => { try { table.set(0, double); return 'no error'; } catch (e) { return e.name; } })());
 print('get out of bounds: ' + (() => { try { table.get(3); return 'no error'; } catch (e) { return e.name; } })());
+const inner = new WebAssembly.Instance(new WebAssembly.Module(readbuffer('inner.wat'))).exports.t;
+const first = inner.get(0);
+print('a function seen first in a table: ' + first() + ', the same object again: ' + (inner.get(0) === first));
 const refs = new WebAssembly.Table({ element: 'externref', initial: 1 }, 'hello');
 const key = {};
 refs.set(0, key);
@@ -492,6 +500,7 @@ print('externref keeps the object: ' + (refs.get(0) === key));
             "grow returns 2, length 3, new slot null",
             "set a JS function: TypeError",
             "get out of bounds: RangeError",
+            "a function seen first in a table: 7, the same object again: true",
             "externref keeps the object: true",
         ]
     );

@@ -302,16 +302,19 @@ pub(super) fn function<'js>(
     let Some(Local::Func(func)) = local_of(id) else {
         return Err(Exception::throw_type(ctx, "not a Wasm function"));
     };
-    let callee = with_store(ctx, |store| {
+    let (callee, key) = with_store(ctx, |mut store| {
         let ty = func.ty(&store);
         let params = ty.params().collect();
         let results = ty.results().len();
-        Callee {
+        let key = func.to_raw(&mut store) as usize as u64;
+        let callee = Callee {
             func,
             params,
             results,
-        }
+        };
+        (callee, key)
     })?;
+    agent_wasm().functions.borrow_mut().insert(key);
     let length = callee.params.len();
     let function = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
         let outcome = call(&ctx, &callee, &args.0);

@@ -76,6 +76,9 @@ pub(super) struct AgentWasm {
     /// Whether a non-shared memory's buffer is exposed to JavaScript (`wasm.js` says when
     /// this changes): only then can a guest's `memory.grow` leave a buffer to detach.
     pub(super) exposed: Cell<bool>,
+    /// The identity keys (see `func_facts`) of the Wasm functions that have their JS function
+    /// (`wasm.js` keeps them all, by key): a table read of one needs only its key.
+    pub(super) functions: RefCell<std::collections::HashSet<u64>>,
     /// The agent's store: every instance, non-shared memory and global of the agent.
     pub(super) store: RefCell<Option<Store<GuestState>>>,
 }

@@ -64,8 +64,8 @@ pub(super) fn make_ref(
     }
 }
 
-/// A reference as the JS side decodes it: null, an externref's key, or a function's
-/// `{ func, key, length }`.
+/// A reference as the JS side decodes it: null, an externref's key, a function's
+/// `{ func, key, length }`, or only its key when the JS side has its function already.
 pub(super) fn ref_to_js<'js>(
     ctx: &Ctx<'js>,
     store: &mut StoreContextMut<'_, GuestState>,
@@ -73,6 +73,10 @@ pub(super) fn ref_to_js<'js>(
 ) -> rquickjs::Result<Value<'js>> {
     match reference {
         Some(Ref::Func(Some(func))) => {
+            let key = func.to_raw(&mut *store) as usize as f64;
+            if agent_wasm().functions.borrow().contains(&(key as u64)) {
+                return Ok(Value::new_number(ctx.clone(), key));
+            }
             let (key, length) = func_facts(store, &func);
             let entry = Object::new(ctx.clone())?;
             entry.set("func", add_local(Local::Func(func)) as f64)?;
