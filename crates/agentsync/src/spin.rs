@@ -212,6 +212,8 @@ impl Estimate {
             };
         }
         let calibration = calibration();
+        // The futex's own longest window is counted once, in the calibration: no division
+        // on every futex wait that spins.
         let longest = if longest == PARK_SPIN_MAX {
             calibration.park_max
         } else {
@@ -263,9 +265,7 @@ impl Estimate {
         let new = old - old / 4 + sample / 4;
         self.iterations.store(new, Relaxed);
     }
-}
 
-impl Estimate {
     /// Spins until `ready()` or the end of the window this estimate gives (at most `limit`),
     /// then folds what happened into the estimate. Whether `ready()` came true.
     pub(crate) fn spin_until(

@@ -306,7 +306,7 @@ pub(super) fn function<'js>(
         let ty = func.ty(&store);
         let params = ty.params().collect();
         let results = ty.results().len();
-        let key = func.to_raw(&mut store) as usize as u64;
+        let key = func_key(&mut store, &func);
         let callee = Callee {
             func,
             params,

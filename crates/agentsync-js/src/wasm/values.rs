@@ -40,8 +40,16 @@ pub(super) fn default_value(ty: &ValType) -> Option<Val> {
 /// A function's identity key (its address in the store, the same for every handle to it) and
 /// its parameter count.
 pub(super) fn func_facts(store: &mut StoreContextMut<'_, GuestState>, func: &Func) -> (f64, usize) {
-    let key = func.to_raw(&mut *store) as usize as f64;
-    (key, func.ty(&*store).params().len())
+    (
+        func_key(store, func) as f64,
+        func.ty(&*store).params().len(),
+    )
+}
+
+/// A function's identity in the agent's store (its address there): the same for every handle
+/// of one function, whether read from exports or from a table.
+pub(super) fn func_key(store: &mut StoreContextMut<'_, GuestState>, func: &Func) -> u64 {
+    func.to_raw(&mut *store) as usize as u64
 }
 
 /// A reference from the JS side's encoding: for a funcref table `None` (null) or a Wasm
@@ -73,14 +81,14 @@ pub(super) fn ref_to_js<'js>(
 ) -> rquickjs::Result<Value<'js>> {
     match reference {
         Some(Ref::Func(Some(func))) => {
-            let key = func.to_raw(&mut *store) as usize as f64;
-            if agent_wasm().functions.borrow().contains(&(key as u64)) {
-                return Ok(Value::new_number(ctx.clone(), key));
+            let key = func_key(store, &func);
+            if agent_wasm().functions.borrow().contains(&key) {
+                return Ok(Value::new_number(ctx.clone(), key as f64));
             }
-            let (key, length) = func_facts(store, &func);
+            let length = func.ty(&*store).params().len();
             let entry = Object::new(ctx.clone())?;
             entry.set("func", add_local(Local::Func(func)) as f64)?;
-            entry.set("key", key)?;
+            entry.set("key", key as f64)?;
             entry.set("length", length)?;
             Ok(entry.into_value())
         }
